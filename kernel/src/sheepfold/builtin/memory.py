@@ -1,0 +1,44 @@
+"""Built-in plugin: the in-memory adapter of every port, so the kernel alone is a working platform."""
+
+from __future__ import annotations
+
+from dynaconf import Validator
+
+from sheepfold.cache.memory import MemoryCache
+from sheepfold.health import ComponentHealth, Status
+from sheepfold.hookspecs import hookimpl
+from sheepfold.memory.adapter import MemoryAdapter
+from sheepfold.platform import Platform
+from sheepfold.ports import PORTS
+from sheepfold.state.memory import MemoryState
+from sheepfold.types import RegisterProvider
+
+
+@hookimpl
+def sheepfold_settings_validators() -> list[Validator]:
+    validators = [
+        Validator("state.max_entries", default=100_000, is_type_of=int, gte=1),
+        Validator("cache.max_entries", default=10_000, is_type_of=int, gte=1),
+    ]
+    for capability in PORTS:
+        validators += [
+            Validator(f"{capability}.backend", default="memory", is_type_of=str),
+            Validator(f"{capability}.fallback", default="memory", is_type_of=str),
+        ]
+    return validators
+
+
+@hookimpl
+def sheepfold_register_providers(register: RegisterProvider) -> None:
+    register("state", "memory", lambda platform: MemoryState(platform.settings.get("state.max_entries")))
+    register("cache", "memory", lambda platform: MemoryCache(platform.settings.get("cache.max_entries")))
+
+
+@hookimpl
+def sheepfold_health(platform: Platform) -> ComponentHealth:
+    entries = {}
+    for name, switch in platform.capabilities.items():
+        for adapter in {id(switch.backend): switch.backend, id(switch.fallback): switch.fallback}.values():
+            if isinstance(adapter, MemoryAdapter):
+                entries[name] = {"entries": len(adapter.store), "max_entries": adapter.store.max_entries}
+    return ComponentHealth("memory", Status.OK, details={"capabilities": entries})

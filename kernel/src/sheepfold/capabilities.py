@@ -1,0 +1,47 @@
+"""Binding each capability to the adapters that settings name, behind a fallback switch."""
+
+from __future__ import annotations
+
+from sheepfold.errors import SettingsError
+from sheepfold.fallback import FallbackSwitch
+from sheepfold.platform import Platform
+from sheepfold.ports import PORTS
+from sheepfold.providers import ProviderRegistry
+
+
+def bind_capabilities(platform: Platform, registry: ProviderRegistry) -> None:
+    """Build every capability's backend and fallback and offer its switch as the port.
+
+    Raises one :class:`SettingsError` listing every capability whose settings
+    name an adapter no plugin registered.
+    """
+    settings = platform.settings
+    problems: list[str] = []
+    for capability, port in PORTS.items():
+        backend_name = settings.get(f"{capability}.backend")
+        fallback_name = settings.get(f"{capability}.fallback")
+        try:
+            backend = registry.build(capability, backend_name, platform, setting=f"{capability}.backend")
+            fallback = (
+                backend
+                if fallback_name == backend_name
+                else registry.build(capability, fallback_name, platform, setting=f"{capability}.fallback")
+            )
+        except SettingsError as error:
+            problems += error.problems
+            continue
+        switch = FallbackSwitch(
+            capability,
+            backend_name=backend_name,
+            backend=backend,
+            fallback_name=fallback_name,
+            fallback=fallback,
+            metrics=platform.metrics,
+            probe_interval=settings.get("switch.probe_interval"),
+            failure_threshold=settings.get("switch.failure_threshold"),
+            call_timeout=settings.get("switch.call_timeout"),
+        )
+        platform.capabilities[capability] = switch
+        platform.provide(port, switch)
+    if problems:
+        raise SettingsError(problems)

@@ -1,0 +1,98 @@
+"""The ``sheepfold`` command: serve, plugins, check, and whatever plugins add."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from sheepfold.builtin import BUILTIN_PLUGINS
+from sheepfold.errors import SheepfoldError
+from sheepfold.plugins import PluginHost
+from sheepfold.settings import load_settings
+
+
+def _load_plugins() -> PluginHost:
+    settings = load_settings()
+    host = PluginHost()
+    host.load(
+        builtins=BUILTIN_PLUGINS,
+        directory=settings.get("plugins.directory") or None,
+        disabled=settings.get("plugins.disabled") or [],
+    )
+    return host
+
+
+def _create_app_or_exit() -> None:
+    from sheepfold.app import create_app
+
+    try:
+        create_app()
+    except SheepfoldError as error:
+        click.echo(f"sheepfold: {error}", err=True)
+        sys.exit(1)
+
+
+@click.group()
+@click.version_option(package_name="sheepfold")
+def cli() -> None:
+    """sheepfold: a plugin-based ASGI platform kernel."""
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind.")
+@click.option("--port", default=8000, show_default=True, type=int, help="Port to bind.")
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(min=1), help="Worker processes.")
+@click.option("--log-level", default="info", show_default=True)
+def serve(host: str, port: int, workers: int, log_level: str) -> None:
+    """Serve the platform with uvicorn (N worker processes with --workers N)."""
+    import uvicorn
+
+    _create_app_or_exit()  # fail here, once, with a readable message, rather than in every worker
+    uvicorn.run(
+        "sheepfold.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level=log_level,
+        lifespan="on",
+    )
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def plugins(as_json: bool) -> None:
+    """List every plugin: name, distribution, version, hooks, enabled or not."""
+    try:
+        host = _load_plugins()
+    except SheepfoldError as error:
+        click.echo(f"sheepfold: {error}", err=True)
+        sys.exit(1)
+    infos = [info.to_json() for info in host.infos.values()]
+    if as_json:
+        click.echo(json.dumps(infos, indent=2))
+        return
+    for info in infos:
+        state = "enabled" if info["enabled"] else "disabled"
+        dist = f"{info['distribution'] or '-'} {info['version'] or ''}".strip()
+        click.echo(f"{info['name']:<24} {dist:<28} {state:<9} {', '.join(info['hooks'])}")
+
+
+@cli.command()
+def check() -> None:
+    """Validate settings and the plugin set; exit non-zero with start-up's messages."""
+    _create_app_or_exit()
+    click.echo("settings and plugins are valid")
+
+
+def main() -> None:
+    """Entry point: the built-in commands plus those of every enabled plugin."""
+    try:
+        host = _load_plugins()
+    except SheepfoldError:
+        host = None  # `sheepfold check` reports the problem; built-in commands still work
+    if host is not None:
+        host.call_each("sheepfold_register_commands", cli=cli)
+    cli()

@@ -1,0 +1,121 @@
+"""The hooks a sheepfold plugin may implement.
+
+Each hook's docstring is its contract: when the kernel calls it, what it
+returns, whether the call stops at the first non-None result (firstresult)
+or collects every plugin's result, and whether an implementation may return
+an awaitable. ``docs/hooks.md`` documents the same hooks for plugin authors;
+a test keeps the two in step.
+
+pluggy calls implementations synchronously. Only hooks documented as "may
+return an awaitable" accept ``async def`` implementations; the kernel awaits
+those one plugin at a time, in registration order (built-in plugins first).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pluggy
+
+if TYPE_CHECKING:
+    import click
+    from blacksheep import Application, Router
+    from dynaconf import Validator
+
+    from sheepfold.health import ComponentHealth
+    from sheepfold.platform import Platform
+    from sheepfold.types import MaybeAwaitable, RegisterProvider
+
+PROJECT = "sheepfold"
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+@hookspec
+def sheepfold_settings_validators() -> list[Validator]:
+    """Return the dynaconf ``Validator`` objects for this plugin's settings section.
+
+    Called once per app, after plugins are loaded and before any adapter is
+    built. Collecting: every plugin's validators are checked together and all
+    failures are reported at once, each naming its key; start-up stops on any.
+    Synchronous. Give defaults through ``Validator(..., default=...)`` so a
+    plugin works with an empty settings file.
+    """
+
+
+@hookspec
+def sheepfold_register_providers(register: RegisterProvider) -> None:
+    """Offer adapters for capabilities by calling ``register(capability, name, factory)``.
+
+    Called once per app, after settings are validated. ``factory(platform)``
+    builds the adapter without doing I/O; the kernel calls it only for the
+    names that settings choose (``[capability] backend``/``fallback``), and
+    lists the registered names when a setting names an unknown one.
+    Collecting; return value ignored. Synchronous.
+    """
+
+
+@hookspec
+def sheepfold_configure_app(app: Application, platform: Platform) -> None:
+    """Add middleware, services and event handlers to the BlackSheep ``app``.
+
+    Called once per app after the capabilities are bound and before routes are
+    registered. Use ``app.middlewares.append(fn, MiddlewareCategory...)`` and
+    ``platform.provide(SomeType, instance)`` (which also registers the
+    instance in ``app.services`` for handlers). Collecting; return value
+    ignored. Synchronous.
+    """
+
+
+@hookspec
+def sheepfold_register_routes(router: Router, platform: Platform) -> None:
+    """Add HTTP and WebSocket routes to the app's own ``router``.
+
+    Called once per app, after ``sheepfold_configure_app``. Use
+    ``router.add_get(path, handler)`` and friends; never the module-level
+    ``blacksheep.get`` decorators, whose router is shared by every app.
+    Collecting; return value ignored. Synchronous.
+    """
+
+
+@hookspec
+def sheepfold_register_commands(cli: click.Group) -> None:
+    """Add sub-commands to the ``sheepfold`` command-line interface.
+
+    Called once when the CLI starts, with the root ``click.Group``. Collecting;
+    return value ignored. Synchronous.
+    """
+
+
+@hookspec
+def sheepfold_startup(app: Application, platform: Platform) -> MaybeAwaitable[None]:
+    """Open connections and start background tasks.
+
+    Called once when the app starts (BlackSheep ``on_start``), after the
+    capabilities' adapters have started. Called one plugin at a time in
+    registration order (built-ins first); may return an awaitable, which the
+    kernel awaits before calling the next plugin. An exception stops start-up
+    with a :class:`~sheepfold.errors.PluginError` naming the plugin and hook.
+    """
+
+
+@hookspec
+def sheepfold_shutdown(app: Application, platform: Platform) -> MaybeAwaitable[None]:
+    """Close connections and stop background tasks.
+
+    Called once when the app stops (BlackSheep ``on_stop``), in the reverse of
+    start-up order, before the capabilities' adapters close. May return an
+    awaitable. An exception is logged and the other plugins still shut down.
+    """
+
+
+@hookspec
+def sheepfold_health(platform: Platform) -> MaybeAwaitable[ComponentHealth | None]:
+    """Report the health of one component this plugin owns.
+
+    Called on every request to ``/health`` and ``/health/ready``. Return a
+    :class:`~sheepfold.health.ComponentHealth`, an awaitable of one, or None
+    for nothing to report. Collecting, and isolated: an implementation that
+    raises or times out is reported as that component's error while every
+    other plugin's part is still served.
+    """

@@ -1,0 +1,1 @@
+"""The kernel's HTTP surface: health, plugins, metrics, problem responses, limits."""

@@ -1,0 +1,65 @@
+"""``/health``, ``/health/ready`` and ``/health/live``."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from blacksheep import Request, Response, Router, json
+
+from sheepfold.health import ComponentHealth, Status, overall_status
+from sheepfold.http.admin import is_admin
+from sheepfold.platform import Platform
+
+logger = logging.getLogger("sheepfold.health")
+
+
+async def assess(platform: Platform) -> tuple[Status, dict[str, Any]]:
+    """The platform's status and the full report of ``/health``.
+
+    Each plugin's ``sheepfold_health`` runs isolated: one that raises or
+    exceeds ``health.timeout`` is reported as its own ``down`` component
+    (not required), and the others are still reported.
+    """
+    timeout = float(platform.settings.get("health.timeout", 2.0))
+    results = await platform.plugins.gather_isolated("sheepfold_health", timeout=timeout, platform=platform)
+    components: list[ComponentHealth] = []
+    for plugin, result in results:
+        if isinstance(result, Exception):
+            logger.error("health check of plugin %r failed", plugin, exc_info=result)
+            reason = "timed out" if isinstance(result, TimeoutError) else type(result).__name__
+            components.append(ComponentHealth(plugin, Status.DOWN, details={"error": f"health check {reason}"}))
+        elif result is not None:
+            components.append(result)
+    capabilities = {name: switch.describe() for name, switch in platform.capabilities.items()}
+    degraded = any(not switch.on_backend for switch in platform.capabilities.values())
+    status = overall_status(components, degraded)
+    return status, {
+        "status": status.value,
+        "instance": platform.instance_id,
+        "components": {c.name: c.to_json() for c in components},
+        "capabilities": capabilities,
+    }
+
+
+def _status_code(status: Status) -> int:
+    return 503 if status is Status.DOWN else 200
+
+
+def add_health_routes(router: Router, platform: Platform) -> None:
+    async def live() -> Response:
+        return json({"status": Status.OK.value})
+
+    async def ready() -> Response:
+        status, _report = await assess(platform)
+        return json({"status": status.value}, status=_status_code(status))
+
+    async def health(request: Request) -> Response:
+        status, report = await assess(platform)
+        if not is_admin(request, platform):
+            report = {"status": status.value}
+        return json(report, status=_status_code(status))
+
+    router.add_get("/health/live", live)
+    router.add_get("/health/ready", ready)
+    router.add_get("/health", health)

@@ -1,0 +1,44 @@
+"""RFC 9457 problem details for every error response."""
+
+from __future__ import annotations
+
+import http
+import json
+from typing import Any
+
+from blacksheep import Application, Content, Request, Response
+from blacksheep.exceptions import HTTPException
+
+PROBLEM_JSON = b"application/problem+json"
+
+
+def problem(status: int, detail: str | None = None, *, title: str | None = None, **members: Any) -> Response:
+    """A ``application/problem+json`` response with ``status``, its title, and an optional ``detail``."""
+    body: dict[str, Any] = {
+        "type": "about:blank",
+        "title": title or http.HTTPStatus(status).phrase,
+        "status": status,
+    }
+    if detail:
+        body["detail"] = detail
+    body.update(members)
+    return Response(status, content=Content(PROBLEM_JSON, json.dumps(body).encode()))
+
+
+async def _http_error(app: Application, request: Request, error: HTTPException) -> Response:
+    status = getattr(error, "status", 500)
+    # Server errors keep their cause in the log only; client errors say what was wrong.
+    detail = None if status >= 500 else _client_detail(error)
+    return problem(status, detail, instance=request.url.path.decode(errors="replace"))
+
+
+def _client_detail(error: HTTPException) -> str | None:
+    message = str(error)
+    return message if message and message != str(getattr(error, "status", "")) else None
+
+
+def install_problem_handlers(app: Application) -> None:
+    """Answer every HTTP error status, including unknown routes (404) and crashes (500), as problem+json."""
+    for status in http.HTTPStatus:
+        if status.value >= 400:
+            app.exceptions_handlers[status.value] = _http_error

@@ -1,0 +1,1 @@
+"""Building blocks of the kernel's in-memory adapters."""

@@ -1,0 +1,46 @@
+"""What every in-memory adapter shares: a bounded store and a sweeper for expired entries."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+from sheepfold.memory.expiring import ExpiringLRU
+
+
+class MemoryAdapter:
+    """Base of the kernel's memory adapters.
+
+    ``start`` runs a sweeper that drops expired entries every
+    ``sweep_interval`` seconds, so an idle process frees them without waiting
+    for a read or a write. ``ping`` always succeeds: memory is never down.
+    """
+
+    sweep_interval = 1.0
+
+    def __init__(self, max_entries: int) -> None:
+        self.store: ExpiringLRU[bytes] = ExpiringLRU(max_entries, on_evict=self._evicted)
+        self._sweeper: asyncio.Task[None] | None = None
+
+    def _evicted(self, key: str) -> None:
+        """Called with every key that leaves by eviction or expiry; subclasses keep indexes here."""
+
+    async def ping(self) -> None:
+        return None
+
+    async def start(self) -> None:
+        if self._sweeper is None:
+            self._sweeper = asyncio.get_running_loop().create_task(self._sweep(), name="sheepfold-memory-sweeper")
+
+    async def close(self) -> None:
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweeper
+            self._sweeper = None
+        self.store.clear()
+
+    async def _sweep(self) -> None:
+        while True:
+            await asyncio.sleep(self.sweep_interval)
+            self.store.purge_expired()

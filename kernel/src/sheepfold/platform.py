@@ -1,0 +1,74 @@
+"""One running platform: its settings, plugins, capabilities and services."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import secrets
+import socket
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from sheepfold.fallback import FallbackSwitch
+from sheepfold.metrics import PlatformMetrics
+from sheepfold.plugins import PluginHost
+
+if TYPE_CHECKING:
+    from blacksheep import Application
+    from dynaconf import Dynaconf
+
+T = TypeVar("T")
+logger = logging.getLogger("sheepfold")
+
+
+class Platform:
+    """Everything one app owns, handed to every hook.
+
+    ``capabilities`` maps a capability name (``state``, ``cache``, ...) to its
+    :class:`FallbackSwitch`, which stands in for the port. Services that
+    plugins share (a Redis client, an engine) are offered with :meth:`provide`
+    and found with :meth:`require`; the same instances reach route handlers
+    through BlackSheep's dependency injection.
+    """
+
+    def __init__(self, *, app: Application, settings: Dynaconf, plugins: PluginHost, metrics: PlatformMetrics) -> None:
+        self.app = app
+        self.settings = settings
+        self.plugins = plugins
+        self.metrics = metrics
+        self.instance_id: str = settings.get("instance.id") or (
+            f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
+        )
+        self.capabilities: dict[str, FallbackSwitch] = {}
+        self._services: dict[type, Any] = {}
+
+    def provide(self, service_type: type[T], instance: T) -> None:
+        """Offer ``instance`` as the app's ``service_type`` to plugins and to route handlers."""
+        self._services[service_type] = instance
+        self.app.services.register(service_type, instance=instance)
+
+    def require(self, service_type: type[T]) -> T:
+        """The instance offered for ``service_type``; :class:`LookupError` naming it when none was."""
+        try:
+            return self._services[service_type]
+        except KeyError:
+            raise LookupError(f"no service {service_type.__name__} was provided by any plugin") from None
+
+    def find(self, service_type: type[T]) -> T | None:
+        """The instance offered for ``service_type``, or None."""
+        return self._services.get(service_type)
+
+    async def start(self) -> None:
+        """Start every capability's adapters, then call ``sheepfold_startup`` plugin by plugin."""
+        await asyncio.gather(*(switch.start() for switch in self.capabilities.values()))
+        await self.plugins.await_each("sheepfold_startup", app=self.app, platform=self)
+        logger.info("sheepfold instance %s started", self.instance_id)
+
+    async def stop(self) -> None:
+        """Call ``sheepfold_shutdown`` in reverse order, then close every capability."""
+        await self.plugins.await_each("sheepfold_shutdown", reverse=True, isolate=True, app=self.app, platform=self)
+        for switch in self.capabilities.values():
+            try:
+                await switch.close()
+            except Exception:
+                logger.exception("%s: adapters failed to close", switch.capability)

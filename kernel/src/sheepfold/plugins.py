@@ -1,0 +1,258 @@
+"""The plugin host: discovery, enabling and disabling, and calling hooks one plugin at a time."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import inspect
+import logging
+import sys
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pluggy
+
+from sheepfold import hookspecs
+from sheepfold.errors import PluginError
+
+logger = logging.getLogger("sheepfold.plugins")
+
+ENTRY_POINT_GROUP = "sheepfold.plugins"
+HOOK_PREFIX = "sheepfold_"
+#: Hooks whose implementations may be ``async def`` (the kernel awaits them).
+AWAITABLE_HOOKS = frozenset({"sheepfold_startup", "sheepfold_shutdown", "sheepfold_health"})
+
+
+@dataclass
+class PluginInfo:
+    """What ``/-/plugins`` and ``sheepfold plugins`` say of one plugin."""
+
+    name: str
+    source: str  # "builtin", "entry point", "directory" or "explicit"
+    distribution: str | None = None
+    version: str | None = None
+    required: bool = False
+    enabled: bool = True
+    hooks: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "distribution": self.distribution,
+            "version": self.version,
+            "source": self.source,
+            "enabled": self.enabled,
+            "required": self.required,
+            "hooks": self.hooks,
+        }
+
+
+class _HookManager(pluggy.PluginManager):
+    """pluggy, plus pytest's convention: a ``sheepfold_*`` function is a hook even unmarked."""
+
+    def parse_hookimpl_opts(self, plugin: object, name: str) -> pluggy.HookimplOpts | None:
+        opts = super().parse_hookimpl_opts(plugin, name)
+        if opts is None and name.startswith(HOOK_PREFIX) and inspect.isroutine(getattr(plugin, name, None)):
+            opts = pluggy.HookimplOpts(
+                wrapper=False, hookwrapper=False, optionalhook=False, tryfirst=False, trylast=False, specname=None
+            )
+        return opts
+
+
+class PluginHost:
+    """The plugins of one app, in the order they were registered.
+
+    Built-in plugins come first, then entry points of the group
+    ``sheepfold.plugins``, then single-file plugins from a directory, then
+    plugins passed explicitly. Names in ``disabled`` are never imported.
+    """
+
+    def __init__(self) -> None:
+        self.manager = _HookManager(hookspecs.PROJECT)
+        self.manager.add_hookspecs(hookspecs)
+        self.infos: dict[str, PluginInfo] = {}
+
+    def load(
+        self,
+        *,
+        builtins: Sequence[tuple[str, object]],
+        entry_points: bool = True,
+        directory: str | None = None,
+        explicit: Iterable[object] = (),
+        disabled: Iterable[str] = (),
+    ) -> None:
+        """Register every plugin; raise :class:`PluginError` for unknown or required names in ``disabled``."""
+        disabled_names = set(disabled)
+        candidates: list[tuple[PluginInfo, Any]] = []
+        for name, plugin in builtins:
+            candidates.append((PluginInfo(name, "builtin", *_distribution_of("sheepfold"), required=True), plugin))
+        if entry_points:
+            for entry in metadata.entry_points(group=ENTRY_POINT_GROUP):
+                dist = entry.dist
+                info = PluginInfo(entry.name, "entry point", dist.name if dist else None, dist.version if dist else None)
+                candidates.append((info, entry))
+        if directory:
+            for path in sorted(Path(directory).glob("*.py")):
+                if not path.name.startswith("_"):
+                    candidates.append((PluginInfo(path.stem, "directory"), path))
+        for plugin in explicit:
+            name = _name_of(plugin)
+            candidates.append((PluginInfo(name, "explicit", *_distribution_of_module(plugin)), plugin))
+
+        known = {info.name: info for info, _ in candidates}
+        problems = []
+        for name in sorted(disabled_names):
+            if name not in known:
+                problems.append(f"unknown plugin {name!r} in plugins.disabled; known plugins: {', '.join(sorted(known))}")
+            elif known[name].required:
+                problems.append(f"plugin {name!r} is part of the kernel and cannot be disabled")
+        if problems:
+            raise PluginError("; ".join(problems))
+
+        for info, plugin in candidates:
+            if info.name in self.infos:
+                raise PluginError("two plugins share this name", plugin=info.name)
+            self.infos[info.name] = info
+            if info.name in disabled_names:
+                info.enabled = False
+                continue
+            self._register(info, _materialise(info, plugin))
+
+    def _register(self, info: PluginInfo, plugin: object) -> None:
+        try:
+            self.manager.register(plugin, name=info.name)
+        except ValueError as error:
+            raise PluginError(str(error), plugin=info.name) from error
+        for caller in self.manager.get_hookcallers(plugin) or []:
+            if caller.spec is None:
+                raise PluginError("implements a hook that does not exist", plugin=info.name, hook=caller.name)
+            info.hooks.append(caller.name)
+            for impl in caller.get_hookimpls():
+                if impl.plugin is not plugin:
+                    continue
+                if impl.hookwrapper or impl.wrapper:
+                    raise PluginError("hook wrappers are not supported", plugin=info.name, hook=caller.name)
+                if inspect.iscoroutinefunction(impl.function) and caller.name not in AWAITABLE_HOOKS:
+                    raise PluginError(
+                        "must be synchronous (only start-up, shut-down and health hooks may be async)",
+                        plugin=info.name,
+                        hook=caller.name,
+                    )
+        info.hooks.sort()
+
+    @property
+    def enabled(self) -> list[PluginInfo]:
+        return [info for info in self.infos.values() if info.enabled]
+
+    def ordered(self, hook: str) -> list[pluggy.HookImpl]:
+        """A hook's implementations in call order: tryfirst, then registration order, then trylast."""
+        impls = getattr(self.manager.hook, hook).get_hookimpls()
+        return (
+            [impl for impl in impls if impl.tryfirst]
+            + [impl for impl in impls if not impl.tryfirst and not impl.trylast]
+            + [impl for impl in impls if impl.trylast]
+        )
+
+    def call_each(self, hook: str, **kwargs: Any) -> list[tuple[str, Any]]:
+        """Call a synchronous hook plugin by plugin; the first exception becomes a :class:`PluginError`."""
+        results = []
+        for impl in self.ordered(hook):
+            try:
+                results.append((impl.plugin_name, impl.function(*[kwargs[arg] for arg in impl.argnames])))
+            except PluginError:
+                raise
+            except Exception as error:
+                raise PluginError(f"{type(error).__name__}: {error}", plugin=impl.plugin_name, hook=hook) from error
+        return results
+
+    async def await_each(self, hook: str, *, reverse: bool = False, isolate: bool = False, **kwargs: Any) -> None:
+        """Call a lifecycle hook plugin by plugin, awaiting each result before the next call.
+
+        The first exception becomes a :class:`PluginError` naming the plugin
+        and the hook, and the plugins after it are not called; with
+        ``isolate`` it is logged instead and the next plugin is called.
+        """
+        impls = self.ordered(hook)
+        for impl in reversed(impls) if reverse else impls:
+            try:
+                outcome = impl.function(*[kwargs[arg] for arg in impl.argnames])
+                if inspect.isawaitable(outcome):
+                    await outcome
+            except Exception as error:
+                failure = PluginError(f"{type(error).__name__}: {error}", plugin=impl.plugin_name, hook=hook)
+                if not isolate:
+                    raise failure from error
+                logger.error("%s", failure, exc_info=error)
+
+    async def gather_isolated(self, hook: str, *, timeout: float, **kwargs: Any) -> list[tuple[str, Any]]:
+        """Call a collecting hook on every plugin at once, each isolated from the others.
+
+        Returns ``(plugin name, result)`` pairs; a plugin whose implementation
+        raised or took longer than ``timeout`` seconds has its exception as
+        its result, and every other plugin's result is still returned.
+        """
+        impls = self.ordered(hook)
+
+        async def one(impl: pluggy.HookImpl) -> Any:
+            outcome = impl.function(*[kwargs[arg] for arg in impl.argnames])
+            if inspect.isawaitable(outcome):
+                async with asyncio.timeout(timeout):
+                    outcome = await outcome
+            return outcome
+
+        async def isolated(impl: pluggy.HookImpl) -> Any:
+            try:
+                return await one(impl)
+            except Exception as error:
+                return error
+
+        results = await asyncio.gather(*(isolated(impl) for impl in impls))
+        return [(impl.plugin_name, result) for impl, result in zip(impls, results, strict=True)]
+
+
+def _name_of(plugin: object) -> str:
+    name = getattr(plugin, "name", None)
+    if isinstance(name, str):
+        return name
+    if isinstance(plugin, ModuleType):
+        return plugin.__name__
+    return type(plugin).__name__ if not isinstance(plugin, type) else plugin.__name__
+
+
+def _materialise(info: PluginInfo, plugin: Any) -> object:
+    if isinstance(plugin, metadata.EntryPoint):
+        try:
+            return plugin.load()
+        except Exception as error:
+            raise PluginError(f"cannot be imported: {type(error).__name__}: {error}", plugin=info.name) from error
+    if isinstance(plugin, Path):
+        module_name = f"sheepfold_local_plugins.{plugin.stem}"
+        spec = importlib.util.spec_from_file_location(module_name, plugin)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        try:
+            spec.loader.exec_module(module)
+        except Exception as error:
+            raise PluginError(f"cannot be imported from {plugin}: {type(error).__name__}: {error}",
+                              plugin=info.name) from error
+        sys.modules[module_name] = module
+        return module
+    return plugin
+
+
+def _distribution_of(name: str) -> tuple[str | None, str | None]:
+    try:
+        return name, metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return None, None
+
+
+def _distribution_of_module(plugin: object) -> tuple[str | None, str | None]:
+    module = plugin.__name__ if isinstance(plugin, ModuleType) else type(plugin).__module__
+    top = module.split(".")[0]
+    dists = metadata.packages_distributions().get(top)
+    return _distribution_of(dists[0]) if dists else (None, None)

@@ -1,0 +1,35 @@
+"""Type aliases shared across the kernel and its plugins."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+
+if TYPE_CHECKING:
+    from sheepfold.platform import Platform
+
+T = TypeVar("T")
+
+MaybeAwaitable = T | Awaitable[T]
+
+
+class Adapter(Protocol):
+    """What every port adapter offers besides its port's own methods.
+
+    ``ping`` raises when the backend cannot serve calls; the fallback switch's
+    health probe calls it. ``start`` and ``close`` open and release resources
+    (connections, sweeper tasks); both may be no-ops.
+    """
+
+    async def ping(self) -> None: ...
+
+    async def start(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+AdapterFactory = Callable[["Platform"], Any]
+"""Builds an adapter for a platform; does no I/O (I/O belongs in ``start``)."""
+
+RegisterProvider = Callable[[str, str, AdapterFactory], None]
+"""``register(capability, name, factory)``: offer an adapter for a capability."""
