@@ -77,8 +77,11 @@ class ExpiringLRU(Generic[V]):
             self._drop(oldest)
 
     def pop(self, key: str) -> V | None:
+        """Remove ``key``; its value, or None when it was absent or had expired."""
         entry = self._values.pop(key, None)
-        return None if entry is None else entry[0]
+        if entry is None or (entry[1] is not None and entry[1] <= self._clock()):
+            return None
+        return entry[0]
 
     def purge_expired(self) -> int:
         """Drop every expired entry; returns how many were dropped."""

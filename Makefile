@@ -1,0 +1,36 @@
+# The README's two commands: `make run` and `make test`. Both create .venv and install every
+# member of the workspace (editable) on first use, and again when a pyproject.toml changes.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+MEMBERS := kernel plugin-redis plugin-ratelimit plugin-sessions plugin-jobs plugin-realtime plugins/database plugins/example
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run test lint format bench install
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml $(addsuffix /pyproject.toml,$(MEMBERS))
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet $(addprefix -e ./,$(MEMBERS)) --group dev
+	touch $@
+
+run: install
+	SHEEPFOLD_ENV=development $(BIN)/sheepfold serve --host $(HOST) --port $(PORT)
+
+test: install
+	SHEEPFOLD_ENV=testing $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+bench: install
+	$(BIN)/python benchmarks/run.py

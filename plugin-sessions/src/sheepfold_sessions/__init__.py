@@ -1,0 +1,3 @@
+"""sheepfold-sessions: Server-side sessions for sheepfold (not built yet: this distribution is its skeleton)."""
+
+__all__: list[str] = []

@@ -1,0 +1,53 @@
+"""The example plugin's hooks: a settings section, a route that uses the cache, a health report."""
+
+from __future__ import annotations
+
+from blacksheep import Request, Response, Router, json
+from dynaconf import Validator
+
+from sheepfold import CacheAside, ComponentHealth, Platform, State, Status, hookimpl
+
+
+def greeting_for(name: str, greeting: str) -> str:
+    """The text ``GET /example/hello`` answers with."""
+    return f"{greeting}, {name}!"
+
+
+@hookimpl
+def sheepfold_settings_validators() -> list[Validator]:
+    # Every key of the plugin's own section, with its default: an empty settings file works.
+    return [
+        Validator("example.greeting", default="Hello", is_type_of=str, len_min=1),
+        Validator("example.cache_ttl", default=30, is_type_of=(int, float), gt=0),
+    ]
+
+
+@hookimpl
+def sheepfold_register_routes(router: Router, platform: Platform) -> None:
+    settings = platform.settings
+
+    async def hello(request: Request, state: State, cache: CacheAside) -> Response:
+        # `state` and `cache` arrive through BlackSheep's dependency injection, by type.
+        name = request.query.get("name", ["world"])[0][:64]
+        visits = await state.incr("example:visits")
+        text = await cache.get_or_compute(
+            f"example:greeting:{name}",
+            _compute(greeting_for(name, settings.get("example.greeting"))),
+            ttl=settings.get("example.cache_ttl"),
+            tags=["example"],
+        )
+        return json({"message": text, "visits": visits})
+
+    router.add_get("/example/hello", hello)
+
+
+def _compute(text: str):
+    async def compute() -> str:
+        return text
+
+    return compute
+
+
+@hookimpl
+def sheepfold_health(platform: Platform) -> ComponentHealth:
+    return ComponentHealth("example", Status.OK, details={"greeting": platform.settings.get("example.greeting")})

@@ -1,0 +1,32 @@
+from __future__ import annotations
+
+import pytest
+from blacksheep.testing import TestClient
+
+import sheepfold_example.plugin as example
+from sheepfold import SettingsError, create_app
+
+
+@pytest.fixture
+async def client():
+    app = create_app({"example": {"greeting": "Ahoy"}}, plugins=[example], load_entry_points=False)
+    await app.start()
+    yield TestClient(app)
+    await app.stop()
+
+
+async def test_hello_greets_by_name_and_counts_visits(client):
+    first = await (await client.get("/example/hello", query={"name": "ada"})).json()
+    second = await (await client.get("/example/hello", query={"name": "ada"})).json()
+    assert first == {"message": "Ahoy, ada!", "visits": 1}
+    assert second["visits"] == 2
+
+
+async def test_health_includes_the_example_component(client):
+    report = await (await client.get("/health")).json()
+    assert report["components"]["example"] == {"status": "ok", "required": False, "greeting": "Ahoy"}
+
+
+def test_an_empty_greeting_stops_start_up_naming_the_key():
+    with pytest.raises(SettingsError, match="example.greeting"):
+        create_app({"example": {"greeting": ""}}, plugins=[example], load_entry_points=False)

@@ -1,0 +1,17 @@
+from __future__ import annotations
+
+import pytest
+
+from tests.contracts.adapters import CACHE_ADAPTERS, STATE_ADAPTERS
+
+
+@pytest.fixture(params=sorted(STATE_ADAPTERS))
+async def state(request):
+    async with STATE_ADAPTERS[request.param](request) as adapter:
+        yield adapter
+
+
+@pytest.fixture(params=sorted(CACHE_ADAPTERS))
+async def cache(request):
+    async with CACHE_ADAPTERS[request.param](request) as adapter:
+        yield adapter
