@@ -19,8 +19,6 @@ def hook_test_names() -> set[str]:
     return names
 
 
-
-
 @pytest.mark.parametrize("hook", hookspec_names())
 def test_every_hook_has_a_test(hook):
     prefix = "test_hook_" + hook.removeprefix("sheepfold_")

@@ -60,9 +60,7 @@ def create_app(
         explicit=plugins or (),
         disabled=disabled,
     )
-    validate_settings(
-        loaded, [v for _plugin, vs in host.call_each("sheepfold_settings_validators") for v in vs or ()]
-    )
+    validate_settings(loaded, [v for _plugin, vs in host.call_each("sheepfold_settings_validators") for v in vs or ()])
 
     app = PlatformApplication(router=Router(), services=Container())
     app.max_body_size = loaded.get("http.max_body_size")

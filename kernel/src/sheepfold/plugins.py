@@ -93,7 +93,9 @@ class PluginHost:
         if entry_points:
             for entry in metadata.entry_points(group=ENTRY_POINT_GROUP):
                 dist = entry.dist
-                info = PluginInfo(entry.name, "entry point", dist.name if dist else None, dist.version if dist else None)
+                info = PluginInfo(
+                    entry.name, "entry point", dist.name if dist else None, dist.version if dist else None
+                )
                 candidates.append((info, entry))
         if directory:
             for path in sorted(Path(directory).glob("*.py")):
@@ -107,7 +109,9 @@ class PluginHost:
         problems = []
         for name in sorted(disabled_names):
             if name not in known:
-                problems.append(f"unknown plugin {name!r} in plugins.disabled; known plugins: {', '.join(sorted(known))}")
+                problems.append(
+                    f"unknown plugin {name!r} in plugins.disabled; known plugins: {', '.join(sorted(known))}"
+                )
             elif known[name].required:
                 problems.append(f"plugin {name!r} is part of the kernel and cannot be disabled")
         if problems:
@@ -237,8 +241,9 @@ def _materialise(info: PluginInfo, plugin: Any) -> object:
         try:
             spec.loader.exec_module(module)
         except Exception as error:
-            raise PluginError(f"cannot be imported from {plugin}: {type(error).__name__}: {error}",
-                              plugin=info.name) from error
+            raise PluginError(
+                f"cannot be imported from {plugin}: {type(error).__name__}: {error}", plugin=info.name
+            ) from error
         sys.modules[module_name] = module
         return module
     return plugin

@@ -82,6 +82,6 @@ def _phrase_messages(validator: Validator) -> None:
         if validator.messages.get(kind) == Validator.default_messages[kind]:
             validator.messages[kind] = message
         if secret:
-            validator.messages[kind] = validator.messages[kind].replace("{value!r}", _REDACTED).replace(
-                "{value}", _REDACTED
+            validator.messages[kind] = (
+                validator.messages[kind].replace("{value!r}", _REDACTED).replace("{value}", _REDACTED)
             )

@@ -28,5 +28,5 @@ async def test_health_includes_the_example_component(client):
 
 
 def test_an_empty_greeting_stops_start_up_naming_the_key():
-    with pytest.raises(SettingsError, match="example.greeting"):
+    with pytest.raises(SettingsError, match=r"example.greeting"):
         create_app({"example": {"greeting": ""}}, plugins=[example], load_entry_points=False)

@@ -26,9 +26,7 @@ class CacheAside:
     are JSON by default; pass ``encode``/``decode`` for another codec.
     """
 
-    def __init__(
-        self, cache: Cache, *, encode: Encode = _encode_json, decode: Decode = json.loads
-    ) -> None:
+    def __init__(self, cache: Cache, *, encode: Encode = _encode_json, decode: Decode = json.loads) -> None:
         self.cache = cache
         self._encode = encode
         self._decode = decode

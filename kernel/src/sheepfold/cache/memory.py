@@ -22,9 +22,7 @@ class MemoryCache(MemoryAdapter):
     async def get(self, key: str) -> bytes | None:
         return self.store.get(key)
 
-    async def set(
-        self, key: str, value: bytes, ttl: float | None = None, tags: Iterable[str] = ()
-    ) -> None:
+    async def set(self, key: str, value: bytes, ttl: float | None = None, tags: Iterable[str] = ()) -> None:
         self._evicted(key)
         self.store.set(key, bytes(value), ttl)
         tag_set = frozenset(tags)

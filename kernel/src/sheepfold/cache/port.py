@@ -21,9 +21,7 @@ class Cache(Protocol):
         """The cached value, or None on a miss."""
         ...
 
-    async def set(
-        self, key: str, value: bytes, ttl: float | None = None, tags: Iterable[str] = ()
-    ) -> None:
+    async def set(self, key: str, value: bytes, ttl: float | None = None, tags: Iterable[str] = ()) -> None:
         """Cache ``value`` under ``key`` for ``ttl`` seconds (None: until evicted), tagged ``tags``."""
         ...
 

@@ -96,7 +96,8 @@ class ExpiringLRU(Generic[V]):
                 self._drop(key)
                 dropped += 1
         if len(deadlines) > 2 * self.max_entries:
-            self._deadlines = [(t, k) for t, k in deadlines if self._values.get(k, (None, None))[1] == t]
+            # Rewrites leave stale heap items behind; rebuild from the live entries.
+            self._deadlines = [(expires, key) for key, (_, expires) in self._values.items() if expires is not None]
             heapq.heapify(self._deadlines)
         return dropped
 

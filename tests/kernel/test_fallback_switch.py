@@ -1,0 +1,180 @@
+"""The fallback switch, driven by a deliberately failing state adapter."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from blacksheep.testing import TestClient
+
+from sheepfold import BackendUnavailable, create_app
+from sheepfold.state.memory import MemoryState
+from tests.kernel.plugins_for_tests import plugin
+
+PROBE = 0.05
+
+
+class FlakyState(MemoryState):
+    """A state backend that can be switched off (raises), slowed down, and counts its calls."""
+
+    def __init__(self) -> None:
+        super().__init__(max_entries=100)
+        self.down = False
+        self.delay = 0.0
+        self.calls = 0
+
+    async def _gate(self) -> None:
+        self.calls += 1
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        if self.down:
+            raise BackendUnavailable("flaky backend is down")
+
+    async def get(self, key):
+        await self._gate()
+        return await super().get(key)
+
+    async def set(self, key, value, ttl=None):
+        await self._gate()
+        await super().set(key, value, ttl)
+
+    async def incr(self, key, amount=1, ttl=None):
+        await self._gate()
+        return await super().incr(key, amount, ttl)
+
+    async def ping(self):
+        await self._gate()
+
+
+@pytest.fixture
+async def flaky_app():
+    backend = FlakyState()
+
+    def providers(register):
+        register("state", "flaky", lambda platform: backend)
+
+    app = create_app(
+        {"state": {"backend": "flaky", "fallback": "memory"}, "switch": {"probe_interval": PROBE, "call_timeout": 0.2}},
+        plugins=[plugin("flaky", sheepfold_register_providers=providers)],
+        load_entry_points=False,
+    )
+    await app.start()
+    yield app, backend
+    await app.stop()
+
+
+async def wait_for(predicate, timeout=2.0):
+    async with asyncio.timeout(timeout):
+        while not predicate():
+            await asyncio.sleep(0.01)
+
+
+async def test_hook_register_providers_adapter_is_chosen_by_settings(flaky_app):
+    app, backend = flaky_app
+    switch = app.platform.capabilities["state"]
+    assert switch.backend is backend and switch.active_name == "flaky"
+    await switch.set("k", b"v")
+    assert await backend.get("k") == b"v"
+
+
+async def test_a_failed_call_is_served_by_the_fallback_and_opens_the_circuit(flaky_app):
+    app, backend = flaky_app
+    switch = app.platform.capabilities["state"]
+    backend.down = True
+    assert await switch.incr("n") == 1  # served by memory, no error reaches the caller
+    assert switch.active_name == "memory"
+    calls = backend.calls
+    for _ in range(20):
+        await switch.incr("n")
+    assert backend.calls - calls <= 1  # open circuit: only the probe may touch the backend
+
+
+async def test_the_switch_returns_to_the_backend_when_its_probe_answers(flaky_app):
+    app, backend = flaky_app
+    switch = app.platform.capabilities["state"]
+    backend.down = True
+    await switch.get("k")
+    backend.down = False
+    await wait_for(lambda: switch.on_backend)
+    assert switch.switch_count == 2
+
+
+async def test_a_slow_backend_is_treated_as_down(flaky_app):
+    app, backend = flaky_app
+    switch = app.platform.capabilities["state"]
+    backend.delay = 5.0
+    async with asyncio.timeout(1.0):  # call_timeout is 0.2 s: the call must not wait 5 s
+        assert await switch.get("k") is None
+    assert switch.active_name == "memory"
+    backend.delay = 0.0
+
+
+async def test_errors_that_are_not_outages_reach_the_caller_without_switching(flaky_app):
+    app, _backend = flaky_app
+    switch = app.platform.capabilities["state"]
+    await switch.set("k", b"not a number")
+    with pytest.raises(ValueError):
+        await switch.incr("k")
+    assert switch.on_backend
+
+
+async def test_health_names_the_capability_and_its_active_backend(flaky_app):
+    app, backend = flaky_app
+    client = TestClient(app)
+    backend.down = True
+    await app.platform.capabilities["state"].get("k")
+    report = await (await client.get("/health")).json()
+    assert report["status"] == "degraded"
+    assert report["capabilities"]["state"]["configured"] == "flaky"
+    assert report["capabilities"]["state"]["active"] == "memory"
+    assert "flaky backend is down" in report["capabilities"]["state"]["last_error"]
+    backend.down = False
+    await wait_for(lambda: app.platform.capabilities["state"].on_backend)
+    report = await (await client.get("/health")).json()
+    assert report["status"] == "ok" and report["capabilities"]["state"]["active"] == "flaky"
+
+
+async def test_every_switch_is_counted_in_metrics(flaky_app):
+    app, backend = flaky_app
+    backend.down = True
+    await app.platform.capabilities["state"].get("k")
+    backend.down = False
+    await wait_for(lambda: app.platform.capabilities["state"].on_backend)
+    text = await (await TestClient(app).get("/metrics")).text()
+    assert 'sheepfold_fallback_switches_total{capability="state",to="memory"} 1.0' in text
+    assert 'sheepfold_fallback_switches_total{capability="state",to="flaky"} 1.0' in text
+    assert 'sheepfold_capability_active_backend{backend="flaky",capability="state"} 1.0' in text
+
+
+async def test_listeners_hear_every_switch(flaky_app):
+    app, backend = flaky_app
+    switch = app.platform.capabilities["state"]
+    heard = []
+
+    async def listener(switch, on_backend):
+        heard.append(on_backend)
+
+    switch.add_listener(listener)
+    backend.down = True
+    await switch.get("k")
+    backend.down = False
+    await wait_for(lambda: heard == [False, True])
+
+
+async def test_a_backend_down_at_start_up_starts_on_the_fallback_and_switches_back():
+    backend = FlakyState()
+    backend.down = True
+    app = create_app(
+        {"state": {"backend": "flaky"}, "switch": {"probe_interval": PROBE}},
+        plugins=[
+            plugin("flaky", sheepfold_register_providers=lambda register: register("state", "flaky", lambda p: backend))
+        ],
+        load_entry_points=False,
+    )
+    await app.start()
+    switch = app.platform.capabilities["state"]
+    assert switch.active_name == "memory"
+    assert await switch.incr("n") == 1
+    backend.down = False
+    await wait_for(lambda: switch.on_backend)
+    await app.stop()
