@@ -1,0 +1,30 @@
+"""The same plain-text route from bare BlackSheep and from sheepfold with every built-in plugin."""
+
+from __future__ import annotations
+
+from blacksheep import Application, Router, text
+
+from sheepfold import create_app, hookimpl
+
+
+async def plain() -> object:
+    return text("Hello, World!")
+
+
+def bare() -> Application:
+    app = Application(router=Router())
+    app.router.add_get("/plain", plain)
+    return app
+
+
+class PlainTextPlugin:
+    name = "bench-plain-text"
+
+    @hookimpl
+    def sheepfold_register_routes(self, router: Router) -> None:
+        router.add_get("/plain", plain)
+
+
+def platform() -> Application:
+    # Built-ins only (no installed plugins): the kernel's own cost per request.
+    return create_app(plugins=[PlainTextPlugin()], load_entry_points=False)

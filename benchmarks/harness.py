@@ -1,0 +1,102 @@
+"""Serving an ASGI app under uvicorn and loading it with wrk: the shared half of every HTTP benchmark.
+
+The server runs pinned to core 0 and wrk to core 1 (when the machine has two),
+so the two sides do not fight over one core and runs are comparable.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _pinned(core: int, command: list[str]) -> list[str]:
+    if shutil.which("taskset") and (os.cpu_count() or 1) > 1:
+        return ["taskset", "-c", str(core), *command]
+    return command
+
+
+@contextlib.contextmanager
+def serve(
+    app: str, *, factory: bool = False, env: dict[str, str] | None = None, ready_path: str = "/"
+) -> Iterator[str]:
+    """Run ``uvicorn app`` (an import string) on a free port; yields its base URL."""
+    port = free_port()
+    command = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        app,
+        "--port",
+        str(port),
+        "--log-level",
+        "warning",
+        "--no-access-log",
+        "--loop",
+        "uvloop",
+        "--http",
+        "httptools",
+    ]
+    if factory:
+        command.append("--factory")
+    server = subprocess.Popen(_pinned(0, command), cwd=ROOT, env={**os.environ, "PYTHONPATH": ROOT, **(env or {})})
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                urllib.request.urlopen(base + ready_path, timeout=1).close()
+                break
+            except urllib.error.HTTPError:
+                break  # any HTTP answer means the server is up
+            except OSError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"{app} did not start") from None
+                time.sleep(0.1)
+        yield base
+    finally:
+        server.terminate()
+        server.wait(timeout=15)
+
+
+def wrk(url: str, *, seconds: int = 5, connections: int = 64, threads: int = 1) -> float:
+    """Requests per second that wrk measured against ``url``."""
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is not installed: apt-get install wrk")
+    output = subprocess.run(
+        _pinned(1, ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", url]),
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    if non_2xx:
+        raise RuntimeError(f"{url} answered {non_2xx.group(1)} errors under load:\n{output}")
+    return float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
+
+
+def compare(rounds: int, measure: dict[str, callable]) -> dict[str, float]:
+    """Median of ``rounds`` interleaved measurements per name (interleaving spreads machine noise evenly)."""
+    samples: dict[str, list[float]] = {name: [] for name in measure}
+    for _ in range(rounds):
+        for name, run in measure.items():
+            samples[name].append(run())
+    return {name: statistics.median(values) for name, values in samples.items()}
