@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from sheepfold.cache.memory import MemoryCache
+from sheepfold.ratelimit.memory import MemoryRateLimiter
 from sheepfold.state.memory import MemoryState
 
 AdapterContext = Callable[[pytest.FixtureRequest], contextlib.AbstractAsyncContextManager[Any]]
@@ -38,4 +39,8 @@ STATE_ADAPTERS: dict[str, AdapterContext] = {
 
 CACHE_ADAPTERS: dict[str, AdapterContext] = {
     "memory": started(lambda: MemoryCache(max_entries=1000)),
+}
+
+RATELIMIT_ADAPTERS: dict[str, AdapterContext] = {
+    "memory": started(lambda: MemoryRateLimiter(max_entries=1000)),
 }

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.contracts.adapters import CACHE_ADAPTERS, STATE_ADAPTERS
+from tests.contracts.adapters import CACHE_ADAPTERS, RATELIMIT_ADAPTERS, STATE_ADAPTERS
 
 
 @pytest.fixture(params=sorted(STATE_ADAPTERS))
@@ -14,4 +14,10 @@ async def state(request):
 @pytest.fixture(params=sorted(CACHE_ADAPTERS))
 async def cache(request):
     async with CACHE_ADAPTERS[request.param](request) as adapter:
+        yield adapter
+
+
+@pytest.fixture(params=sorted(RATELIMIT_ADAPTERS))
+async def ratelimit(request):
+    async with RATELIMIT_ADAPTERS[request.param](request) as adapter:
         yield adapter

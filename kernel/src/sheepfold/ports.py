@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sheepfold.cache.port import Cache
+from sheepfold.ratelimit.port import RateLimiter
 from sheepfold.state.port import State
 
 #: capability name -> port type. The switch bound for a capability is what
@@ -10,4 +11,5 @@ from sheepfold.state.port import State
 PORTS: dict[str, type] = {
     "state": State,
     "cache": Cache,
+    "ratelimit": RateLimiter,
 }

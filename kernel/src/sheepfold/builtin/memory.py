@@ -10,6 +10,7 @@ from sheepfold.hookspecs import hookimpl
 from sheepfold.memory.adapter import MemoryAdapter
 from sheepfold.platform import Platform
 from sheepfold.ports import PORTS
+from sheepfold.ratelimit.memory import MemoryRateLimiter
 from sheepfold.state.memory import MemoryState
 from sheepfold.types import RegisterProvider
 
@@ -19,6 +20,7 @@ def sheepfold_settings_validators() -> list[Validator]:
     validators = [
         Validator("state.max_entries", default=100_000, is_type_of=int, gte=1),
         Validator("cache.max_entries", default=10_000, is_type_of=int, gte=1),
+        Validator("ratelimit.max_entries", default=100_000, is_type_of=int, gte=1),
     ]
     for capability in PORTS:
         validators += [
@@ -32,6 +34,7 @@ def sheepfold_settings_validators() -> list[Validator]:
 def sheepfold_register_providers(register: RegisterProvider) -> None:
     register("state", "memory", lambda platform: MemoryState(platform.settings.get("state.max_entries")))
     register("cache", "memory", lambda platform: MemoryCache(platform.settings.get("cache.max_entries")))
+    register("ratelimit", "memory", lambda platform: MemoryRateLimiter(platform.settings.get("ratelimit.max_entries")))
 
 
 @hookimpl
