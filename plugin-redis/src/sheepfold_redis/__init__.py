@@ -1,3 +1,21 @@
-"""sheepfold-redis: Redis adapters of every sheepfold port (not built yet: this distribution is its skeleton)."""
+"""sheepfold-redis: the Redis connection shared by every plugin, and Redis adapters of sheepfold's ports.
 
-__all__: list[str] = []
+Plugins that talk to Redis use :class:`RedisConnection` (``RedisConnection.of(platform)``):
+its ``client``, its ``key()`` namespace with Cluster hash tags, its ``script()``
+for EVALSHA, and :func:`unavailable_on_failure` to report an outage as
+:class:`~sheepfold.errors.BackendUnavailable`.
+"""
+
+from sheepfold_redis.client import RedisClient
+from sheepfold_redis.connection import PoolUsage, RedisConnection
+from sheepfold_redis.failures import REDIS_FAILURES, unavailable_on_failure
+from sheepfold_redis.settings import RedisSettings
+
+__all__ = [
+    "REDIS_FAILURES",
+    "PoolUsage",
+    "RedisClient",
+    "RedisConnection",
+    "RedisSettings",
+    "unavailable_on_failure",
+]

@@ -1,0 +1,155 @@
+"""The one Redis connection of a platform, shared by every Redis adapter and plugin.
+
+Other plugins never open their own client: they ask for this one with
+``RedisConnection.of(platform)`` (usable from an adapter factory, which runs
+before ``sheepfold_configure_app``), or ``platform.require(RedisConnection)``
+once it exists, or by declaring ``connection: RedisConnection`` in a handler.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from redis.asyncio import RedisCluster
+from redis.commands.core import AsyncScript
+
+from sheepfold.errors import BackendUnavailable
+from sheepfold_redis.client import RedisClient, build_client
+from sheepfold_redis.failures import unavailable_on_failure
+from sheepfold_redis.settings import RedisSettings
+
+if TYPE_CHECKING:
+    from redis.asyncio.sentinel import Sentinel
+
+    from sheepfold.platform import Platform
+
+KEY_ROOT = "sheepfold"
+
+
+@dataclass(frozen=True)
+class PoolUsage:
+    """Connections the process holds on Redis: ``in_use`` by a call now, ``free`` idle in the pool, ``size`` the cap.
+
+    For a cluster, counts are summed over the nodes and ``size`` is per node.
+    """
+
+    in_use: int
+    free: int
+    size: int
+
+
+class RedisConnection:
+    """The platform's shared redis-py asyncio client, its key namespace and its scripts.
+
+    Attributes:
+        client: the one ``redis.asyncio.Redis`` (URL or Sentinel master) or
+            ``redis.asyncio.RedisCluster`` of this platform. It connects on its
+            first command and reconnects after an outage by itself; it replies
+            with ``bytes`` (``decode_responses=False``). Wrap calls in
+            :func:`~sheepfold_redis.unavailable_on_failure` so that Redis
+            being down reaches the fallback switch as ``BackendUnavailable``.
+        settings: the validated :class:`~sheepfold_redis.RedisSettings`.
+        namespace: ``"sheepfold:"`` or ``"sheepfold:<prefix>:"``; every key
+            starts with it, so apps with different prefixes share one Redis.
+        is_cluster: True when ``client`` is a ``RedisCluster``: keys touched by
+            one script or transaction must then share a hash tag (:meth:`key`).
+    """
+
+    def __init__(self, settings: RedisSettings) -> None:
+        self.settings = settings
+        self.namespace = f"{KEY_ROOT}:{settings.prefix}:" if settings.prefix else f"{KEY_ROOT}:"
+        client, sentinel = build_client(settings)
+        self.client: RedisClient = client
+        self.is_cluster = isinstance(client, RedisCluster)
+        self.closed = False
+        self._sentinel: Sentinel | None = sentinel
+
+    @classmethod
+    def of(cls, platform: Platform) -> RedisConnection:
+        """The platform's connection, created from ``[redis]`` settings and provided on first call.
+
+        Safe to call from an adapter factory (``sheepfold_register_providers``)
+        or any later hook; every caller gets the same instance. Does no I/O.
+        Raises :class:`~sheepfold.errors.SettingsError` for conflicting settings.
+        """
+        connection = platform.find(cls)
+        if connection is None:
+            connection = cls(RedisSettings.from_settings(platform.settings))
+            platform.provide(cls, connection)
+        return connection
+
+    def key(self, *parts: str | int, tag: str | int | None = None) -> str:
+        """A namespaced key: ``key("rl", "alice")`` is ``"sheepfold:<prefix>:rl:alice"``.
+
+        With ``tag``, a Cluster hash tag follows the namespace:
+        ``key("rl", "alice", tag="alice")`` is ``"sheepfold:<prefix>:{alice}:rl:alice"``.
+        Redis Cluster places a key by the text between its first ``{`` and
+        ``}``, so keys built with the same ``tag`` share a slot and one script
+        or transaction may touch them all. Parts and tags must not contain
+        ``{`` or ``}`` (ValueError): that would move the key's slot.
+        """
+        text = ":".join(str(part) for part in parts)
+        if "{" in text or "}" in text:
+            raise ValueError(f"key parts must not contain braces: {text!r}")
+        if tag is None:
+            return self.namespace + text
+        tag_text = str(tag)
+        if not tag_text or "{" in tag_text or "}" in tag_text:
+            raise ValueError(f"a hash tag must be non-empty and without braces: {tag_text!r}")
+        return f"{self.namespace}{{{tag_text}}}:{text}"
+
+    def script(self, source: str) -> AsyncScript:
+        """A Lua script run with EVALSHA: ``await script(keys=[...], args=[...])``.
+
+        Built on redis-py's ``register_script``: the script is sent once by its
+        SHA1; when Redis answers NOSCRIPT (a restarted or failed-over server,
+        a cluster node that never saw it) it is loaded (on every primary of a
+        cluster) and run again. Call this once per script at adapter
+        construction, not per call. All keys of one call must be in one slot
+        on a cluster (give them the same ``tag`` in :meth:`key`).
+        """
+        return self.client.register_script(source)
+
+    async def ping(self) -> float:
+        """PING Redis; the round trip in milliseconds. Raises ``BackendUnavailable`` when Redis does not answer.
+
+        On a cluster every primary is pinged (the slowest sets the latency).
+        After :meth:`close` it raises without touching the network.
+        """
+        if self.closed:
+            raise BackendUnavailable("Redis connection is closed")
+        started = time.perf_counter()
+        with unavailable_on_failure():
+            await self.client.ping()
+        return (time.perf_counter() - started) * 1000
+
+    async def server_version(self) -> str | None:
+        """``redis_version`` from INFO server (of one node on a cluster); ``BackendUnavailable`` when down."""
+        with unavailable_on_failure():
+            info: Any = await self.client.info("server")
+        if self.is_cluster and info and "redis_version" not in info:
+            info = next(iter(info.values()), {})  # per-node answers
+        return info.get("redis_version") if isinstance(info, dict) else None
+
+    def pool_usage(self) -> PoolUsage:
+        """Connections held now, read from the client's pool(s) without I/O."""
+        size = self.settings.pool_size
+        if isinstance(self.client, RedisCluster):
+            nodes = self.client.get_nodes()
+            total = sum(len(node._connections) for node in nodes)
+            free = sum(len(node._free) for node in nodes)
+            return PoolUsage(in_use=total - free, free=free, size=size)
+        pool: Any = self.client.connection_pool
+        return PoolUsage(in_use=len(pool._in_use_connections), free=len(pool._available_connections), size=size)
+
+    async def close(self) -> None:
+        """Close every pooled connection (and Sentinel's); later :meth:`ping` calls raise. Idempotent."""
+        if self.closed:
+            return
+        self.closed = True
+        await self.client.aclose()
+        if self._sentinel is not None:
+            for sentinel in self._sentinel.sentinels:
+                await sentinel.aclose()

@@ -1,0 +1,55 @@
+"""Which Redis errors mean "Redis is down", and turning them into ``BackendUnavailable``."""
+
+from __future__ import annotations
+
+from types import TracebackType
+
+from redis import exceptions as redis_errors
+
+from sheepfold.errors import BackendUnavailable
+
+#: Errors that mean Redis cannot serve the call now (as opposed to a bad call,
+#: such as WRONGTYPE): the connection failed or timed out, the cluster is
+#: reconfiguring, or a replica is being promoted.
+REDIS_FAILURES: tuple[type[BaseException], ...] = (
+    redis_errors.ConnectionError,  # also MasterNotFoundError, BusyLoadingError, AuthenticationError
+    redis_errors.TimeoutError,
+    redis_errors.ClusterDownError,
+    redis_errors.TryAgainError,
+    redis_errors.ReadOnlyError,  # a failover demoted the server we talk to
+    redis_errors.SlotNotCoveredError,
+    OSError,
+    TimeoutError,
+)
+
+
+class _UnavailableOnFailure:
+    """Re-raise :data:`REDIS_FAILURES` as ``BackendUnavailable``; stateless, so one instance serves all."""
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, _traceback: TracebackType | None
+    ) -> bool:
+        if error is not None and isinstance(error, REDIS_FAILURES) and not isinstance(error, BackendUnavailable):
+            raise BackendUnavailable(f"Redis: {type(error).__name__}: {error}") from error
+        return False
+
+
+_UNAVAILABLE_ON_FAILURE = _UnavailableOnFailure()
+
+
+def unavailable_on_failure() -> _UnavailableOnFailure:
+    """A context manager that turns Redis being down into :class:`~sheepfold.errors.BackendUnavailable`.
+
+    Every Redis adapter wraps its calls in it, so the fallback switch sees one
+    error type whatever failed (refused connection, timeout, cluster down)::
+
+        with unavailable_on_failure():
+            return await connection.client.get(key)
+
+    Other errors (a bad call such as WRONGTYPE) pass through unchanged. It is a
+    plain ``with`` block (not ``async with``) and costs next to nothing.
+    """
+    return _UNAVAILABLE_ON_FAILURE

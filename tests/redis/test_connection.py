@@ -1,0 +1,123 @@
+"""The shared Redis connection: keys, scripts that survive NOSCRIPT, errors, pool, settings."""
+
+from __future__ import annotations
+
+import secrets
+
+import pytest
+
+from sheepfold import BackendUnavailable, SettingsError, create_app
+from sheepfold_redis import RedisConnection, RedisSettings, unavailable_on_failure
+from sheepfold_redis import plugin as redis_plugin
+
+INCR_SCRIPT = "return redis.call('INCRBY', KEYS[1], ARGV[1])"
+
+
+@pytest.fixture
+async def connection(redis_url):
+    conn = RedisConnection(RedisSettings(url=redis_url, prefix=f"test-{secrets.token_hex(4)}"))
+    yield conn
+    keys = [key async for key in conn.client.scan_iter(match=conn.namespace + "*")]
+    if keys:
+        await conn.client.unlink(*keys)
+    await conn.close()
+
+
+def test_keys_are_namespaced_with_the_prefix():
+    conn = RedisConnection(RedisSettings(prefix="shop"))
+    assert conn.key("rl", "alice") == "sheepfold:shop:rl:alice"
+    assert RedisConnection(RedisSettings()).key("state", 1) == "sheepfold:state:1"
+
+
+def test_a_hash_tag_follows_the_namespace_and_braces_in_parts_are_refused():
+    conn = RedisConnection(RedisSettings(prefix="shop"))
+    assert conn.key("rl", "alice", tag="alice") == "sheepfold:shop:{alice}:rl:alice"
+    with pytest.raises(ValueError):
+        conn.key("a{b}")
+    with pytest.raises(ValueError):
+        conn.key("a", tag="")
+
+
+async def test_ping_measures_latency_and_reads_the_server_version(connection):
+    latency = await connection.ping()
+    assert 0 < latency < 1000
+    assert (await connection.server_version()).count(".") >= 1
+
+
+async def test_a_script_survives_the_server_forgetting_it(connection):
+    script = connection.script(INCR_SCRIPT)
+    key = connection.key("counter")
+    assert await script(keys=[key], args=[2]) == 2
+    await connection.client.script_flush()  # what a restarted server looks like: NOSCRIPT
+    assert await script(keys=[key], args=[3]) == 5
+
+
+async def test_pool_usage_counts_connections_held(connection):
+    await connection.ping()
+    usage = connection.pool_usage()
+    assert usage.in_use == 0 and usage.free >= 1 and usage.size == 20
+
+
+async def test_an_unreachable_redis_is_backend_unavailable(unused_port):
+    conn = RedisConnection(RedisSettings(url=f"redis://127.0.0.1:{unused_port}/0", connect_timeout=0.2))
+    with pytest.raises(BackendUnavailable):
+        await conn.ping()
+    with pytest.raises(BackendUnavailable), unavailable_on_failure():
+        await conn.client.get("k")
+    await conn.close()
+
+
+async def test_a_closed_connection_refuses_to_ping(connection):
+    await connection.close()
+    with pytest.raises(BackendUnavailable):
+        await connection.ping()
+
+
+async def test_a_bad_call_is_not_mistaken_for_an_outage(connection):
+    key = connection.key("text")
+    await connection.client.set(key, b"abc")
+    with pytest.raises(Exception) as caught, unavailable_on_failure():
+        await connection.client.incr(key)
+    assert not isinstance(caught.value, BackendUnavailable)
+
+
+def test_of_creates_one_connection_per_platform_and_provides_it():
+    app = create_app({"redis": {"prefix": "p"}}, plugins=[redis_plugin], load_entry_points=False)
+    first = RedisConnection.of(app.platform)
+    assert RedisConnection.of(app.platform) is first
+    assert app.platform.require(RedisConnection) is first
+    assert first.namespace == "sheepfold:p:"
+
+
+@pytest.mark.parametrize(
+    ("settings", "key"),
+    [
+        ({"url": "http://example"}, "redis.url"),
+        ({"pool_size": 0}, "redis.pool_size"),
+        ({"command_timeout": -1}, "redis.command_timeout"),
+        ({"cluster": {"nodes": ["nohost"]}}, "redis.cluster.nodes"),
+        ({"retry": {"attempts": "x"}}, "redis.retry.attempts"),
+    ],
+)
+def test_bad_settings_are_refused_at_start_up_naming_the_key(settings, key):
+    with pytest.raises(SettingsError) as caught:
+        create_app({"redis": settings}, plugins=[redis_plugin], load_entry_points=False)
+    assert any(key in problem for problem in caught.value.problems)
+
+
+def test_sentinel_and_cluster_together_are_refused():
+    app = create_app(
+        {"redis": {"sentinel": {"hosts": ["127.0.0.1:26379"]}, "cluster": {"nodes": ["127.0.0.1:7000"]}}},
+        plugins=[redis_plugin],
+        load_entry_points=False,
+    )
+    with pytest.raises(SettingsError):
+        RedisConnection.of(app.platform)
+
+
+def test_each_topology_builds_its_client_without_io():
+    from redis.asyncio import Redis, RedisCluster
+
+    assert isinstance(RedisConnection(RedisSettings(url="unix:///tmp/redis.sock")).client, Redis)
+    assert isinstance(RedisConnection(RedisSettings(sentinel_hosts=(("127.0.0.1", 26379),))).client, Redis)
+    assert isinstance(RedisConnection(RedisSettings(cluster_nodes=(("127.0.0.1", 7000),))).client, RedisCluster)
