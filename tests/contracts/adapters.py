@@ -16,6 +16,9 @@ import pytest
 from sheepfold.cache.memory import MemoryCache
 from sheepfold.ratelimit.memory import MemoryRateLimiter
 from sheepfold.state.memory import MemoryState
+from sheepfold_redis.cache import RedisCache
+from sheepfold_redis.state import RedisState
+from tests.support.redis_adapters import on_fakeredis, on_redis, on_redis_cluster
 
 AdapterContext = Callable[[pytest.FixtureRequest], contextlib.AbstractAsyncContextManager[Any]]
 
@@ -35,10 +38,16 @@ def started(make: Callable[[], Any]) -> AdapterContext:
 
 STATE_ADAPTERS: dict[str, AdapterContext] = {
     "memory": started(lambda: MemoryState(max_entries=1000)),
+    "fakeredis": on_fakeredis(RedisState),
+    "redis": on_redis(RedisState),
+    "redis-cluster": on_redis_cluster(RedisState),
 }
 
 CACHE_ADAPTERS: dict[str, AdapterContext] = {
     "memory": started(lambda: MemoryCache(max_entries=1000)),
+    "fakeredis": on_fakeredis(RedisCache),
+    "redis": on_redis(RedisCache),
+    "redis-cluster": on_redis_cluster(RedisCache),
 }
 
 RATELIMIT_ADAPTERS: dict[str, AdapterContext] = {

@@ -3,6 +3,7 @@ from __future__ import annotations
 import pytest
 
 from tests.contracts.adapters import CACHE_ADAPTERS, RATELIMIT_ADAPTERS, STATE_ADAPTERS
+from tests.support.redis_server import redis_cluster_nodes  # noqa: F401 - a fixture the Redis Cluster entries use
 
 
 @pytest.fixture(params=sorted(STATE_ADAPTERS))

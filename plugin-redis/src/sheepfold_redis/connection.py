@@ -57,10 +57,13 @@ class RedisConnection:
             one script or transaction must then share a hash tag (:meth:`key`).
     """
 
-    def __init__(self, settings: RedisSettings) -> None:
+    def __init__(self, settings: RedisSettings, *, client: RedisClient | None = None) -> None:
+        """Build the client for ``settings`` (no I/O); tests may pass a ready ``client`` (fakeredis)."""
         self.settings = settings
         self.namespace = f"{KEY_ROOT}:{settings.prefix}:" if settings.prefix else f"{KEY_ROOT}:"
-        client, sentinel = build_client(settings)
+        sentinel = None
+        if client is None:
+            client, sentinel = build_client(settings)
         self.client: RedisClient = client
         self.is_cluster = isinstance(client, RedisCluster)
         self.closed = False
@@ -111,6 +114,15 @@ class RedisConnection:
         on a cluster (give them the same ``tag`` in :meth:`key`).
         """
         return self.client.register_script(source)
+
+    def pipeline(self) -> Any:
+        """A pipeline sent in one round trip (per node): MULTI/EXEC on one server, plain on a cluster.
+
+        A cluster cannot run a transaction across slots, so there the commands
+        are not atomic together (each still is); code that needs atomicity on
+        every topology uses :meth:`script` with keys that share a hash tag.
+        """
+        return self.client.pipeline(transaction=not self.is_cluster)
 
     async def ping(self) -> float:
         """PING Redis; the round trip in milliseconds. Raises ``BackendUnavailable`` when Redis does not answer.

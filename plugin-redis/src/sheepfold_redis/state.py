@@ -1,0 +1,63 @@
+"""The Redis adapter of the state port: one command (or one script) per call."""
+
+from __future__ import annotations
+
+import math
+
+from sheepfold_redis.connection import RedisConnection
+from sheepfold_redis.failures import unavailable_on_failure
+
+# INCRBY, and a TTL only when this call created the key (the port's rule).
+_INCR_WITH_TTL = """
+local created = redis.call('EXISTS', KEYS[1]) == 0
+local value = redis.call('INCRBY', KEYS[1], ARGV[1])
+if created then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return value
+"""
+
+
+def milliseconds(ttl: float) -> int:
+    """A TTL in seconds as whole milliseconds, rounded up so a tiny TTL never means "no expiry"."""
+    return max(1, math.ceil(ttl * 1000))
+
+
+class RedisState:
+    """:class:`~sheepfold.state.State` on Redis: each key is ``<namespace>state:<key>``, a Redis string.
+
+    Every call is one round trip (GET, SET, DEL, INCRBY, or one EVALSHA for
+    an increment with a TTL) on the platform's shared connection. Redis being
+    down raises :class:`~sheepfold.errors.BackendUnavailable`.
+    """
+
+    def __init__(self, connection: RedisConnection) -> None:
+        self.connection = connection
+        self._client = connection.client
+        self._prefix = connection.key("state", "")
+        self._incr_with_ttl = connection.script(_INCR_WITH_TTL)
+
+    async def get(self, key: str) -> bytes | None:
+        with unavailable_on_failure():
+            return await self._client.get(self._prefix + key)
+
+    async def set(self, key: str, value: bytes, ttl: float | None = None) -> None:
+        with unavailable_on_failure():
+            await self._client.set(self._prefix + key, value, px=None if ttl is None else milliseconds(ttl))
+
+    async def delete(self, key: str) -> bool:
+        with unavailable_on_failure():
+            return bool(await self._client.delete(self._prefix + key))
+
+    async def incr(self, key: str, amount: int = 1, ttl: float | None = None) -> int:
+        with unavailable_on_failure():
+            if ttl is None:
+                return await self._client.incrby(self._prefix + key, amount)
+            return await self._incr_with_ttl(keys=[self._prefix + key], args=[amount, milliseconds(ttl)])
+
+    async def ping(self) -> None:
+        await self.connection.ping()
+
+    async def start(self) -> None:
+        """Nothing to open: the shared client connects on its first command."""
+
+    async def close(self) -> None:
+        """Nothing to release: the plugin closes the shared connection at shut-down."""

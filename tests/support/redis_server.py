@@ -1,0 +1,177 @@
+"""redis-server processes that tests start, kill and restart on spare loopback ports.
+
+Tests that break Redis on purpose never touch the machine's shared Redis:
+they start their own here, bound to 127.0.0.1, without persistence, and
+stop it afterwards.
+"""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.support.ports import spare_port
+
+
+def _answers_ping(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.2) as sock:
+            sock.sendall(b"PING\r\n")
+            sock.settimeout(0.2)
+            return sock.recv(16).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+class RedisServer:
+    """One ``redis-server`` on ``127.0.0.1:port``; :meth:`kill` and :meth:`start` again keep the port.
+
+    ``extra`` are more ``redis-server`` arguments (cluster mode). Use it as a
+    context manager or call :meth:`stop`; a server left running is stopped at
+    interpreter exit only by luck, so always stop it.
+    """
+
+    def __init__(self, port: int | None = None, *, extra: list[str] | None = None, directory: Path | None = None):
+        if shutil.which("redis-server") is None:
+            pytest.skip("redis-server is not installed")
+        self.port = port or spare_port()
+        self.extra = list(extra or [])
+        self._own_directory = directory is None
+        self.directory = directory or Path(tempfile.mkdtemp(prefix="sheepfold-redis-"))
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self, timeout: float = 10.0) -> RedisServer:
+        """Start the server and wait until it answers PING."""
+        command = [
+            "redis-server",
+            "--port", str(self.port),
+            "--bind", "127.0.0.1",
+            "--save", "",
+            "--appendonly", "no",
+            "--dir", str(self.directory),
+            "--loglevel", "warning",
+            *self.extra,
+        ]  # fmt: skip
+        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + timeout
+        while not _answers_ping(self.port):
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"redis-server on port {self.port} did not start")
+            time.sleep(0.02)
+        return self
+
+    def kill(self) -> None:
+        """SIGKILL: the server vanishes mid-conversation, as in a crash."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(timeout=10)
+        self.process = None
+
+    def stop(self) -> None:
+        """Stop the server (if running) and remove its directory when this object made it."""
+        self.kill()
+        if self._own_directory:
+            shutil.rmtree(self.directory, ignore_errors=True)
+
+    def __enter__(self) -> RedisServer:
+        return self.start()
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()
+
+
+def _cluster_ports(count: int) -> list[int]:
+    # A cluster node also listens on port + 10000 (the cluster bus): both must be free.
+    ports: list[int] = []
+    while len(ports) < count:
+        port = spare_port()
+        if port + 10000 < 65536 and port not in ports and _free(port + 10000):
+            ports.append(port)
+    return ports
+
+
+def _free(port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+class RedisCluster:
+    """A Redis Cluster of ``masters`` primaries (no replicas) on loopback ports."""
+
+    def __init__(self, masters: int = 3) -> None:
+        self.directory = Path(tempfile.mkdtemp(prefix="sheepfold-cluster-"))
+        self.servers = [
+            RedisServer(
+                port,
+                extra=["--cluster-enabled", "yes", "--cluster-config-file", f"nodes-{port}.conf",
+                       "--cluster-node-timeout", "2000"],
+                directory=self.directory,
+            )
+            for port in _cluster_ports(masters)
+        ]  # fmt: skip
+
+    @property
+    def nodes(self) -> list[str]:
+        return [f"127.0.0.1:{server.port}" for server in self.servers]
+
+    def start(self, timeout: float = 30.0) -> RedisCluster:
+        """Start every node, join them with ``redis-cli --cluster create``, wait for ``cluster_state:ok``."""
+        try:
+            for server in self.servers:
+                server.start()
+            subprocess.run(
+                ["redis-cli", "--cluster", "create", *self.nodes, "--cluster-replicas", "0", "--cluster-yes"],
+                check=True,
+                capture_output=True,
+                timeout=timeout,
+            )
+            deadline = time.monotonic() + timeout
+            while not all(self._state_ok(server.port) for server in self.servers):
+                if time.monotonic() > deadline:
+                    raise RuntimeError("Redis Cluster did not reach cluster_state:ok")
+                time.sleep(0.1)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    @staticmethod
+    def _state_ok(port: int) -> bool:
+        result = subprocess.run(
+            ["redis-cli", "-h", "127.0.0.1", "-p", str(port), "cluster", "info"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+        )
+        return "cluster_state:ok" in result.stdout
+
+    def stop(self) -> None:
+        for server in self.servers:
+            server.stop()
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def redis_cluster_nodes() -> list[str]:
+    """``host:port`` of a three-master Redis Cluster started once for the session, stopped after it."""
+    cluster = RedisCluster(3).start()
+    try:
+        yield cluster.nodes
+    finally:
+        cluster.stop()
