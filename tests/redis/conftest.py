@@ -1,11 +1,42 @@
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
 import pytest
 
+from sheepfold import PlatformApplication, create_app
+from sheepfold_redis import plugin as redis_plugin
 from tests.support.ports import spare_port
+from tests.support.redis_adapters import fresh_prefix
 
 
 @pytest.fixture
 def unused_port() -> int:
     """A loopback TCP port nothing listens on."""
     return spare_port()
+
+
+def redis_backed(url: str, **overrides: Any) -> dict[str, Any]:
+    """Settings with state and cache on Redis at ``url`` (memory as fallback) and a fresh key prefix."""
+    settings: dict[str, Any] = {
+        "state": {"backend": "redis", "fallback": "memory"},
+        "cache": {"backend": "redis", "fallback": "memory"},
+        "redis": {"url": url, "prefix": fresh_prefix()},
+        "switch": {"probe_interval": 0.1},
+    }
+    for section, values in overrides.items():
+        settings.setdefault(section, {}).update(values)
+    return settings
+
+
+@contextlib.asynccontextmanager
+async def running_app(settings: dict[str, Any]) -> AsyncIterator[PlatformApplication]:
+    """A started app with only the kernel's plugins and plugin-redis; stopped on exit."""
+    app = create_app(settings, plugins=[redis_plugin], load_entry_points=False)
+    await app.start()
+    try:
+        yield app
+    finally:
+        await app.stop()

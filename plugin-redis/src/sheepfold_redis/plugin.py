@@ -5,11 +5,13 @@ from __future__ import annotations
 from blacksheep import Application
 from dynaconf import Validator
 
+from sheepfold.health import ComponentHealth
 from sheepfold.hookspecs import hookimpl
 from sheepfold.platform import Platform
 from sheepfold.types import RegisterProvider
 from sheepfold_redis.cache import RedisCache
 from sheepfold_redis.connection import RedisConnection
+from sheepfold_redis.health import RedisMonitor
 from sheepfold_redis.settings import settings_validators
 from sheepfold_redis.state import RedisState
 
@@ -20,13 +22,34 @@ def sheepfold_settings_validators() -> list[Validator]:
 
 
 @hookimpl
-async def sheepfold_shutdown(app: Application, platform: Platform) -> None:
-    connection = platform.find(RedisConnection)
-    if connection is not None:
-        await connection.close()
-
-
-@hookimpl
 def sheepfold_register_providers(register: RegisterProvider) -> None:
     register("state", "redis", lambda platform: RedisState(RedisConnection.of(platform)))
     register("cache", "redis", lambda platform: RedisCache(RedisConnection.of(platform)))
+
+
+@hookimpl
+def sheepfold_startup(app: Application, platform: Platform) -> None:
+    # Only when something uses Redis: an installed but unused plugin opens nothing and reports nothing.
+    connection = platform.find(RedisConnection)
+    if connection is not None and platform.find(RedisMonitor) is None:
+        monitor = RedisMonitor(
+            connection, platform.metrics.registry, interval=platform.settings.get("redis.metrics_interval")
+        )
+        platform.provide(RedisMonitor, monitor)
+        monitor.start()
+
+
+@hookimpl
+async def sheepfold_health(platform: Platform) -> ComponentHealth | None:
+    monitor = platform.find(RedisMonitor)
+    return None if monitor is None else await monitor.measure()
+
+
+@hookimpl
+async def sheepfold_shutdown(app: Application, platform: Platform) -> None:
+    monitor = platform.find(RedisMonitor)
+    if monitor is not None:
+        await monitor.stop()
+    connection = platform.find(RedisConnection)
+    if connection is not None:
+        await connection.close()

@@ -59,6 +59,7 @@ def settings_validators() -> list[Validator]:
         Validator("redis.retry.backoff_cap", default=0.1, is_type_of=number, gte=0),
         Validator("redis.health_check_interval", default=5.0, is_type_of=number, gte=0),
         Validator("redis.prefix", default="", is_type_of=str),
+        Validator("redis.metrics_interval", default=5.0, is_type_of=number, gte=0),
     ]
 
 

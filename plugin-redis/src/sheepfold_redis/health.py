@@ -1,0 +1,84 @@
+"""Redis' part of ``/health`` and its Prometheus gauges, measured by a PING."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from prometheus_client import CollectorRegistry, Gauge
+
+from sheepfold.errors import BackendUnavailable
+from sheepfold.health import ComponentHealth, Status
+from sheepfold_redis.connection import RedisConnection
+
+logger = logging.getLogger("sheepfold.redis")
+
+COMPONENT = "redis"
+
+
+class RedisMonitor:
+    """Measures the shared connection: reachable or not, PING round trip, server version, pool.
+
+    :meth:`measure` is what ``/health`` reports; every measurement also sets
+    the gauges ``sheepfold_redis_up``, ``sheepfold_redis_ping_seconds`` and
+    ``sheepfold_redis_pool_connections{state}`` in the app's registry. With
+    ``interval`` > 0, :meth:`start` measures every ``interval`` seconds so
+    the gauges stay fresh between health checks.
+    """
+
+    def __init__(self, connection: RedisConnection, registry: CollectorRegistry, *, interval: float) -> None:
+        self.connection = connection
+        self.interval = interval
+        self._task: asyncio.Task[None] | None = None
+        self._up = Gauge("sheepfold_redis_up", "1 when Redis answered the last PING, else 0.", registry=registry)
+        self._ping = Gauge(
+            "sheepfold_redis_ping_seconds", "Round trip of the last PING that Redis answered.", registry=registry
+        )
+        self._pool = Gauge(
+            "sheepfold_redis_pool_connections",
+            "Connections this process holds on Redis, in use or free in the pool.",
+            ["state"],
+            registry=registry,
+        )
+
+    async def measure(self) -> ComponentHealth:
+        """PING Redis (bounded by the command timeout) and report; never raises for an outage."""
+        connection = self.connection
+        details: dict[str, object] = {"topology": connection.settings.topology, "namespace": connection.namespace}
+        try:
+            latency_ms = await connection.ping()
+            version = await connection.server_version()
+        except BackendUnavailable as error:
+            self._up.set(0)
+            status = Status.DOWN
+            details.update(reachable=False, error=str(error))
+        else:
+            self._up.set(1)
+            self._ping.set(latency_ms / 1000)
+            status = Status.OK
+            details.update(reachable=True, latency_ms=round(latency_ms, 3), version=version)
+        usage = connection.pool_usage()
+        self._pool.labels("in_use").set(usage.in_use)
+        self._pool.labels("free").set(usage.free)
+        details["pool"] = {"in_use": usage.in_use, "free": usage.free, "size": usage.size}
+        return ComponentHealth(COMPONENT, status, details=details)
+
+    def start(self) -> None:
+        if self.interval > 0 and self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._measure_periodically(), name="sheepfold-redis")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _measure_periodically(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval)
+            try:
+                await self.measure()
+            except Exception:  # a monitor must outlive any surprise; the next round tries again
+                logger.exception("measuring Redis failed")
