@@ -19,11 +19,12 @@ import pluggy
 
 if TYPE_CHECKING:
     import click
-    from blacksheep import Application, Router
+    from blacksheep import Application, Request, Router
     from dynaconf import Validator
 
     from sheepfold.health import ComponentHealth
     from sheepfold.platform import Platform
+    from sheepfold.ratelimit.policy import RateLimitPolicy
     from sheepfold.types import MaybeAwaitable, RegisterProvider
 
 PROJECT = "sheepfold"
@@ -118,4 +119,29 @@ def sheepfold_health(platform: Platform) -> MaybeAwaitable[ComponentHealth | Non
     for nothing to report. Collecting, and isolated: an implementation that
     raises or times out is reported as that component's error while every
     other plugin's part is still served.
+    """
+
+
+@hookspec(firstresult=True)
+def sheepfold_ratelimit_key(request: Request, policy: RateLimitPolicy) -> str | None:
+    """Supply the key a request is rate-limited under (``sheepfold-ratelimit``).
+
+    Called for every request that a policy limits, before it is counted.
+    Return a string (an API key's id, a tenant) to count the request under
+    it, or None to leave the choice to later plugins and then the default
+    (the authenticated user's ``sub``, else the client address).
+    firstresult: the first non-None result wins. Synchronous, and on the
+    request path: keep it cheap.
+    """
+
+
+@hookspec(firstresult=True)
+def sheepfold_ratelimit_exempt(request: Request, policy: RateLimitPolicy) -> bool | None:
+    """Exempt a request from rate limiting (``sheepfold-ratelimit``).
+
+    Called for every request that a policy limits, before its key is chosen.
+    Return True to let it through uncounted (an internal health checker, an
+    allow-listed partner), or None to leave the decision to others.
+    firstresult: the first non-None result wins (False stops the chain
+    without exempting). Synchronous, and on the request path: keep it cheap.
     """

@@ -1,3 +1,20 @@
-"""sheepfold-ratelimit: Fleet-wide rate limiting for sheepfold (not built yet: this distribution is its skeleton)."""
+"""sheepfold-ratelimit: one rate limit for the whole fleet, with progressive penalties.
 
-__all__: list[str] = []
+Choose a route's policy with :func:`rate_limit`; everything else is settings
+(``[ratelimit]``, see ``docs/operations.md``).
+"""
+
+from sheepfold_ratelimit.client_ip import ClientAddress
+from sheepfold_ratelimit.middleware import RateLimitMiddleware
+from sheepfold_ratelimit.outage import OutageDecision, OutageRateLimiter
+from sheepfold_ratelimit.routes import RouteLimit, RoutePolicies, rate_limit
+
+__all__ = [
+    "ClientAddress",
+    "OutageDecision",
+    "OutageRateLimiter",
+    "RateLimitMiddleware",
+    "RouteLimit",
+    "RoutePolicies",
+    "rate_limit",
+]

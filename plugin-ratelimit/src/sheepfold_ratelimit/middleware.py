@@ -1,0 +1,110 @@
+"""The middleware that limits each request by its route's policy and answers 429 with the IETF headers."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from blacksheep import Request, Response
+
+from sheepfold import problem
+from sheepfold.fallback import BACKEND_FAILURES
+from sheepfold.ratelimit import RateLimiter, RateLimitPolicy
+from sheepfold_ratelimit import headers
+from sheepfold_ratelimit.client_ip import ClientAddress
+from sheepfold_ratelimit.metrics import RateLimitMetrics
+from sheepfold_ratelimit.outage import OutageDecision
+from sheepfold_ratelimit.routes import RoutePolicies
+
+Handler = Callable[[Request], Awaitable[Response]]
+logger = logging.getLogger("sheepfold.ratelimit")
+
+
+class RateLimitMiddleware:
+    """Counts each HTTP request against its route's policy, under the key of its client.
+
+    The key is what the ``sheepfold_ratelimit_key`` hook supplies, else the
+    authenticated user's ``sub``, else the client address. A request the
+    ``sheepfold_ratelimit_exempt`` hook exempts is not counted. Admitted
+    responses carry ``RateLimit-Policy`` and ``RateLimit``; a refused
+    request gets 429 problem+json with ``Retry-After``. While the backend is
+    down, each policy's ``on_outage`` decides (see :mod:`sheepfold_ratelimit.outage`).
+    """
+
+    def __init__(
+        self,
+        limiter: RateLimiter,
+        routes: RoutePolicies,
+        client_address: ClientAddress,
+        metrics: RateLimitMetrics,
+        *,
+        hook: Any,
+        send_headers: bool = True,
+    ) -> None:
+        self.limiter = limiter
+        self.routes = routes
+        self.client_address = client_address
+        self.metrics = metrics
+        self.send_headers = send_headers
+        # Hooks with no implementation are skipped: calling pluggy costs a little on every request.
+        self._key_hook = hook.sheepfold_ratelimit_key if hook.sheepfold_ratelimit_key.get_hookimpls() else None
+        self._exempt_hook = hook.sheepfold_ratelimit_exempt if hook.sheepfold_ratelimit_exempt.get_hookimpls() else None
+        self._policy_headers = {name: headers.policy_header(p) for name, p in routes.policies.items()}
+        self._item_names = {name: headers.item_names(p) for name, p in routes.policies.items()}
+
+    def key_of(self, request: Request, policy: RateLimitPolicy) -> str:
+        """The key ``request`` is counted under: hook, else ``user:<sub>``, else ``ip:<address>``."""
+        if self._key_hook is not None:
+            supplied = self._key_hook(request=request, policy=policy)
+            if supplied is not None:
+                return str(supplied)
+        user = request.user
+        if user is not None and user.is_authenticated():
+            subject = user.sub or user.get("id")
+            if subject:
+                return f"user:{subject}"
+        return f"ip:{self.client_address.of(request)}"
+
+    async def __call__(self, request: Request, handler: Handler) -> Response:
+        if request.scope.get("type") != "http":
+            return await handler(request)
+        choice = self.routes.resolve(handler, request.path)
+        if choice is None:
+            return await handler(request)
+        policy, cost = choice
+        if self._exempt_hook is not None and self._exempt_hook(request=request, policy=policy):
+            return await handler(request)
+        try:
+            result = await self.limiter.hit(self.key_of(request, policy), policy, cost)
+        except OutageDecision as decision:
+            return await self._outage(request, handler, policy, decision.admit)
+        except BACKEND_FAILURES as error:
+            # No fallback adapter is configured: "open" still admits, anything else refuses.
+            logger.warning("rate limiting backend failed (%s); policy %r is %s", error, policy.name, policy.on_outage)
+            return await self._outage(request, handler, policy, policy.on_outage == "open")
+        if not result.allowed:
+            self.metrics.decision(policy, "limited")
+            response = problem(
+                429,
+                f"Too many requests: policy {policy.name!r} is exhausted for this client.",
+                policy=policy.name,
+                retry_after=max(1, int(-(-result.retry_after // 1))),
+            )
+            response.add_header(headers.RETRY_AFTER, headers.retry_after(result))
+        else:
+            self.metrics.decision(policy, "allowed")
+            response = await handler(request)
+        if self.send_headers:
+            response.add_header(headers.POLICY_HEADER, self._policy_headers[policy.name])
+            response.add_header(headers.STATE_HEADER, headers.state_header(self._item_names[policy.name], result))
+        return response
+
+    async def _outage(self, request: Request, handler: Handler, policy: RateLimitPolicy, admit: bool) -> Response:
+        if admit:
+            self.metrics.decision(policy, "open")
+            return await handler(request)
+        self.metrics.decision(policy, "closed")
+        response = problem(503, f"Rate limiting is unavailable and policy {policy.name!r} fails closed.")
+        response.add_header(headers.RETRY_AFTER, b"1")
+        return response
