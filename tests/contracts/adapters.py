@@ -17,6 +17,7 @@ from sheepfold.cache.memory import MemoryCache
 from sheepfold.ratelimit.memory import MemoryRateLimiter
 from sheepfold.state.memory import MemoryState
 from sheepfold_redis.cache import RedisCache
+from sheepfold_redis.ratelimit import RedisRateLimiter
 from sheepfold_redis.state import RedisState
 from tests.support.redis_adapters import on_fakeredis, on_redis, on_redis_cluster
 
@@ -52,4 +53,7 @@ CACHE_ADAPTERS: dict[str, AdapterContext] = {
 
 RATELIMIT_ADAPTERS: dict[str, AdapterContext] = {
     "memory": started(lambda: MemoryRateLimiter(max_entries=1000)),
+    "fakeredis": on_fakeredis(RedisRateLimiter),
+    "redis": on_redis(RedisRateLimiter),
+    "redis-cluster": on_redis_cluster(RedisRateLimiter),
 }

@@ -12,6 +12,7 @@ from sheepfold.types import RegisterProvider
 from sheepfold_redis.cache import RedisCache
 from sheepfold_redis.connection import RedisConnection
 from sheepfold_redis.health import RedisMonitor
+from sheepfold_redis.ratelimit import RedisRateLimiter
 from sheepfold_redis.settings import settings_validators
 from sheepfold_redis.state import RedisState
 
@@ -25,6 +26,7 @@ def sheepfold_settings_validators() -> list[Validator]:
 def sheepfold_register_providers(register: RegisterProvider) -> None:
     register("state", "redis", lambda platform: RedisState(RedisConnection.of(platform)))
     register("cache", "redis", lambda platform: RedisCache(RedisConnection.of(platform)))
+    register("ratelimit", "redis", lambda platform: RedisRateLimiter(RedisConnection.of(platform)))
 
 
 @hookimpl
