@@ -32,9 +32,9 @@ def redis_backed(url: str, **overrides: Any) -> dict[str, Any]:
 
 
 @contextlib.asynccontextmanager
-async def running_app(settings: dict[str, Any]) -> AsyncIterator[PlatformApplication]:
-    """A started app with only the kernel's plugins and plugin-redis; stopped on exit."""
-    app = create_app(settings, plugins=[redis_plugin], load_entry_points=False)
+async def running_app(settings: dict[str, Any], *plugins: object) -> AsyncIterator[PlatformApplication]:
+    """A started app with only the kernel's plugins, plugin-redis and ``plugins``; stopped on exit."""
+    app = create_app(settings, plugins=[redis_plugin, *plugins], load_entry_points=False)
     await app.start()
     try:
         yield app
