@@ -6,6 +6,7 @@ from blacksheep import Request, Response, Router, json
 from dynaconf import Validator
 
 from sheepfold import CacheAside, ComponentHealth, Platform, State, Status, hookimpl
+from sheepfold_example import limited
 
 
 def greeting_for(name: str, greeting: str) -> str:
@@ -19,6 +20,7 @@ def sheepfold_settings_validators() -> list[Validator]:
     return [
         Validator("example.greeting", default="Hello", is_type_of=str, len_min=1),
         Validator("example.cache_ttl", default=30, is_type_of=(int, float), gt=0),
+        *limited.validators(),
     ]
 
 
@@ -39,6 +41,7 @@ def sheepfold_register_routes(router: Router, platform: Platform) -> None:
         return json({"message": text, "visits": visits})
 
     router.add_get("/example/hello", hello)
+    limited.add_routes(router)
 
 
 def _compute(text: str):
