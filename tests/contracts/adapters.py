@@ -15,9 +15,11 @@ import pytest
 
 from sheepfold.cache.memory import MemoryCache
 from sheepfold.ratelimit.memory import MemoryRateLimiter
+from sheepfold.sessions.memory import MemorySessionRecords
 from sheepfold.state.memory import MemoryState
 from sheepfold_redis.cache import RedisCache
 from sheepfold_redis.ratelimit import RedisRateLimiter
+from sheepfold_redis.sessions import RedisSessionRecords
 from sheepfold_redis.state import RedisState
 from tests.support.redis_adapters import on_fakeredis, on_redis, on_redis_cluster
 
@@ -56,4 +58,11 @@ RATELIMIT_ADAPTERS: dict[str, AdapterContext] = {
     "fakeredis": on_fakeredis(RedisRateLimiter),
     "redis": on_redis(RedisRateLimiter),
     "redis-cluster": on_redis_cluster(RedisRateLimiter),
+}
+
+SESSION_RECORDS_ADAPTERS: dict[str, AdapterContext] = {
+    "memory": started(lambda: MemorySessionRecords(max_entries=1000)),
+    "fakeredis": on_fakeredis(RedisSessionRecords),
+    "redis": on_redis(RedisSessionRecords),
+    "redis-cluster": on_redis_cluster(RedisSessionRecords),
 }

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.contracts.adapters import CACHE_ADAPTERS, RATELIMIT_ADAPTERS, STATE_ADAPTERS
+from tests.contracts.adapters import CACHE_ADAPTERS, RATELIMIT_ADAPTERS, SESSION_RECORDS_ADAPTERS, STATE_ADAPTERS
 from tests.support.redis_server import redis_cluster_nodes  # noqa: F401 - a fixture the Redis Cluster entries use
 
 
@@ -21,4 +21,10 @@ async def cache(request):
 @pytest.fixture(params=sorted(RATELIMIT_ADAPTERS))
 async def ratelimit(request):
     async with RATELIMIT_ADAPTERS[request.param](request) as adapter:
+        yield adapter
+
+
+@pytest.fixture(params=sorted(SESSION_RECORDS_ADAPTERS))
+async def session_records(request):
+    async with SESSION_RECORDS_ADAPTERS[request.param](request) as adapter:
         yield adapter

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sheepfold.cache.port import Cache
 from sheepfold.ratelimit.port import RateLimiter
+from sheepfold.sessions.port import SessionRecords
 from sheepfold.state.port import State
 
 #: capability name -> port type. The switch bound for a capability is what
@@ -12,4 +13,5 @@ PORTS: dict[str, type] = {
     "state": State,
     "cache": Cache,
     "ratelimit": RateLimiter,
+    "sessions": SessionRecords,
 }

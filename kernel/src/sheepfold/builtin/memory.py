@@ -11,6 +11,7 @@ from sheepfold.memory.adapter import MemoryAdapter
 from sheepfold.platform import Platform
 from sheepfold.ports import PORTS
 from sheepfold.ratelimit.memory import MemoryRateLimiter
+from sheepfold.sessions.memory import MemorySessionRecords
 from sheepfold.state.memory import MemoryState
 from sheepfold.types import RegisterProvider
 
@@ -21,6 +22,7 @@ def sheepfold_settings_validators() -> list[Validator]:
         Validator("state.max_entries", default=100_000, is_type_of=int, gte=1),
         Validator("cache.max_entries", default=10_000, is_type_of=int, gte=1),
         Validator("ratelimit.max_entries", default=100_000, is_type_of=int, gte=1),
+        Validator("sessions.max_entries", default=100_000, is_type_of=int, gte=1),
     ]
     for capability in PORTS:
         validators += [
@@ -35,6 +37,7 @@ def sheepfold_register_providers(register: RegisterProvider) -> None:
     register("state", "memory", lambda platform: MemoryState(platform.settings.get("state.max_entries")))
     register("cache", "memory", lambda platform: MemoryCache(platform.settings.get("cache.max_entries")))
     register("ratelimit", "memory", lambda platform: MemoryRateLimiter(platform.settings.get("ratelimit.max_entries")))
+    register("sessions", "memory", lambda platform: MemorySessionRecords(platform.settings.get("sessions.max_entries")))
 
 
 @hookimpl
