@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 
 import pytest
@@ -121,3 +122,36 @@ def test_each_topology_builds_its_client_without_io():
     assert isinstance(RedisConnection(RedisSettings(url="unix:///tmp/redis.sock")).client, Redis)
     assert isinstance(RedisConnection(RedisSettings(sentinel_hosts=(("127.0.0.1", 26379),))).client, Redis)
     assert isinstance(RedisConnection(RedisSettings(cluster_nodes=(("127.0.0.1", 7000),))).client, RedisCluster)
+
+
+async def test_more_callers_than_connections_take_turns_instead_of_failing(redis_url):
+    # redis-py's BlockingConnectionPool lets a releasing task take its connection straight back,
+    # starving waiters past their timeout; the fair pool hands connections to waiters in order.
+    conn = RedisConnection(RedisSettings(url=redis_url, pool_size=2, pool_timeout=0.5, prefix="fair"))
+
+    async def caller() -> None:
+        for _ in range(300):
+            with unavailable_on_failure():
+                await conn.client.get(conn.key("k"))
+
+    try:
+        await asyncio.gather(*(caller() for _ in range(20)))
+        usage = conn.pool_usage()
+        assert usage.in_use + usage.free <= 2
+    finally:
+        await conn.close()
+
+
+async def test_a_caller_cancelled_while_waiting_for_a_connection_loses_no_connection(redis_url):
+    conn = RedisConnection(RedisSettings(url=redis_url, pool_size=1, pool_timeout=5, command_timeout=2, prefix="fair"))
+    try:
+        blocker = asyncio.create_task(conn.client.blpop([conn.key("empty")], timeout=0.2))
+        await asyncio.sleep(0.05)
+        waiting = asyncio.create_task(conn.client.get(conn.key("k")))
+        await asyncio.sleep(0.05)
+        waiting.cancel()
+        await blocker
+        assert await conn.client.get(conn.key("k")) is None  # the one connection is still usable
+        assert conn.pool_usage().in_use == 0
+    finally:
+        await conn.close()

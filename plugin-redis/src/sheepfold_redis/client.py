@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from redis import exceptions as redis_errors
-from redis.asyncio import BlockingConnectionPool, Redis, RedisCluster
+from redis.asyncio import Redis, RedisCluster
 from redis.asyncio.cluster import ClusterNode
 from redis.asyncio.retry import Retry
 from redis.asyncio.sentinel import Sentinel
 from redis.backoff import EqualJitterBackoff
 
+from sheepfold_redis.pool import FairConnectionPool
 from sheepfold_redis.settings import RedisSettings
 
 RedisClient = Redis | RedisCluster
@@ -61,7 +62,7 @@ def build_client(settings: RedisSettings) -> tuple[RedisClient, Sentinel | None]
             settings.sentinel_service_name, db=settings.sentinel_db, max_connections=settings.pool_size, **options
         )
         return client, sentinel
-    pool = BlockingConnectionPool.from_url(
+    pool = FairConnectionPool.from_url(
         settings.url, max_connections=settings.pool_size, timeout=settings.pool_timeout, **options
     )
     return Redis.from_pool(pool), None
