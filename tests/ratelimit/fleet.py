@@ -15,6 +15,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from importlib import metadata
 from pathlib import Path
 
 import httpx
@@ -22,6 +23,14 @@ import httpx
 from tests.support.ports import spare_port
 
 SHEEPFOLD = str(Path(sys.executable).with_name("sheepfold"))
+#: The installed plugins these processes run; every other one is disabled, so the proof does not
+#: depend on what other plugins need (secrets, databases) to start.
+NEEDED_PLUGINS = {"ratelimit", "redis"}
+
+
+def _disabled_plugins() -> str:
+    names = sorted({entry.name for entry in metadata.entry_points(group="sheepfold.plugins")} - NEEDED_PLUGINS)
+    return "[" + ", ".join(f'"{name}"' for name in names) + "]"
 
 
 def fleet_settings(redis_url: str, prefix: str, limit: str, *, expected_instances: int = 2) -> str:
@@ -31,6 +40,9 @@ def fleet_settings(redis_url: str, prefix: str, limit: str, *, expected_instance
     (127.0.0.2) is an untrusted client. No other route is limited.
     """
     return f"""
+[testing.plugins]
+disabled = {_disabled_plugins()}
+
 [testing.redis]
 url = "{redis_url}"
 prefix = "{prefix}"

@@ -13,7 +13,7 @@ from sheepfold.ratelimit.port import RateLimitResult, WindowState
 class _KeyRecord:
     """One key under one policy: the admitted hits of each window, and its penalty state."""
 
-    __slots__ = ("blocked_until", "breaches", "forget_at", "hits", "totals")
+    __slots__ = ("blocked_until", "breaches", "expires_at", "forget_at", "hits", "totals")
 
     def __init__(self, windows: int) -> None:
         # Per window, (time, cost) of each admitted hit, oldest first; a window never holds more than its limit.
@@ -22,11 +22,7 @@ class _KeyRecord:
         self.breaches = 0
         self.blocked_until = 0.0
         self.forget_at = 0.0
-
-    def prune(self, index: int, horizon: float) -> None:
-        hits = self.hits[index]
-        while hits and hits[0][0] <= horizon:
-            self.totals[index] -= hits.popleft()[1]
+        self.expires_at = 0.0  # the deadline the store holds for this record
 
     def wait(self, index: int, window: RateLimitWindow, cost: int, now: float) -> float:
         """Seconds until enough of window ``index``'s hits have left it for ``cost`` more units."""
@@ -45,8 +41,10 @@ class MemoryRateLimiter(MemoryAdapter):
     """:class:`~sheepfold.ratelimit.RateLimiter` in process memory, at most ``max_entries`` keys (LRU).
 
     The same algorithm as the Redis adapter (a sliding log per window, with
-    penalties), on this process's monotonic clock. A key's entry expires when
-    its last hit has left its longest window and its penalty is forgotten.
+    penalties), on this process's monotonic clock. A key's entry is kept
+    until its last hit has left its longest window and its penalty is
+    forgotten, and at most twice that long (its deadline is moved only when
+    it falls short, so a busy key does not rewrite it on every hit).
     """
 
     store: ExpiringLRU[_KeyRecord]  # type: ignore[assignment]
@@ -57,25 +55,38 @@ class MemoryRateLimiter(MemoryAdapter):
     async def hit(self, key: str, policy: RateLimitPolicy, cost: int = 1) -> RateLimitResult:
         store = self.store
         now = store.now()
-        entry_key = f"{policy.fingerprint}|{key}"
-        record = store.get(entry_key) or _KeyRecord(len(policy.windows))
+        entry_key = policy.fingerprint + "|" + key
         windows = policy.windows
+        record = store.get(entry_key)
+        if record is None:
+            record = _KeyRecord(len(windows))
+        totals = record.totals
+        fits = True
         for index, window in enumerate(windows):
-            record.prune(index, now - window.seconds)
+            hits = record.hits[index]
+            horizon = now - window.seconds
+            while hits and hits[0][0] <= horizon:
+                totals[index] -= hits.popleft()[1]
+            if totals[index] + cost > window.limit:
+                fits = False
         if record.breaches and now >= record.forget_at:
             record.breaches = 0
         blocked = record.blocked_until > now
-        short = [index for index, window in enumerate(windows) if record.totals[index] + cost > window.limit]
-        allowed = not blocked and not short
+        allowed = fits and not blocked
         retry_after = 0.0
         if allowed:
+            entry = (now, cost)
             for index in range(len(windows)):
-                record.hits[index].append((now, cost))
-                record.totals[index] += cost
+                record.hits[index].append(entry)
+                totals[index] += cost
         elif blocked:
             retry_after = record.blocked_until - now
         else:
-            retry_after = max(record.wait(index, windows[index], cost, now) for index in short)
+            retry_after = max(
+                record.wait(index, window, cost, now)
+                for index, window in enumerate(windows)
+                if totals[index] + cost > window.limit
+            )
             if policy.penalty is not None:
                 record.breaches += 1
                 block = policy.penalty.block_for(record.breaches)
@@ -86,20 +97,22 @@ class MemoryRateLimiter(MemoryAdapter):
         states = tuple(
             WindowState(
                 window,
-                window.limit - record.totals[index],
+                window.limit - totals[index],
                 record.hits[index][-1][0] + window.seconds - now if record.hits[index] else 0.0,
             )
             for index, window in enumerate(windows)
         )
-        expires_at = max(
-            [hits[-1][0] + window.seconds for hits, window in zip(record.hits, windows, strict=True) if hits]
-            + [record.forget_at if record.breaches else 0.0]
-        )
-        if expires_at > now:
-            store.set_until(entry_key, record, expires_at)
-        else:
-            store.pop(entry_key)
+        self._keep(entry_key, record, policy.longest, now)
         return RateLimitResult.of(allowed, retry_after, states, blocked)
 
+    def _keep(self, entry_key: str, record: _KeyRecord, longest: float, now: float) -> None:
+        newest = max((hits[-1][0] for hits in record.hits if hits), default=None)
+        needed = max(newest + longest if newest is not None else 0.0, record.forget_at if record.breaches else 0.0)
+        if needed <= now:
+            self.store.pop(entry_key)
+        elif record.expires_at < needed:
+            record.expires_at = max(needed, now + 2 * longest)
+            self.store.set_until(entry_key, record, record.expires_at)
+
     async def reset(self, key: str, policy: RateLimitPolicy) -> None:
-        self.store.pop(f"{policy.fingerprint}|{key}")
+        self.store.pop(policy.fingerprint + "|" + key)

@@ -107,9 +107,12 @@ class RateLimitPolicy:
     penalty: PenaltyPolicy | None = None
     on_outage: OutageMode = "memory"
     expected_instances: int = 1
-    #: A string naming the windows and penalty: adapters put it in their keys,
-    #: so changing a policy's numbers starts it afresh instead of misreading old counts.
+    #: A string naming the policy, its windows and penalty: adapters put it in their keys
+    #: (so changing a policy's numbers starts it afresh instead of misreading old counts)
+    #: and key their caches by it (a string hashes once; the dataclass would hash every field every time).
     fingerprint: str = field(init=False, compare=False)
+    #: Seconds of the longest window.
+    longest: float = field(init=False, compare=False)
 
     def __post_init__(self) -> None:
         if not self.windows:
@@ -118,13 +121,12 @@ class RateLimitPolicy:
             raise ValueError(f"on_outage must be one of {', '.join(OUTAGE_MODES)}, got {self.on_outage!r}")
         if self.expected_instances < 1:
             raise ValueError(f"expected_instances must be at least 1, got {self.expected_instances}")
-        windows = ",".join(str(window) for window in self.windows)
-        object.__setattr__(self, "fingerprint", f"{self.name}:{windows}")
-
-    @property
-    def longest(self) -> float:
-        """Seconds of the longest window."""
-        return max(window.seconds for window in self.windows)
+        fingerprint = f"{self.name}:" + ",".join(str(window) for window in self.windows)
+        if self.penalty is not None:
+            p = self.penalty
+            fingerprint += f":penalty={p.base:g},{p.factor:g},{p.max:g},{p.forget_after:g}"
+        object.__setattr__(self, "fingerprint", fingerprint)
+        object.__setattr__(self, "longest", max(window.seconds for window in self.windows))
 
     def per_instance(self) -> RateLimitPolicy:
         """This policy with every limit divided by ``expected_instances`` (at least 1), for local counting."""

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import NamedTuple, Protocol, runtime_checkable
 
 from sheepfold.ratelimit.policy import RateLimitPolicy, RateLimitWindow
 
 
-@dataclass(frozen=True, slots=True)
-class WindowState:
+class WindowState(NamedTuple):
     """One window of a policy after a hit: units left, and seconds until it is whole again."""
 
     window: RateLimitWindow
@@ -17,9 +15,8 @@ class WindowState:
     reset: float
 
 
-@dataclass(frozen=True, slots=True)
-class RateLimitResult:
-    """The answer to one :meth:`RateLimiter.hit`.
+class RateLimitResult(NamedTuple):
+    """The answer to one :meth:`RateLimiter.hit` (a named tuple: immutable and cheap to build per request).
 
     ``limit``, ``remaining`` and ``reset`` describe the window with the
     fewest units left (the one that binds); ``windows`` has every window.
@@ -40,15 +37,15 @@ class RateLimitResult:
     @classmethod
     def of(cls, allowed: bool, retry_after: float, windows: tuple[WindowState, ...], blocked: bool) -> RateLimitResult:
         """Summarise ``windows`` by the one with the fewest units left (ties: the longest wait)."""
-        binding = min(windows, key=lambda state: (state.remaining, -state.reset))
+        binding = windows[0] if len(windows) == 1 else min(windows, key=lambda state: (state.remaining, -state.reset))
         return cls(
-            allowed=allowed,
-            limit=binding.window.limit,
-            remaining=binding.remaining,
-            reset=binding.reset,
-            retry_after=0.0 if allowed else retry_after,
-            windows=windows,
-            blocked=blocked,
+            allowed,
+            binding.window.limit,
+            binding.remaining,
+            binding.reset,
+            0.0 if allowed else retry_after,
+            windows,
+            blocked,
         )
 
 

@@ -1,0 +1,85 @@
+"""Requests/s of a rate-limited route: sheepfold's limiter against bare BlackSheep, Redis and memory.
+
+Two comparisons in one run, each under the same uvicorn (uvloop, httptools,
+one process, pinned to core 0) and the same wrk load (pinned to core 1),
+interleaved over several rounds (median):
+
+- Redis: sheepfold with the rate-limit plugin on Redis (one EVALSHA per
+  request, through the fallback switch, with key extraction, the IETF
+  headers and the kernel's metrics) against bare BlackSheep running the same
+  Lua script with one raw ``EVALSHA`` per request. Goal >= 0.9.
+- memory: sheepfold with the rate-limit plugin on its memory adapter
+  against a bare BlackSheep route. Goal >= 0.9.
+
+Every request is admitted (the limit is far above the load). Keys go under a
+fresh prefix on ``--redis-url`` and are removed afterwards.
+
+    .venv/bin/python benchmarks/ratelimit.py [--seconds 5] [--rounds 3] [--connections 64]
+"""
+
+from __future__ import annotations
+
+import argparse
+import secrets
+
+import redis
+from harness import compare, serve, wrk
+
+APPS = "benchmarks.apps.ratelimit_routes"
+PATH = "/limited"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
+    args = parser.parse_args()
+    prefix = f"bench-{secrets.token_hex(4)}"
+    env = {"BENCH_REDIS_URL": args.redis_url, "BENCH_PREFIX": prefix, "SHEEPFOLD_ENV": "production"}
+
+    def load(url: str):
+        return lambda: wrk(url + PATH, seconds=args.seconds, connections=args.connections)
+
+    try:
+        with (
+            serve(f"{APPS}:bare_evalsha", factory=True, env=env, ready_path=PATH) as bare_evalsha,
+            serve(f"{APPS}:sheepfold_redis", factory=True, env=env, ready_path=PATH) as sheepfold_redis,
+            serve(f"{APPS}:bare_route", factory=True, env=env, ready_path=PATH) as bare_route,
+            serve(f"{APPS}:sheepfold_memory", factory=True, env=env, ready_path=PATH) as sheepfold_memory,
+        ):
+            for url in (bare_evalsha, sheepfold_redis, bare_route, sheepfold_memory):  # warm up
+                wrk(url + PATH, seconds=1, connections=args.connections)
+            results = compare(
+                args.rounds,
+                {
+                    "bare BlackSheep + raw EVALSHA": load(bare_evalsha),
+                    "sheepfold limiter on Redis": load(sheepfold_redis),
+                    "bare BlackSheep route": load(bare_route),
+                    "sheepfold limiter on memory": load(sheepfold_memory),
+                },
+            )
+    finally:
+        _remove_keys(args.redis_url, prefix)
+
+    for name, rps in results.items():
+        print(f"{name:<30} {rps:>10,.0f} requests/s")
+    on_redis = results["sheepfold limiter on Redis"] / results["bare BlackSheep + raw EVALSHA"]
+    on_memory = results["sheepfold limiter on memory"] / results["bare BlackSheep route"]
+    print(f"ratio Redis limiter / raw EVALSHA:  {on_redis:.3f} (goal >= 0.9)")
+    print(f"ratio memory limiter / bare route:  {on_memory:.3f} (goal >= 0.9)")
+
+
+def _remove_keys(url: str, prefix: str) -> None:
+    client = redis.Redis.from_url(url)
+    try:
+        names = list(client.scan_iter(match=f"sheepfold:{prefix}:*", count=500))
+        if names:
+            client.unlink(*names)
+    finally:
+        client.close()
+
+
+if __name__ == "__main__":
+    main()
