@@ -6,10 +6,12 @@ import asyncio
 import secrets
 
 import pytest
+from redis.asyncio import Redis
 
 from sheepfold import BackendUnavailable, SettingsError, create_app
 from sheepfold_redis import RedisConnection, RedisSettings, unavailable_on_failure
 from sheepfold_redis import plugin as redis_plugin
+from tests.support.redis_server import RedisServer, start_sentinel
 
 INCR_SCRIPT = "return redis.call('INCRBY', KEYS[1], ARGV[1])"
 
@@ -155,3 +157,24 @@ async def test_a_caller_cancelled_while_waiting_for_a_connection_loses_no_connec
         assert conn.pool_usage().in_use == 0
     finally:
         await conn.close()
+
+
+async def test_sentinel_finds_the_master_and_the_connection_uses_it():
+    with RedisServer() as master:
+        sentinel = start_sentinel(master, "sheepfold-test")
+        try:
+            settings = RedisSettings(
+                sentinel_hosts=(("127.0.0.1", sentinel.port),), sentinel_service_name="sheepfold-test", prefix="s"
+            )
+            conn = RedisConnection(settings)
+            try:
+                assert conn.settings.topology == "sentinel"
+                with unavailable_on_failure():
+                    await conn.client.set(conn.key("k"), b"through sentinel")
+                async with Redis(port=master.port) as raw:
+                    assert await raw.get("sheepfold:s:k") == b"through sentinel"
+                assert await conn.ping() > 0
+            finally:
+                await conn.close()
+        finally:
+            sentinel.stop()

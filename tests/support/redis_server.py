@@ -38,11 +38,19 @@ class RedisServer:
     interpreter exit only by luck, so always stop it.
     """
 
-    def __init__(self, port: int | None = None, *, extra: list[str] | None = None, directory: Path | None = None):
+    def __init__(
+        self,
+        port: int | None = None,
+        *,
+        extra: list[str] | None = None,
+        directory: Path | None = None,
+        config: str | None = None,
+    ):
         if shutil.which("redis-server") is None:
             pytest.skip("redis-server is not installed")
         self.port = port or spare_port()
         self.extra = list(extra or [])
+        self.config = config  # text of a config file, for a Sentinel (which must have one it can rewrite)
         self._own_directory = directory is None
         self.directory = directory or Path(tempfile.mkdtemp(prefix="sheepfold-redis-"))
         self.process: subprocess.Popen[bytes] | None = None
@@ -53,8 +61,14 @@ class RedisServer:
 
     def start(self, timeout: float = 10.0) -> RedisServer:
         """Start the server and wait until it answers PING."""
+        config_file = []
+        if self.config is not None:
+            path = self.directory / f"redis-{self.port}.conf"
+            path.write_text(self.config)
+            config_file = [str(path)]
         command = [
             "redis-server",
+            *config_file,
             "--port", str(self.port),
             "--bind", "127.0.0.1",
             "--save", "",
@@ -109,6 +123,12 @@ def _free(port: int) -> bool:
         except OSError:
             return False
     return True
+
+
+def start_sentinel(master: RedisServer, service_name: str = "mymaster") -> RedisServer:
+    """A Redis Sentinel on a spare loopback port that watches ``master`` as ``service_name``."""
+    config = f"sentinel monitor {service_name} 127.0.0.1 {master.port} 1\n"
+    return RedisServer(extra=["--sentinel"], config=config).start()
 
 
 class RedisCluster:
