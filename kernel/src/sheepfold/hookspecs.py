@@ -145,3 +145,19 @@ def sheepfold_ratelimit_exempt(request: Request, policy: RateLimitPolicy) -> boo
     firstresult: the first non-None result wins (False stops the chain
     without exempting). Synchronous, and on the request path: keep it cheap.
     """
+
+
+@hookspec(firstresult=True)
+def sheepfold_request_user(request: Request) -> str | None:
+    """Name the user a request is made by (response caching keys and tags by it).
+
+    Called for every request to a route cached with
+    :class:`~sheepfold.cache.ResponseCache`, before the cache is read, after
+    session and authentication middlewares ran. Return the user's stable id
+    (``sheepfold-sessions`` answers with the session's user), or None to leave
+    it to later plugins, then to BlackSheep's authenticated identity (its
+    ``sub`` claim). A request with no user but a ``Cookie`` or
+    ``Authorization`` header is cached per those headers, never shared.
+    firstresult: the first non-None result wins. Synchronous, and on the
+    request path: keep it cheap and free of I/O.
+    """

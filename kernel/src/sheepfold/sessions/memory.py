@@ -53,7 +53,10 @@ class MemorySessionRecords(MemoryAdapter):
         return True
 
     async def delete(self, session_id: str) -> bool:
-        return self._remove(session_id)
+        existed = self._remove(session_id, remember=False)
+        # Remembered even when unknown here: as a fallback, the id may name a session held by the backend.
+        _remember(self._deleted, session_id, self.store.max_entries)
+        return existed
 
     async def restore(self, session_id: str, record: SessionRecord) -> None:
         self._put(session_id, record)

@@ -6,7 +6,7 @@ from blacksheep import Request, Response, Router, json
 from dynaconf import Validator
 
 from sheepfold import CacheAside, ComponentHealth, Platform, State, Status, hookimpl
-from sheepfold_example import limited
+from sheepfold_example import accounts, limited
 
 
 def greeting_for(name: str, greeting: str) -> str:
@@ -21,6 +21,7 @@ def sheepfold_settings_validators() -> list[Validator]:
         Validator("example.greeting", default="Hello", is_type_of=str, len_min=1),
         Validator("example.cache_ttl", default=30, is_type_of=(int, float), gt=0),
         *limited.validators(),
+        *accounts.validators(),
     ]
 
 
@@ -42,6 +43,7 @@ def sheepfold_register_routes(router: Router, platform: Platform) -> None:
 
     router.add_get("/example/hello", hello)
     limited.add_routes(router)
+    accounts.add_routes(router, platform)
 
 
 def _compute(text: str):

@@ -1,0 +1,204 @@
+"""HTTP response caching for GET routes that opt in, on the cache port, never shared between users."""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import logging
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from blacksheep import Request, Response
+from blacksheep.server.application import MiddlewareCategory
+from prometheus_client import Counter
+
+from sheepfold.cache.port import Cache
+from sheepfold.cache.stored_response import decode_response, encode_response
+from sheepfold.cache.tags import namespace_tag, user_tag
+from sheepfold.fallback import BACKEND_FAILURES
+
+if TYPE_CHECKING:
+    from sheepfold.platform import Platform
+
+logger = logging.getLogger("sheepfold.cache")
+
+Handler = Callable[..., Awaitable[Any]]
+#: The header that says whether a cached route's response came from the cache.
+CACHE_HEADER = b"x-sheepfold-cache"
+#: Cache-Control directives that forbid storing a response here.
+_UNSTORABLE = (b"private", b"no-store", b"no-cache")
+#: Innermost of all middlewares: after sessions and authentication, right around the handler.
+_PRIORITY = 1_000_000
+
+
+@dataclass
+class CachedRoute:
+    """How one route's responses are cached: ``namespace``, ``ttl`` seconds, ``vary`` and ``tags``.
+
+    ``tags`` are formatted with the route's values (``"filing:{filing_id}"``).
+    """
+
+    namespace: str
+    ttl: float
+    vary: tuple[bytes, ...] = ()
+    tags: tuple[str, ...] = ()
+    hits: Any = field(default=None, repr=False)
+    misses: Any = field(default=None, repr=False)
+
+
+class ResponseCache:
+    """Caches the responses of opted-in GET routes on the app's :class:`Cache`.
+
+    Keys: the route's namespace, the path and query, the values of the
+    request headers the route declares in ``vary``, and *who asks*: the user
+    (from the ``sheepfold_request_user`` hook, else BlackSheep's authenticated
+    identity's ``sub``), else, for a request carrying a ``Cookie`` or an
+    ``Authorization`` header, a digest of those headers; only a request with
+    none of them shares the public entry. So one user's response is never
+    served to another. Stored values are tagged with the namespace and the
+    user (:mod:`sheepfold.cache.tags` invalidates by them) and the route's tags.
+
+    Never stored: anything but a 200; a response that sets a cookie, says
+    ``private``, ``no-store`` or ``no-cache``, varies on ``*`` or on a header
+    the route did not declare, or whose handler changed the session; a
+    streamed body. A cache that fails is a miss (the route answers as if
+    uncached), never an error. ``X-Sheepfold-Cache: hit|miss`` says which.
+    Hits and misses are counted per namespace in ``/metrics``.
+    """
+
+    def __init__(self, cache: Cache, platform: Platform) -> None:
+        self.cache = cache
+        self._platform = platform
+        self._routes: dict[Any, CachedRoute] = {}
+        self._resolved: dict[Any, CachedRoute | None] = {}
+        registry = platform.metrics.registry
+        self._hits = Counter(
+            "sheepfold_response_cache_hits", "Responses served from the cache, by namespace.", ["namespace"],
+            registry=registry,
+        )  # fmt: skip
+        self._misses = Counter(
+            "sheepfold_response_cache_misses", "Cached routes' requests the cache could not answer, by namespace.",
+            ["namespace"], registry=registry,
+        )  # fmt: skip
+
+    @classmethod
+    def of(cls, platform: Platform) -> ResponseCache:
+        """The platform's response cache, created (and its middleware added) on first call.
+
+        Call it from ``sheepfold_configure_app`` or ``sheepfold_register_routes``,
+        before the app starts; a handler may also declare ``responses: ResponseCache``.
+        """
+        found = platform.find(cls)
+        if found is None:
+            found = cls(platform.require(Cache), platform)
+            platform.provide(cls, found)
+            platform.app.middlewares.append(found.middleware, MiddlewareCategory.MESSAGE, _PRIORITY)
+        return found
+
+    def cached(
+        self, handler: Handler, *, namespace: str, ttl: float, vary: Iterable[str] = (), tags: Iterable[str] = ()
+    ) -> Handler:
+        """Opt ``handler`` (a GET route's) in; returns it unchanged, for ``router.add_get(path, ...)``.
+
+        The function is what opts in: every route served by it is cached.
+
+        ``ttl`` is seconds; ``vary`` names request headers the response
+        depends on besides the user (``Accept-Language``); ``tags`` are extra
+        tags, formatted with route values (``"filing:{filing_id}"``).
+        """
+        if ttl <= 0:
+            raise ValueError("ttl must be positive")
+        self._routes[inspect.unwrap(handler)] = CachedRoute(
+            namespace=namespace,
+            ttl=ttl,
+            vary=tuple(name.strip().lower().encode("latin-1") for name in vary),
+            tags=tuple(tags),
+            hits=self._hits.labels(namespace),
+            misses=self._misses.labels(namespace),
+        )
+        self._resolved.clear()
+        return handler
+
+    async def middleware(self, request: Request, handler: Callable[[Request], Awaitable[Response]]) -> Response:
+        route = self._route_of(handler)
+        if route is None or request.method != "GET":
+            return await handler(request)
+        scope, user = self._scope(request)
+        key = self._key(route, request, scope)
+        stored = await self._lookup(key)
+        response = None if stored is None else decode_response(stored)
+        if response is not None:
+            route.hits.inc()
+            response.headers[CACHE_HEADER] = b"hit"
+            return response
+        route.misses.inc()
+        response = await handler(request)
+        encoded = encode_response(response) if _storable(request, response, route) else None
+        if encoded is not None:
+            tags = [namespace_tag(route.namespace), *(tag.format(**request.route_values) for tag in route.tags)]
+            if user is not None:
+                tags.append(user_tag(user))
+            await self._store(key, encoded, route.ttl, tags)
+        response.headers[CACHE_HEADER] = b"miss"
+        return response
+
+    def _route_of(self, handler: Any) -> CachedRoute | None:
+        try:
+            return self._resolved[handler]
+        except KeyError:
+            route = self._resolved[handler] = self._routes.get(inspect.unwrap(handler))
+            return route
+
+    def _scope(self, request: Request) -> tuple[str, str | None]:
+        """Who asks, as a key part, and the user when one is known."""
+        user = self._platform.plugins.manager.hook.sheepfold_request_user(request=request)
+        if user is None:
+            identity = request.user
+            if identity is not None and identity.is_authenticated():
+                user = identity.claims.get("sub")
+        if user is not None:
+            return f"user:{user}", str(user)
+        credentials = b"\0".join([*request.headers.get(b"cookie"), b"\1", *request.headers.get(b"authorization")])
+        if credentials == b"\1":
+            return "public", None
+        return "credentials:" + hashlib.blake2b(credentials, digest_size=20).hexdigest(), None
+
+    @staticmethod
+    def _key(route: CachedRoute, request: Request, scope: str) -> str:
+        url = request.url
+        parts = [scope.encode(), url.path, url.query or b""]
+        for name in route.vary:
+            parts.append(b",".join(request.headers.get(name)))
+        digest = hashlib.blake2b(b"\0".join(parts), digest_size=20).hexdigest()
+        return f"http:{route.namespace}:{digest}"
+
+    async def _lookup(self, key: str) -> bytes | None:
+        try:
+            return await self.cache.get(key)
+        except BACKEND_FAILURES as error:
+            logger.debug("response cache unavailable (%s): a miss", error)
+            return None
+
+    async def _store(self, key: str, value: bytes, ttl: float, tags: list[str]) -> None:
+        try:
+            await self.cache.set(key, value, ttl, tags)
+        except BACKEND_FAILURES as error:
+            logger.debug("response cache unavailable (%s): not stored", error)
+
+
+def _storable(request: Request, response: Response, route: CachedRoute) -> bool:
+    if response.status != 200 or b"set-cookie" in response.headers:
+        return False
+    for value in response.headers.get(b"cache-control"):
+        if any(directive in value.lower() for directive in _UNSTORABLE):
+            return False
+    for value in response.headers.get(b"vary"):
+        for name in value.lower().split(b","):
+            name = name.strip()
+            if name == b"*" or (name and name not in route.vary):
+                return False
+    try:
+        return not request.session.modified
+    except TypeError:  # the app has no sessions
+        return True
