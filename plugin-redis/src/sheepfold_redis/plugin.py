@@ -13,6 +13,7 @@ from sheepfold_redis.cache import RedisCache
 from sheepfold_redis.connection import RedisConnection
 from sheepfold_redis.health import RedisMonitor
 from sheepfold_redis.ratelimit import RedisRateLimiter
+from sheepfold_redis.sessions import RedisSessionRecords
 from sheepfold_redis.settings import settings_validators
 from sheepfold_redis.state import RedisState
 
@@ -27,6 +28,7 @@ def sheepfold_register_providers(register: RegisterProvider) -> None:
     register("state", "redis", lambda platform: RedisState(RedisConnection.of(platform)))
     register("cache", "redis", lambda platform: RedisCache(RedisConnection.of(platform)))
     register("ratelimit", "redis", lambda platform: RedisRateLimiter(RedisConnection.of(platform)))
+    register("sessions", "redis", lambda platform: RedisSessionRecords(RedisConnection.of(platform)))
 
 
 @hookimpl
