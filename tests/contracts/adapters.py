@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from sheepfold.cache.memory import MemoryCache
+from sheepfold.jobs.memory import MemoryJobs
 from sheepfold.ratelimit.memory import MemoryRateLimiter
 from sheepfold.sessions.memory import MemorySessionRecords
 from sheepfold.state.memory import MemoryState
@@ -21,6 +22,7 @@ from sheepfold_redis.cache import RedisCache
 from sheepfold_redis.ratelimit import RedisRateLimiter
 from sheepfold_redis.sessions import RedisSessionRecords
 from sheepfold_redis.state import RedisState
+from tests.support.job_functions import registry_for_tests
 from tests.support.redis_adapters import on_fakeredis, on_redis, on_redis_cluster
 
 AdapterContext = Callable[[pytest.FixtureRequest], contextlib.AbstractAsyncContextManager[Any]]
@@ -65,4 +67,8 @@ SESSION_RECORDS_ADAPTERS: dict[str, AdapterContext] = {
     "fakeredis": on_fakeredis(RedisSessionRecords),
     "redis": on_redis(RedisSessionRecords),
     "redis-cluster": on_redis_cluster(RedisSessionRecords),
+}
+
+JOBS_ADAPTERS: dict[str, AdapterContext] = {
+    "memory": started(lambda: MemoryJobs(registry_for_tests(), max_entries=1000)),
 }

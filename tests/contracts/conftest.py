@@ -2,7 +2,13 @@ from __future__ import annotations
 
 import pytest
 
-from tests.contracts.adapters import CACHE_ADAPTERS, RATELIMIT_ADAPTERS, SESSION_RECORDS_ADAPTERS, STATE_ADAPTERS
+from tests.contracts.adapters import (
+    CACHE_ADAPTERS,
+    JOBS_ADAPTERS,
+    RATELIMIT_ADAPTERS,
+    SESSION_RECORDS_ADAPTERS,
+    STATE_ADAPTERS,
+)
 from tests.support.redis_server import redis_cluster_nodes  # noqa: F401 - a fixture the Redis Cluster entries use
 
 
@@ -27,4 +33,10 @@ async def ratelimit(request):
 @pytest.fixture(params=sorted(SESSION_RECORDS_ADAPTERS))
 async def session_records(request):
     async with SESSION_RECORDS_ADAPTERS[request.param](request) as adapter:
+        yield adapter
+
+
+@pytest.fixture(params=sorted(JOBS_ADAPTERS))
+async def jobs(request):
+    async with JOBS_ADAPTERS[request.param](request) as adapter:
         yield adapter

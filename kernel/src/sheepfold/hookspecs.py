@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from dynaconf import Validator
 
     from sheepfold.health import ComponentHealth
+    from sheepfold.jobs.definition import JobDefinition, JobFunction
     from sheepfold.platform import Platform
     from sheepfold.ratelimit.policy import RateLimitPolicy
     from sheepfold.types import MaybeAwaitable, RegisterProvider
@@ -85,6 +86,19 @@ def sheepfold_register_commands(cli: click.Group) -> None:
 
     Called once when the CLI starts, with the root ``click.Group``. Collecting;
     return value ignored. Synchronous.
+    """
+
+
+@hookspec
+def sheepfold_jobs() -> list[JobDefinition | JobFunction]:
+    """Offer job functions that the job queue may run (``jobs.enqueue(name, ...)``).
+
+    Called once per app, the first time the job-queue capability is built
+    (before the app starts). Return :class:`~sheepfold.jobs.JobDefinition`
+    objects (name, queue, timeout, max tries, retry policy), or bare
+    ``async def fn(ctx, *args, **kwargs)`` functions for the defaults.
+    Collecting: every plugin's functions are registered; two with one name
+    stop start-up. Synchronous.
     """
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sheepfold.cache.port import Cache
+from sheepfold.jobs.port import Jobs
 from sheepfold.ratelimit.port import RateLimiter
 from sheepfold.sessions.port import SessionRecords
 from sheepfold.state.port import State
@@ -14,4 +15,5 @@ PORTS: dict[str, type] = {
     "cache": Cache,
     "ratelimit": RateLimiter,
     "sessions": SessionRecords,
+    "jobs": Jobs,
 }

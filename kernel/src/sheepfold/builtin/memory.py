@@ -7,6 +7,9 @@ from dynaconf import Validator
 from sheepfold.cache.memory import MemoryCache
 from sheepfold.health import ComponentHealth, Status
 from sheepfold.hookspecs import hookimpl
+from sheepfold.jobs.memory import MemoryJobs
+from sheepfold.jobs.registry import JobRegistry
+from sheepfold.jobs.registry import settings_validators as jobs_validators
 from sheepfold.memory.adapter import MemoryAdapter
 from sheepfold.platform import Platform
 from sheepfold.ports import PORTS
@@ -23,6 +26,7 @@ def sheepfold_settings_validators() -> list[Validator]:
         Validator("cache.max_entries", default=10_000, is_type_of=int, gte=1),
         Validator("ratelimit.max_entries", default=100_000, is_type_of=int, gte=1),
         Validator("sessions.max_entries", default=100_000, is_type_of=int, gte=1),
+        *jobs_validators(),
     ]
     for capability in PORTS:
         validators += [
@@ -38,6 +42,18 @@ def sheepfold_register_providers(register: RegisterProvider) -> None:
     register("cache", "memory", lambda platform: MemoryCache(platform.settings.get("cache.max_entries")))
     register("ratelimit", "memory", lambda platform: MemoryRateLimiter(platform.settings.get("ratelimit.max_entries")))
     register("sessions", "memory", lambda platform: MemorySessionRecords(platform.settings.get("sessions.max_entries")))
+    register("jobs", "memory", _memory_jobs)
+
+
+def _memory_jobs(platform: Platform) -> MemoryJobs:
+    settings = platform.settings
+    return MemoryJobs(
+        JobRegistry.of(platform),
+        max_entries=settings.get("jobs.max_entries"),
+        failed_max=settings.get("jobs.failed_max"),
+        eager=settings.get("jobs.eager"),
+        platform=platform,
+    )
 
 
 @hookimpl
