@@ -29,8 +29,10 @@ def policy_header(policy: RateLimitPolicy) -> bytes:
 
 def state_header(names: list[str], result: RateLimitResult) -> bytes:
     """``"standard";r=42;t=17``: units left in each window and whole seconds until it is whole again."""
+    if len(names) == 1:  # the common case, built without a generator: this runs on every response
+        return f'"{names[0]}";r={result.remaining};t={_seconds(result.reset)}'.encode()
     return ", ".join(
-        f'"{name}";r={max(state.remaining, 0)};t={_seconds(state.reset)}'
+        f'"{name}";r={state.remaining};t={_seconds(state.reset)}'
         for name, state in zip(names, result.windows, strict=True)
     ).encode()
 
@@ -41,4 +43,7 @@ def retry_after(result: RateLimitResult) -> bytes:
 
 
 def _seconds(value: float) -> int:
-    return max(0, math.ceil(value - 1e-9))
+    # Rounded up (a client waiting that long finds the window whole), but a float a hair over a
+    # whole second (60.0000001 from clock arithmetic) is that second.
+    whole = int(value)
+    return whole if value - whole < 1e-6 else whole + 1

@@ -67,7 +67,7 @@ class RateLimitMiddleware:
         return f"ip:{self.client_address.of(request)}"
 
     async def __call__(self, request: Request, handler: Handler) -> Response:
-        if request.scope.get("type") != "http":
+        if request.scope["type"] != "http":
             return await handler(request)
         choice = self.routes.resolve(handler, request.path)
         if choice is None:

@@ -40,7 +40,8 @@ def sheepfold_configure_app(app: Application, platform: Platform) -> None:
         # The switch calls its fallback only while the backend is down: that is where on_outage applies.
         switch.fallback = OutageRateLimiter(switch.fallback, metrics)
     middleware = RateLimitMiddleware(
-        switch,  # type: ignore[arg-type]  # the switch stands in for the port
+        # Without a fallback the switch only forwards calls: skip it, it is on every request's path.
+        switch if switch.has_fallback else switch.backend,  # type: ignore[arg-type]  # the switch stands in
         routes,
         ClientAddress(settings.get("ratelimit.trusted_proxies"), settings.get("ratelimit.ipv6_prefix")),
         metrics,

@@ -26,6 +26,7 @@ node and the keys of different clients spread over the cluster.
 
 from __future__ import annotations
 
+import functools
 import math
 
 from sheepfold.ratelimit import RateLimitPolicy, RateLimitResult, WindowState
@@ -115,22 +116,19 @@ def _tag_text(text: str) -> str:
 
 
 class _PolicyLayout:
-    """What a policy contributes to every call: key suffixes and the script's arguments after ``cost``."""
+    """What a policy contributes to every call: its key names and the script's arguments after ``cost``."""
 
-    __slots__ = ("arguments", "fingerprint")
+    __slots__ = ("arguments", "fingerprint", "name", "windows")
 
     def __init__(self, policy: RateLimitPolicy) -> None:
+        self.name = policy.name
         self.fingerprint = _tag_text(policy.fingerprint)
+        self.windows = policy.windows
         penalty = policy.penalty
         self.arguments: list[int | float] = (
             [0, 1, 0, 0]
             if penalty is None
-            else [
-                _micro(penalty.base),
-                penalty.factor,
-                _micro(penalty.max),
-                _micro(penalty.forget_after),
-            ]
+            else [_micro(penalty.base), penalty.factor, _micro(penalty.max), _micro(penalty.forget_after)]
         )
         for window in policy.windows:
             self.arguments += [window.limit, _micro(window.seconds)]
@@ -154,31 +152,40 @@ class RedisRateLimiter:
     def __init__(self, connection: RedisConnection) -> None:
         self.connection = connection
         self._hit = connection.script(_HIT)
-        self._layouts: dict[RateLimitPolicy, _PolicyLayout] = {}
+        # By fingerprint, a string: hashing a policy dataclass would hash each of its fields on every call.
+        self._layouts: dict[str, _PolicyLayout] = {}
+        # Busy clients come back again and again: their key names are built once.
+        self._key_names = functools.lru_cache(maxsize=16_384)(self._build_key_names)
 
     def _layout(self, policy: RateLimitPolicy) -> _PolicyLayout:
-        layout = self._layouts.get(policy)
+        layout = self._layouts.get(policy.fingerprint)
         if layout is None:
-            layout = self._layouts[policy] = _PolicyLayout(policy)
+            layout = self._layouts[policy.fingerprint] = _PolicyLayout(policy)
         return layout
 
     def keys(self, key: str, policy: RateLimitPolicy) -> list[str]:
         """The penalty hash's name, then each window's sorted set's, for ``key`` under ``policy``."""
-        layout = self._layout(policy)
-        tag = _tag_text(f"{policy.name}:{key}")
+        self._layout(policy)
+        return self._key_names(key, policy.fingerprint)
+
+    def _build_key_names(self, key: str, fingerprint: str) -> list[str]:
+        layout = self._layouts[fingerprint]
+        tag = _tag_text(f"{layout.name}:{key}")
         return [self.connection.key("rl", layout.fingerprint, "p", tag=tag)] + [
-            self.connection.key("rl", layout.fingerprint, index, tag=tag) for index in range(len(policy.windows))
+            self.connection.key("rl", layout.fingerprint, index, tag=tag) for index in range(len(layout.windows))
         ]
 
     async def hit(self, key: str, policy: RateLimitPolicy, cost: int = 1) -> RateLimitResult:
         layout = self._layout(policy)
         with unavailable_on_failure():
-            answer = await self._hit(keys=self.keys(key, policy), args=[cost, *layout.arguments])
+            answer = await self._hit(keys=self._key_names(key, policy.fingerprint), args=[cost, *layout.arguments])
         states = tuple(
-            WindowState(window, int(answer[3 + 2 * index]), int(answer[4 + 2 * index]) / MICROSECONDS)
-            for index, window in enumerate(policy.windows)
+            [
+                WindowState(window, answer[3 + 2 * index], answer[4 + 2 * index] / MICROSECONDS)
+                for index, window in enumerate(layout.windows)
+            ]
         )
-        return RateLimitResult.of(bool(answer[0]), int(answer[1]) / MICROSECONDS, states, bool(answer[2]))
+        return RateLimitResult.of(answer[0] == 1, answer[1] / MICROSECONDS, states, answer[2] == 1)
 
     async def reset(self, key: str, policy: RateLimitPolicy) -> None:
         with unavailable_on_failure():

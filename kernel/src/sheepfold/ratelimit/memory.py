@@ -13,7 +13,7 @@ from sheepfold.ratelimit.port import RateLimitResult, WindowState
 class _KeyRecord:
     """One key under one policy: the admitted hits of each window, and its penalty state."""
 
-    __slots__ = ("blocked_until", "breaches", "expires_at", "forget_at", "hits", "totals")
+    __slots__ = ("blocked_until", "breaches", "expires_at", "forget_at", "hits", "newest", "totals")
 
     def __init__(self, windows: int) -> None:
         # Per window, (time, cost) of each admitted hit, oldest first; a window never holds more than its limit.
@@ -22,6 +22,7 @@ class _KeyRecord:
         self.breaches = 0
         self.blocked_until = 0.0
         self.forget_at = 0.0
+        self.newest = float("-inf")  # when the last admitted hit was counted
         self.expires_at = 0.0  # the deadline the store holds for this record
 
     def wait(self, index: int, window: RateLimitWindow, cost: int, now: float) -> float:
@@ -61,9 +62,10 @@ class MemoryRateLimiter(MemoryAdapter):
         if record is None:
             record = _KeyRecord(len(windows))
         totals = record.totals
+        all_hits = record.hits
         fits = True
         for index, window in enumerate(windows):
-            hits = record.hits[index]
+            hits = all_hits[index]
             horizon = now - window.seconds
             while hits and hits[0][0] <= horizon:
                 totals[index] -= hits.popleft()[1]
@@ -76,8 +78,9 @@ class MemoryRateLimiter(MemoryAdapter):
         retry_after = 0.0
         if allowed:
             entry = (now, cost)
-            for index in range(len(windows)):
-                record.hits[index].append(entry)
+            record.newest = now
+            for index, hits in enumerate(all_hits):
+                hits.append(entry)
                 totals[index] += cost
         elif blocked:
             retry_after = record.blocked_until - now
@@ -94,20 +97,23 @@ class MemoryRateLimiter(MemoryAdapter):
                 record.forget_at = record.blocked_until + policy.penalty.forget_after
                 retry_after = max(retry_after, block)
                 blocked = True
+        # Every admitted hit is in every window, so the newest one (when a window holds any) is the same.
+        newest = record.newest
         states = tuple(
-            WindowState(
-                window,
-                window.limit - totals[index],
-                record.hits[index][-1][0] + window.seconds - now if record.hits[index] else 0.0,
-            )
-            for index, window in enumerate(windows)
+            [
+                WindowState(
+                    window, window.limit - totals[index], newest + window.seconds - now if all_hits[index] else 0.0
+                )
+                for index, window in enumerate(windows)
+            ]
         )
         self._keep(entry_key, record, policy.longest, now)
         return RateLimitResult.of(allowed, retry_after, states, blocked)
 
     def _keep(self, entry_key: str, record: _KeyRecord, longest: float, now: float) -> None:
-        newest = max((hits[-1][0] for hits in record.hits if hits), default=None)
-        needed = max(newest + longest if newest is not None else 0.0, record.forget_at if record.breaches else 0.0)
+        needed = record.newest + longest
+        if record.breaches and record.forget_at > needed:
+            needed = record.forget_at
         if needed <= now:
             self.store.pop(entry_key)
         elif record.expires_at < needed:
