@@ -126,20 +126,42 @@ def test_each_topology_builds_its_client_without_io():
     assert isinstance(RedisConnection(RedisSettings(cluster_nodes=(("127.0.0.1", 7000),))).client, RedisCluster)
 
 
+async def burst(conn: RedisConnection, callers: int = 20, calls: int = 300) -> None:
+    """Many more concurrent callers than ``pool_size`` connections: none may fail, none may exceed the pool."""
+
+    async def caller(number: int) -> None:
+        for i in range(calls):
+            with unavailable_on_failure():
+                await conn.client.get(conn.key("k", number, i % 7))
+
+    await asyncio.gather(*(caller(n) for n in range(callers)))
+    if conn.is_cluster:
+        assert all(len(node._connections) <= conn.settings.pool_size for node in conn.client.get_nodes())
+    else:
+        usage = conn.pool_usage()
+        assert usage.in_use + usage.free <= conn.settings.pool_size
+
+
 async def test_more_callers_than_connections_take_turns_instead_of_failing(redis_url):
     # redis-py's BlockingConnectionPool lets a releasing task take its connection straight back,
     # starving waiters past their timeout; the fair pool hands connections to waiters in order.
     conn = RedisConnection(RedisSettings(url=redis_url, pool_size=2, pool_timeout=0.5, prefix="fair"))
-
-    async def caller() -> None:
-        for _ in range(300):
-            with unavailable_on_failure():
-                await conn.client.get(conn.key("k"))
-
     try:
-        await asyncio.gather(*(caller() for _ in range(20)))
-        usage = conn.pool_usage()
-        assert usage.in_use + usage.free <= 2
+        await burst(conn)
+    finally:
+        await conn.close()
+
+
+async def test_more_callers_than_connections_take_turns_on_a_cluster_too(redis_cluster_nodes):
+    # redis-py's cluster raises MaxConnectionsError at once when a node's connections are busy.
+    nodes = tuple((host, int(port)) for host, _, port in (node.rpartition(":") for node in redis_cluster_nodes))
+    conn = RedisConnection(RedisSettings(cluster_nodes=nodes, pool_size=2, pool_timeout=2.0, prefix="fair"))
+    try:
+        await burst(conn, calls=50)
+        pipe = conn.pipeline()
+        for i in range(10):
+            pipe.get(conn.key("k", i))
+        assert await pipe.execute() == [None] * 10
     finally:
         await conn.close()
 
@@ -164,7 +186,10 @@ async def test_sentinel_finds_the_master_and_the_connection_uses_it():
         sentinel = start_sentinel(master, "sheepfold-test")
         try:
             settings = RedisSettings(
-                sentinel_hosts=(("127.0.0.1", sentinel.port),), sentinel_service_name="sheepfold-test", prefix="s"
+                sentinel_hosts=(("127.0.0.1", sentinel.port),),
+                sentinel_service_name="sheepfold-test",
+                prefix="s",
+                pool_size=2,
             )
             conn = RedisConnection(settings)
             try:
@@ -174,6 +199,7 @@ async def test_sentinel_finds_the_master_and_the_connection_uses_it():
                 async with Redis(port=master.port) as raw:
                     assert await raw.get("sheepfold:s:k") == b"through sentinel"
                 assert await conn.ping() > 0
+                await burst(conn)
             finally:
                 await conn.close()
         finally:

@@ -11,7 +11,8 @@ from redis.asyncio.retry import Retry
 from redis.asyncio.sentinel import Sentinel
 from redis.backoff import EqualJitterBackoff
 
-from sheepfold_redis.pool import FairConnectionPool
+from sheepfold_redis.cluster import QueuingRedisCluster
+from sheepfold_redis.pool import FairConnectionPool, FairSentinelConnectionPool
 from sheepfold_redis.settings import RedisSettings
 
 RedisClient = Redis | RedisCluster
@@ -40,7 +41,8 @@ def build_client(settings: RedisSettings) -> tuple[RedisClient, Sentinel | None]
     """The client for ``settings``' topology, and the ``Sentinel`` behind it if any. No I/O happens here."""
     options = _connection_options(settings)
     if settings.topology == "cluster":
-        client = RedisCluster(
+        client = QueuingRedisCluster(
+            pool_timeout=settings.pool_timeout,
             startup_nodes=[ClusterNode(host, port) for host, port in settings.cluster_nodes],
             max_connections=settings.pool_size,  # per node
             # One attempt at reaching the cluster: a failed call goes to the fallback switch, which probes.
@@ -59,7 +61,12 @@ def build_client(settings: RedisSettings) -> tuple[RedisClient, Sentinel | None]
             },
         )
         client = sentinel.master_for(
-            settings.sentinel_service_name, db=settings.sentinel_db, max_connections=settings.pool_size, **options
+            settings.sentinel_service_name,
+            connection_pool_class=FairSentinelConnectionPool,
+            timeout=settings.pool_timeout,
+            db=settings.sentinel_db,
+            max_connections=settings.pool_size,
+            **options,
         )
         return client, sentinel
     pool = FairConnectionPool.from_url(

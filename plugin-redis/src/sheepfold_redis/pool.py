@@ -1,4 +1,4 @@
-"""A bounded redis-py connection pool whose waiters are served first come, first served."""
+"""Bounded redis-py connection pools whose waiters are served first come, first served."""
 
 from __future__ import annotations
 
@@ -7,35 +7,35 @@ from collections import deque
 from typing import Any
 
 from redis.asyncio.connection import AbstractConnection, ConnectionPool
+from redis.asyncio.sentinel import SentinelConnectionPool
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 
-class FairConnectionPool(ConnectionPool):
-    """At most ``max_connections`` connections; a caller finding none free waits up to ``timeout`` seconds.
+class _FairHandOff:
+    """Waiting for a connection in a ``ConnectionPool`` subclass: FIFO, bounded by ``timeout`` seconds.
 
     redis-py's ``BlockingConnectionPool`` lets a task that has just released a
     connection take it straight back while others wait, so under more
     concurrent calls than connections some callers starve until their
-    timeout, and the fallback switch would take that for an outage. Here a
-    released connection is handed to the longest waiter, and newcomers queue
-    behind waiters. Waiting longer than ``timeout`` raises redis-py's
-    ``ConnectionError("No connection available.")``.
+    timeout, and the fallback switch would take that for an outage (its
+    other pools do not wait at all). Here a released connection is handed to
+    the longest waiter, and newcomers queue behind waiters. Waiting longer
+    than ``timeout`` raises redis-py's ``ConnectionError("No connection available.")``.
     """
 
-    def __init__(self, *, timeout: float, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.timeout = timeout
-        self._waiters: deque[asyncio.Future[AbstractConnection]] = deque()
+    timeout: float
+    _waiters: deque[asyncio.Future[AbstractConnection]]
 
     async def get_connection(self, command_name: Any = None, *keys: Any, **options: Any) -> AbstractConnection:
+        pool: Any = self
         while self._waiters and self._waiters[0].done():
             self._waiters.popleft()
-        if self._waiters or not self.can_get_connection():
+        if self._waiters or not pool.can_get_connection():
             connection = await self._wait_for_release()
         else:
-            connection = self.get_available_connection()
+            connection = pool.get_available_connection()
         try:
-            await self.ensure_connection(connection)
+            await pool.ensure_connection(connection)
         except BaseException:
             await self.release(connection)
             raise
@@ -63,4 +63,22 @@ class FairConnectionPool(ConnectionPool):
             if not waiter.done():
                 waiter.set_result(connection)  # stays in use: it changes hands
                 return
-        await super().release(connection)
+        await super().release(connection)  # type: ignore[misc]
+
+
+class FairConnectionPool(_FairHandOff, ConnectionPool):
+    """At most ``max_connections`` connections to one server; callers finding none free wait their turn."""
+
+    def __init__(self, *, timeout: float, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.timeout = timeout
+        self._waiters = deque()
+
+
+class FairSentinelConnectionPool(_FairHandOff, SentinelConnectionPool):
+    """The same for the master that Sentinel names (``Sentinel.master_for(connection_pool_class=...)``)."""
+
+    def __init__(self, service_name: str, sentinel_manager: Any, *, timeout: float, **kwargs: Any) -> None:
+        super().__init__(service_name, sentinel_manager, **kwargs)
+        self.timeout = timeout
+        self._waiters = deque()
