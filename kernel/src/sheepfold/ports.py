@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sheepfold.cache.port import Cache
 from sheepfold.jobs.port import Jobs
+from sheepfold.pubsub.port import PubSub
 from sheepfold.ratelimit.port import RateLimiter
 from sheepfold.sessions.port import SessionRecords
 from sheepfold.state.port import State
@@ -16,4 +17,5 @@ PORTS: dict[str, type] = {
     "ratelimit": RateLimiter,
     "sessions": SessionRecords,
     "jobs": Jobs,
+    "pubsub": PubSub,
 }

@@ -13,6 +13,7 @@ from sheepfold.jobs.registry import settings_validators as jobs_validators
 from sheepfold.memory.adapter import MemoryAdapter
 from sheepfold.platform import Platform
 from sheepfold.ports import PORTS
+from sheepfold.pubsub.memory import MemoryPubSub
 from sheepfold.ratelimit.memory import MemoryRateLimiter
 from sheepfold.sessions.memory import MemorySessionRecords
 from sheepfold.state.memory import MemoryState
@@ -26,6 +27,7 @@ def sheepfold_settings_validators() -> list[Validator]:
         Validator("cache.max_entries", default=10_000, is_type_of=int, gte=1),
         Validator("ratelimit.max_entries", default=100_000, is_type_of=int, gte=1),
         Validator("sessions.max_entries", default=100_000, is_type_of=int, gte=1),
+        Validator("pubsub.max_channels", default=10_000, is_type_of=int, gte=1),
         *jobs_validators(),
     ]
     for capability in PORTS:
@@ -43,6 +45,7 @@ def sheepfold_register_providers(register: RegisterProvider) -> None:
     register("ratelimit", "memory", lambda platform: MemoryRateLimiter(platform.settings.get("ratelimit.max_entries")))
     register("sessions", "memory", lambda platform: MemorySessionRecords(platform.settings.get("sessions.max_entries")))
     register("jobs", "memory", _memory_jobs)
+    register("pubsub", "memory", lambda platform: MemoryPubSub(platform.settings.get("pubsub.max_channels")))
 
 
 def _memory_jobs(platform: Platform) -> MemoryJobs:
