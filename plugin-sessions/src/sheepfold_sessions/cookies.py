@@ -33,8 +33,8 @@ def _key(secret: str) -> bytes:
 
 
 def _signature(key: bytes, session_id: str) -> str:
-    digest = hmac.new(key, session_id.encode(), hashlib.sha256).digest()
-    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+    # hmac.digest: the one-shot C implementation, several times faster than hmac.new per request.
+    return base64.urlsafe_b64encode(hmac.digest(key, session_id.encode(), "sha256")).rstrip(b"=").decode()
 
 
 class CookieSigner:
