@@ -14,8 +14,10 @@ interleaved over several rounds (median):
   which ``http_kernel.py`` measures alone, so the same sheepfold route
   without a limiter is measured too: the last ratio is the limiter's own cost.
 
-Every request is admitted (the limit is far above the load). Keys go under a
-fresh prefix on ``--redis-url`` and are removed afterwards.
+Every request is admitted (the limit is far above the load). Redis is a
+``redis-server`` this script starts on a spare loopback port and stops
+afterwards (or ``--redis-url``, whose keys under a fresh prefix are removed
+afterwards), so other users of the machine's Redis do not disturb the run.
 
     .venv/bin/python benchmarks/ratelimit.py [--seconds 5] [--rounds 3] [--connections 64]
 """
@@ -23,10 +25,14 @@ fresh prefix on ``--redis-url`` and are removed afterwards.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import secrets
+import subprocess
+import time
+from collections.abc import Iterator
 
 import redis
-from harness import compare, serve, wrk
+from harness import compare, free_port, serve, wrk
 
 APPS = "benchmarks.apps.ratelimit_routes"
 PATH = "/limited"
@@ -37,10 +43,47 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=5)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--connections", type=int, default=64)
-    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
+    parser.add_argument("--redis-url", default="", help="an existing Redis (default: start a private one)")
     args = parser.parse_args()
+    with contextlib.ExitStack() as stack:
+        redis_url = args.redis_url or stack.enter_context(private_redis())
+        results = measure(args, redis_url)
+    for name, rps in results.items():
+        print(f"{name:<30} {rps:>10,.0f} requests/s")
+    on_redis = results["sheepfold limiter on Redis"] / results["bare BlackSheep + raw EVALSHA"]
+    on_memory = results["sheepfold limiter on memory"] / results["bare BlackSheep route"]
+    limiter_only = results["sheepfold limiter on memory"] / results["sheepfold route, no limiter"]
+    print(f"ratio Redis limiter / raw EVALSHA:  {on_redis:.3f} (goal >= 0.9)")
+    print(f"ratio memory limiter / bare route:  {on_memory:.3f} (goal >= 0.9)")
+    print(f"ratio memory limiter / the same sheepfold route unlimited: {limiter_only:.3f} (the limiter's own cost)")
+
+
+@contextlib.contextmanager
+def private_redis() -> Iterator[str]:
+    """A ``redis-server`` on a spare loopback port, without persistence; its URL."""
+    port = free_port()
+    server = subprocess.Popen(
+        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+    )
+    client = redis.Redis(port=port)
+    try:
+        for _ in range(100):
+            try:
+                client.ping()
+                break
+            except redis.ConnectionError:
+                time.sleep(0.05)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        client.close()
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def measure(args: argparse.Namespace, redis_url: str) -> dict[str, float]:
     prefix = f"bench-{secrets.token_hex(4)}"
-    env = {"BENCH_REDIS_URL": args.redis_url, "BENCH_PREFIX": prefix, "SHEEPFOLD_ENV": "production"}
+    env = {"BENCH_REDIS_URL": redis_url, "BENCH_PREFIX": prefix, "SHEEPFOLD_ENV": "production"}
 
     def load(url: str):
         return lambda: wrk(url + PATH, seconds=args.seconds, connections=args.connections)
@@ -66,16 +109,8 @@ def main() -> None:
                 },
             )
     finally:
-        _remove_keys(args.redis_url, prefix)
-
-    for name, rps in results.items():
-        print(f"{name:<30} {rps:>10,.0f} requests/s")
-    on_redis = results["sheepfold limiter on Redis"] / results["bare BlackSheep + raw EVALSHA"]
-    on_memory = results["sheepfold limiter on memory"] / results["bare BlackSheep route"]
-    print(f"ratio Redis limiter / raw EVALSHA:  {on_redis:.3f} (goal >= 0.9)")
-    limiter_only = results["sheepfold limiter on memory"] / results["sheepfold route, no limiter"]
-    print(f"ratio memory limiter / bare route:  {on_memory:.3f} (goal >= 0.9)")
-    print(f"ratio memory limiter / the same sheepfold route unlimited: {limiter_only:.3f} (the limiter's own cost)")
+        _remove_keys(redis_url, prefix)
+    return results
 
 
 def _remove_keys(url: str, prefix: str) -> None:

@@ -59,21 +59,16 @@ def bare_evalsha() -> Application:
         f"sheepfold:{_prefix()}:{tag}:0",
         *[1, 0, 1, 0, 0, window.limit, int(window.seconds * 1_000_000)],
     ]
-    sha = ""
-
-    async def load_script(_app: Application) -> None:
-        nonlocal sha
-        sha = await client.script_load(SLIDING_LOG_SCRIPT)
+    script = client.register_script(SLIDING_LOG_SCRIPT)  # EVALSHA, reloaded on NOSCRIPT
 
     async def limited_by_script() -> object:
-        await client.evalsha(sha, 2, *keys_and_arguments)
+        await script(keys=keys_and_arguments[:2], args=keys_and_arguments[2:])
         return text("ok")
 
     async def close(_app: Application) -> None:
         await client.aclose()
 
     app.router.add_get(PATH, limited_by_script)
-    app.on_start += load_script
     app.on_stop += close
     return app
 
