@@ -20,7 +20,7 @@ from sheepfold_redis import plugin as redis_plugin
 from sheepfold_redis.client import build_client
 from sheepfold_redis.ratelimit import _HIT as SLIDING_LOG_SCRIPT  # the very script the adapter runs
 
-LIMIT = "10000000/10seconds"
+LIMIT = "1000000/second"
 PATH = "/limited"
 
 

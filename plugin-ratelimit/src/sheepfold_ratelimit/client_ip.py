@@ -28,6 +28,7 @@ class ClientAddress:
         self.trusted: tuple[IPNetwork, ...] = tuple(ipaddress.ip_network(net, strict=False) for net in trusted_proxies)
         self.ipv6_prefix = ipv6_prefix
         self.group = functools.lru_cache(maxsize=4096)(self._group)
+        self._is_trusted = functools.lru_cache(maxsize=4096)(self._in_trusted)
 
     def of(self, request: Request) -> str:
         """The grouped client address of ``request`` (``"203.0.113.9"``, ``"2001:db8:1:2::/64"``)."""
@@ -41,7 +42,7 @@ class ClientAddress:
                 return self.group(hops[0])
         return self.group(peer)
 
-    def _is_trusted(self, text: str) -> bool:
+    def _in_trusted(self, text: str) -> bool:
         address = _parse(text)
         return address is not None and any(address in network for network in self.trusted)
 

@@ -8,7 +8,7 @@ from sheepfold.ratelimit import RateLimitPolicy, RateLimitResult
 
 POLICY_HEADER = b"RateLimit-Policy"
 STATE_HEADER = b"RateLimit"
-RETRY_AFTER = b"Retry-After"
+RETRY_AFTER = b"Retry-After"  # the value: retry_after_seconds(result)
 
 
 def item_names(policy: RateLimitPolicy) -> list[str]:
@@ -37,9 +37,9 @@ def state_header(names: list[str], result: RateLimitResult) -> bytes:
     ).encode()
 
 
-def retry_after(result: RateLimitResult) -> bytes:
+def retry_after_seconds(result: RateLimitResult) -> int:
     """Whole seconds, rounded up and at least 1, so a client that waits that long is not refused early."""
-    return str(max(1, math.ceil(result.retry_after))).encode()
+    return max(1, math.ceil(result.retry_after))
 
 
 def _seconds(value: float) -> int:

@@ -85,13 +85,14 @@ class RateLimitMiddleware:
             return await self._outage(request, handler, policy, policy.on_outage == "open")
         if not result.allowed:
             self.metrics.decision(policy, "limited")
+            wait = headers.retry_after_seconds(result)
             response = problem(
                 429,
                 f"Too many requests: policy {policy.name!r} is exhausted for this client.",
                 policy=policy.name,
-                retry_after=max(1, int(-(-result.retry_after // 1))),
+                retry_after=wait,
             )
-            response.add_header(headers.RETRY_AFTER, headers.retry_after(result))
+            response.add_header(headers.RETRY_AFTER, str(wait).encode())
         else:
             self.metrics.decision(policy, "allowed")
             response = await handler(request)

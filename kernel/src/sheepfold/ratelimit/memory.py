@@ -44,8 +44,7 @@ class MemoryRateLimiter(MemoryAdapter):
     The same algorithm as the Redis adapter (a sliding log per window, with
     penalties), on this process's monotonic clock. A key's entry is kept
     until its last hit has left its longest window and its penalty is
-    forgotten, and at most twice that long (its deadline is moved only when
-    it falls short, so a busy key does not rewrite it on every hit).
+    forgotten, and at most about twice that long.
     """
 
     store: ExpiringLRU[_KeyRecord]  # type: ignore[assignment]
@@ -107,18 +106,18 @@ class MemoryRateLimiter(MemoryAdapter):
                 for index, window in enumerate(windows)
             ]
         )
-        self._keep(entry_key, record, policy.longest, now)
-        return RateLimitResult.of(allowed, retry_after, states, blocked)
-
-    def _keep(self, entry_key: str, record: _KeyRecord, longest: float, now: float) -> None:
-        needed = record.newest + longest
+        # Keep the record while a hit is in a window or a penalty is remembered, and move its deadline
+        # only when it falls short (to twice that), so a busy key does not rewrite it on every hit.
+        longest = policy.longest
+        needed = newest + longest
         if record.breaches and record.forget_at > needed:
             needed = record.forget_at
         if needed <= now:
-            self.store.pop(entry_key)
+            store.pop(entry_key)
         elif record.expires_at < needed:
             record.expires_at = max(needed, now + 2 * longest)
-            self.store.set_until(entry_key, record, record.expires_at)
+            store.set_until(entry_key, record, record.expires_at)
+        return RateLimitResult.of(allowed, retry_after, states, blocked)
 
     async def reset(self, key: str, policy: RateLimitPolicy) -> None:
         self.store.pop(policy.fingerprint + "|" + key)

@@ -38,14 +38,18 @@ class RateLimitResult(NamedTuple):
     def of(cls, allowed: bool, retry_after: float, windows: tuple[WindowState, ...], blocked: bool) -> RateLimitResult:
         """Summarise ``windows`` by the one with the fewest units left (ties: the longest wait)."""
         binding = windows[0] if len(windows) == 1 else min(windows, key=lambda state: (state.remaining, -state.reset))
-        return cls(
-            allowed,
-            binding.window.limit,
-            binding.remaining,
-            binding.reset,
-            0.0 if allowed else retry_after,
-            windows,
-            blocked,
+        # tuple.__new__ directly: the named tuple's own __new__ is one more Python call, on every request.
+        return tuple.__new__(
+            cls,
+            (
+                allowed,
+                binding.window.limit,
+                binding.remaining,
+                binding.reset,
+                0.0 if allowed else retry_after,
+                windows,
+                blocked,
+            ),
         )
 
 
