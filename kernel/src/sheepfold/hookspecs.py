@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING
 import pluggy
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     import click
     from blacksheep import Application, Request, Router
     from dynaconf import Validator
@@ -99,6 +101,19 @@ def sheepfold_jobs() -> list[JobDefinition | JobFunction]:
     ``async def fn(ctx, *args, **kwargs)`` functions for the defaults.
     Collecting: every plugin's functions are registered; two with one name
     stop start-up. Synchronous.
+    """
+
+
+@hookspec
+def sheepfold_migrations() -> list[str | Path]:
+    """Offer folders of Alembic migration scripts (``sheepfold-database``).
+
+    Called by ``sheepfold db upgrade|downgrade|current`` and when an
+    in-memory database starts, once per command or start. Return the folders
+    (paths) holding this plugin's revision files; a plugin's first revision
+    has ``down_revision = None`` and ``branch_labels = ("<plugin>",)``, so
+    each plugin is a branch that migrates on its own. Collecting: every
+    plugin's folders join one Alembic script directory. Synchronous.
     """
 
 

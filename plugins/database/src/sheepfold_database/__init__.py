@@ -1,3 +1,24 @@
-"""sheepfold-database: Watched PostgreSQL pools for sheepfold (not built yet: this distribution is its skeleton)."""
+"""sheepfold-database: a watched async SQLAlchemy pool (asyncpg, aiosqlite) and Alembic migrations."""
 
-__all__: list[str] = []
+from sheepfold_database.adapter import SqlDatabase
+from sheepfold_database.errors import DatabaseUnavailable
+from sheepfold_database.migrations import AppliedRevision, Migrations
+from sheepfold_database.monitor import PoolAlert, PoolMonitor
+from sheepfold_database.pool import PoolFigures, WatchedQueuePool
+from sheepfold_database.settings import MEMORY_URL, DatabaseSettings
+from sheepfold_database.statements import StatementWatch, statement_shape
+
+__all__ = [
+    "MEMORY_URL",
+    "AppliedRevision",
+    "DatabaseSettings",
+    "DatabaseUnavailable",
+    "Migrations",
+    "PoolAlert",
+    "PoolFigures",
+    "PoolMonitor",
+    "SqlDatabase",
+    "StatementWatch",
+    "WatchedQueuePool",
+    "statement_shape",
+]

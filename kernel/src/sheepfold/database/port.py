@@ -1,0 +1,53 @@
+"""The database port: an async SQLAlchemy engine and its session factory, shared by every plugin.
+
+The kernel knows only this shape; ``sheepfold-database`` implements it. The
+SQLAlchemy types are imported for type checkers only, so ``pip install
+./kernel`` pulls in no SQLAlchemy and a kernel-only app imports none.
+
+The database is not a capability behind a
+:class:`~sheepfold.fallback.FallbackSwitch`: rows cannot be moved between
+two databases transparently the way cache entries can be dropped. Its "memory
+fallback" is a choice made in settings: ``sqlite+aiosqlite:///:memory:``, the
+default, so a platform runs without PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+
+@runtime_checkable
+class Database(Protocol):
+    """One database for the whole app: its engine, its session factory, its health.
+
+    Route handlers declare what they need and receive it through BlackSheep's
+    dependency injection: ``db: Database``, ``engine: AsyncEngine``, or
+    ``session: AsyncSession`` (one session per request, closed, and so rolled
+    back unless committed, when the handler returns). Other plugins find it
+    with ``platform.find(Database)``.
+    """
+
+    @property
+    def engine(self) -> AsyncEngine:
+        """The app's async engine (its pool is sized and watched by settings ``[database]``)."""
+        ...
+
+    @property
+    def sessions(self) -> async_sessionmaker[AsyncSession]:
+        """Makes ``AsyncSession`` objects bound to :attr:`engine` (``async with db.sessions() as s``)."""
+        ...
+
+    async def ping(self) -> None:
+        """Raise unless the database answers a trivial query (uses a connection outside the pool)."""
+        ...
+
+    async def start(self) -> None:
+        """Prepare the database (an in-memory database is migrated here); does not fail when it is down."""
+        ...
+
+    async def close(self) -> None:
+        """Close every pooled connection."""
+        ...

@@ -1,0 +1,71 @@
+"""``SqlDatabase``: the database port on SQLAlchemy's async engine (asyncpg, aiosqlite)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from sheepfold_database.engine import build_engine
+from sheepfold_database.errors import describe_error
+from sheepfold_database.pool import PoolFigures, WatchedQueuePool
+from sheepfold_database.settings import DatabaseSettings
+
+logger = logging.getLogger("sheepfold.database")
+
+
+class SqlDatabase:
+    """The app's engine, its session factory, and a probe connection of its own.
+
+    :meth:`ping` goes through a one-connection engine beside the main pool, so
+    a saturated pool never makes the database look down, and a health check
+    never takes a connection from a request. Building it does no I/O.
+    """
+
+    def __init__(self, settings: DatabaseSettings) -> None:
+        self.settings = settings
+        self._engine = build_engine(settings)
+        self._sessions = async_sessionmaker(self._engine, expire_on_commit=False)
+        self._probe = build_engine(settings, pool_size=1, max_overflow=0)
+
+    @property
+    def engine(self) -> AsyncEngine:
+        return self._engine
+
+    @property
+    def sessions(self) -> async_sessionmaker[AsyncSession]:
+        return self._sessions
+
+    @property
+    def pool(self) -> WatchedQueuePool:
+        """The engine's pool now (``engine.dispose()`` replaces it)."""
+        pool = self._engine.pool
+        assert isinstance(pool, WatchedQueuePool)
+        return pool
+
+    def figures(self, *, reset_peaks: bool = False) -> PoolFigures:
+        """The pool's figures; ``reset_peaks`` starts a new high-water interval (the monitor's samples)."""
+        return self.pool.sample(reset_peaks=reset_peaks)
+
+    async def ping(self) -> None:
+        """Run ``SELECT 1`` on the probe connection within ``health_timeout`` seconds; raise if it fails."""
+        async with asyncio.timeout(self.settings.health_timeout), self._probe.connect() as connection:
+            await connection.exec_driver_sql("SELECT 1")
+
+    async def start(self) -> None:
+        """Check that the database answers; log (never raise) when it does not, so the app still starts."""
+        try:
+            await self.ping()
+        except Exception as error:
+            logger.error(
+                "database at %s does not answer at start-up (%s); serving anyway, /health reports it down",
+                self.settings.safe_url,
+                describe_error(error),
+            )
+        else:
+            logger.info("database at %s answers", self.settings.safe_url)
+
+    async def close(self) -> None:
+        await self._engine.dispose()
+        await self._probe.dispose()

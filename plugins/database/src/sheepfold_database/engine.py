@@ -1,0 +1,58 @@
+"""Building the app's async engine from :class:`DatabaseSettings`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from sheepfold_database.errors import DatabaseUnavailable, describe_error
+from sheepfold_database.pool import WatchedQueuePool
+from sheepfold_database.settings import DatabaseSettings
+
+
+def connect_arguments(settings: DatabaseSettings) -> dict[str, Any]:
+    """Driver arguments: asyncpg gets its connect timeout and per-connection server settings."""
+    if settings.url.get_driver_name() != "asyncpg":
+        return {}
+    server_settings = {"application_name": settings.application_name}
+    if settings.statement_timeout:
+        server_settings["statement_timeout"] = str(int(settings.statement_timeout * 1000))
+    if settings.schema:
+        server_settings["search_path"] = settings.schema
+    return {"timeout": settings.connect_timeout, "server_settings": server_settings}
+
+
+def build_engine(
+    settings: DatabaseSettings, *, pool_size: int | None = None, max_overflow: int | None = None
+) -> AsyncEngine:
+    """The engine with a :class:`WatchedQueuePool` sized by settings (or by the arguments). No I/O.
+
+    An in-memory SQLite database exists only inside its one connection, so
+    its pool holds exactly one, never recycled: callers queue for it, as they
+    would for SQLite's single writer anyway. A connection that cannot be
+    opened raises :class:`DatabaseUnavailable`.
+    """
+    memory = settings.is_memory
+    engine = create_async_engine(
+        settings.url,
+        poolclass=WatchedQueuePool,
+        pool_size=1 if memory else (pool_size or settings.pool_size),
+        max_overflow=0 if memory else (settings.max_overflow if max_overflow is None else max_overflow),
+        pool_timeout=settings.pool_timeout,
+        pool_recycle=-1 if memory else settings.recycle,
+        pool_pre_ping=settings.pre_ping,
+        connect_args=connect_arguments(settings),
+    )
+    event.listen(engine.sync_engine, "do_connect", _connect_or_unavailable)
+    return engine
+
+
+def _connect_or_unavailable(dialect: Dialect, _record: Any, cargs: tuple[Any, ...], cparams: dict[str, Any]) -> Any:
+    # asyncpg lets OSError and TimeoutError through unwrapped; make them one error the app can answer 503 to.
+    try:
+        return dialect.connect(*cargs, **cparams)
+    except (OSError, TimeoutError) as error:
+        raise DatabaseUnavailable(f"cannot connect to the database: {describe_error(error)}") from error

@@ -1,0 +1,35 @@
+"""The ``database`` component of ``/health``: can a query run, and how full is the pool."""
+
+from __future__ import annotations
+
+import time
+
+from sheepfold.health import ComponentHealth, Status
+from sheepfold_database.adapter import SqlDatabase
+from sheepfold_database.errors import describe_error
+from sheepfold_database.monitor import PoolAlert, PoolMonitor
+
+
+async def database_health(database: SqlDatabase, monitor: PoolMonitor | None) -> ComponentHealth:
+    """``down`` when ``SELECT 1`` fails or times out (the platform is down if ``required``), ``degraded``
+    while the pool monitor's alert is ERROR, else ``ok``; details carry the pool's figures."""
+    settings = database.settings
+    details: dict[str, object] = {"url": settings.safe_url, "pool": database.figures().to_json()}
+    if monitor is not None:
+        details["alert"] = monitor.alert.name.lower()
+        if monitor.alert is not PoolAlert.OK:
+            details["alert_reason"] = monitor.alert_reason
+    started = time.perf_counter()
+    try:
+        await database.ping()
+    except TimeoutError:
+        details["error"] = f"no answer to SELECT 1 within {settings.health_timeout:g} s"
+        return ComponentHealth("database", Status.DOWN, required=settings.required, details=details)
+    except Exception as error:
+        details["error"] = describe_error(error)
+        return ComponentHealth("database", Status.DOWN, required=settings.required, details=details)
+    details["latency_ms"] = round((time.perf_counter() - started) * 1000, 2)
+    degraded = monitor is not None and monitor.alert is PoolAlert.ERROR
+    return ComponentHealth(
+        "database", Status.DEGRADED if degraded else Status.OK, required=settings.required, details=details
+    )

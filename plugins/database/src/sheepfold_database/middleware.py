@@ -1,0 +1,44 @@
+"""The per-request database context: the request's ``AsyncSession`` and its statement count."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from blacksheep import Request, Response
+from rodi import ActivationScope
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sheepfold_database.statements import StatementWatch
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+def request_database_context(watch: StatementWatch | None) -> Callable[[Request, Handler], Awaitable[Response]]:
+    """A middleware that gives each request one DI scope, counts its statements, and closes its session.
+
+    rodi keeps a scoped service (the ``AsyncSession`` a handler declares) in
+    the request's activation scope; BlackSheep makes one per resolution
+    unless ``request._di_scope`` is set, so this middleware sets it (or uses
+    the one ``di_scope_middleware`` set) and, after the handler, closes the
+    session it finds there. Closing an uncommitted session rolls it back.
+    """
+
+    async def middleware(request: Request, handler: Handler) -> Response:
+        scope: ActivationScope | None = getattr(request, "_di_scope", None)
+        own_scope = scope is None
+        if scope is None:
+            scope = ActivationScope()
+            request._di_scope = scope  # type: ignore[attr-defined]
+        token = watch.begin(request) if watch is not None else None
+        try:
+            return await handler(request)
+        finally:
+            if token is not None:
+                watch.end(token)  # type: ignore[union-attr]
+            session = scope.scoped_services.get(AsyncSession) if scope.scoped_services else None
+            if session is not None:
+                await session.close()
+            if own_scope:
+                scope.dispose()
+
+    return middleware

@@ -1,0 +1,105 @@
+"""Alembic migrations contributed by every plugin through ``sheepfold_migrations``, run on the app's engine."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy.engine import Connection
+
+from sheepfold.database import Database
+from sheepfold.errors import PluginError
+from sheepfold.platform import Platform
+
+ENVIRONMENT = Path(__file__).parent / "migration_env"
+
+
+@dataclass(frozen=True)
+class AppliedRevision:
+    """A revision the database is at: its id, the branch (plugin) labels, and whether it is the newest."""
+
+    revision: str
+    branches: tuple[str, ...]
+    is_head: bool
+
+    def __str__(self) -> str:
+        labels = f" ({', '.join(self.branches)})" if self.branches else ""
+        return f"{self.revision}{labels}{' (head)' if self.is_head else ''}"
+
+
+class Migrations:
+    """The migration folders of every enabled plugin, as one Alembic script directory.
+
+    Each plugin's folder is an Alembic version location; a plugin's first
+    revision has ``down_revision = None`` and a ``branch_labels`` of its own
+    name, so plugins migrate independently and ``heads`` means "every plugin
+    at its newest". Every command runs in one transaction on the database's
+    engine (``[database]`` settings, ``schema`` included).
+    """
+
+    def __init__(self, database: Database, locations: list[Path]) -> None:
+        self.database = database
+        self.locations = locations
+
+    @classmethod
+    def of(cls, platform: Platform) -> Migrations:
+        """Collect ``sheepfold_migrations`` from every plugin; :class:`PluginError` for a folder that is missing."""
+        locations: list[Path] = []
+        for plugin, result in platform.plugins.call_each("sheepfold_migrations"):
+            for folder in [result] if isinstance(result, (str, Path)) else result or ():
+                path = Path(folder)
+                if not path.is_dir():
+                    raise PluginError(
+                        f"migration folder {path} does not exist", plugin=plugin, hook="sheepfold_migrations"
+                    )
+                locations.append(path)
+        return cls(platform.require(Database), locations)
+
+    def config(self, connection: Connection | None = None) -> Config:
+        """Alembic's configuration: sheepfold's environment, the plugins' folders, and the connection."""
+        config = Config()
+        config.set_main_option("script_location", str(ENVIRONMENT))
+        config.set_main_option("path_separator", "os")
+        config.set_main_option("version_locations", os.pathsep.join(str(path) for path in self.locations))
+        config.attributes["connection"] = connection
+        return config
+
+    async def upgrade(self, revision: str = "heads") -> None:
+        """Apply migrations up to ``revision`` (default: every plugin's newest)."""
+        if self.locations:
+            await self._run(lambda config: command.upgrade(config, revision))
+
+    async def downgrade(self, revision: str) -> None:
+        """Revert migrations down to ``revision`` (``example@base``, ``example@-1``, ``base``, an id)."""
+        if self.locations:
+            await self._run(lambda config: command.downgrade(config, revision))
+
+    async def current(self) -> list[AppliedRevision]:
+        """The revisions the database is at, one per plugin branch (empty before any upgrade)."""
+
+        def read(connection: Connection) -> list[AppliedRevision]:
+            applied = MigrationContext.configure(connection).get_current_heads()
+            if not self.locations:
+                return [AppliedRevision(revision, (), False) for revision in applied]
+            script = ScriptDirectory.from_config(self.config())
+            heads = set(script.get_heads())
+            found = []
+            for revision in applied:
+                known = script.get_revision(revision)
+                labels = tuple(sorted(known.branch_labels)) if known is not None else ()
+                found.append(AppliedRevision(revision, labels, revision in heads))
+            return found
+
+        async with self.database.engine.connect() as connection:
+            return await connection.run_sync(read)
+
+    async def _run(self, step: Callable[[Config], Any]) -> None:
+        async with self.database.engine.begin() as connection:
+            await connection.run_sync(lambda sync_connection: step(self.config(sync_connection)))

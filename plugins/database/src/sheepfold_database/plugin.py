@@ -1,0 +1,91 @@
+"""The plugin's hooks: ``[database]`` settings, the engine and sessions as services, the pool monitor,
+the N+1 watch, ``/health``, and the ``sheepfold db`` commands."""
+
+from __future__ import annotations
+
+import click
+from blacksheep import Application
+from blacksheep.server.application import MiddlewareCategory
+from dynaconf import Validator
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from sheepfold.database import Database
+from sheepfold.health import ComponentHealth
+from sheepfold.hookspecs import hookimpl
+from sheepfold.platform import Platform
+from sheepfold_database.adapter import SqlDatabase
+from sheepfold_database.errors import install_error_handlers
+from sheepfold_database.health import database_health
+from sheepfold_database.middleware import request_database_context
+from sheepfold_database.migrations import Migrations
+from sheepfold_database.monitor import PoolMonitor
+from sheepfold_database.settings import DatabaseSettings, settings_validators
+from sheepfold_database.statements import StatementWatch
+
+
+@hookimpl
+def sheepfold_settings_validators() -> list[Validator]:
+    return settings_validators()
+
+
+@hookimpl
+def sheepfold_configure_app(app: Application, platform: Platform) -> None:
+    settings = DatabaseSettings.from_settings(platform.settings)
+    database = SqlDatabase(settings)
+    platform.provide(Database, database)
+    platform.provide(SqlDatabase, database)
+    platform.provide(AsyncEngine, database.engine)
+    platform.provide(async_sessionmaker, database.sessions)
+    # One session per request, made only when a handler declares `session: AsyncSession`;
+    # the middleware below closes it when the handler returns.
+    app.services.add_scoped_by_factory(lambda: database.sessions(), AsyncSession)
+    watch = None
+    if settings.n_plus_one_threshold:
+        watch = StatementWatch(
+            database.engine, app.router, platform.metrics.registry, threshold=settings.n_plus_one_threshold
+        )
+        platform.provide(StatementWatch, watch)
+    app.middlewares.append(request_database_context(watch), MiddlewareCategory.BUSINESS)
+    install_error_handlers(app, settings, platform.metrics.registry)
+
+
+@hookimpl
+async def sheepfold_startup(app: Application, platform: Platform) -> None:
+    database = platform.require(SqlDatabase)
+    await database.start()
+    if database.settings.is_memory:
+        # An in-memory database starts empty with every process: nothing else can have migrated it.
+        await Migrations.of(platform).upgrade()
+    settings = database.settings
+    monitor = PoolMonitor(
+        database,
+        platform.metrics.registry,
+        interval=settings.monitor_interval,
+        warning_percent=settings.warning_percent,
+        error_percent=settings.error_percent,
+    )
+    platform.provide(PoolMonitor, monitor)
+    monitor.start()
+
+
+@hookimpl
+async def sheepfold_health(platform: Platform) -> ComponentHealth:
+    return await database_health(platform.require(SqlDatabase), platform.find(PoolMonitor))
+
+
+@hookimpl
+async def sheepfold_shutdown(app: Application, platform: Platform) -> None:
+    monitor = platform.find(PoolMonitor)
+    if monitor is not None:
+        await monitor.stop()
+    watch = platform.find(StatementWatch)
+    if watch is not None:
+        watch.close()
+    await platform.require(SqlDatabase).close()
+
+
+@hookimpl
+def sheepfold_register_commands(cli: click.Group) -> None:
+    from sheepfold_database.cli import db
+
+    cli.add_command(db)
