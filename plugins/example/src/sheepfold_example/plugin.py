@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from blacksheep import Request, Response, Router, json
 from dynaconf import Validator
 
 from sheepfold import CacheAside, ComponentHealth, Platform, State, Status, hookimpl
-from sheepfold_example import accounts, limited
+from sheepfold_example import accounts, guestbook, limited
 
 
 def greeting_for(name: str, greeting: str) -> str:
@@ -44,6 +46,12 @@ def sheepfold_register_routes(router: Router, platform: Platform) -> None:
     router.add_get("/example/hello", hello)
     limited.add_routes(router)
     accounts.add_routes(router, platform)
+    guestbook.add_routes(router, platform)
+
+
+@hookimpl
+def sheepfold_migrations() -> list[Path]:
+    return [guestbook.MIGRATIONS]  # the guestbook table and its index (sheepfold-database runs them)
 
 
 def _compute(text: str):

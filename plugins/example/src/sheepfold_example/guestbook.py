@@ -1,0 +1,87 @@
+"""A guestbook on the database: how a plugin author uses ``sheepfold-database``.
+
+- ``POST /example/guestbook`` with ``{"author": "ann", "message": "hi"}`` adds
+  an entry (201).
+- ``GET /example/guestbook?author=ann`` lists that author's newest entries:
+  the hot query, which the index of ``migrations/example_0001_guestbook.py``
+  answers without a sort.
+
+Handlers declare ``session: AsyncSession`` and get one per request from
+BlackSheep's dependency injection; it is closed (rolled back unless
+committed) when the handler returns. The table comes from the plugin's
+migration folder, offered through the ``sheepfold_migrations`` hook.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from blacksheep import FromJSON, Request, Response, Router, json
+from sqlalchemy import BigInteger, DateTime, Integer, Select, String, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from sheepfold import Platform, problem
+from sheepfold.database import Database
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+LATEST_LIMIT = 20
+_MAX_AUTHOR, _MAX_MESSAGE = 64, 500
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class GuestbookEntry(Base):
+    """One row of ``example_guestbook_entries`` (created by the plugin's migration, not by ``create_all``)."""
+
+    __tablename__ = "example_guestbook_entries"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer(), "sqlite"), primary_key=True)
+    author: Mapped[str] = mapped_column(String(_MAX_AUTHOR))
+    message: Mapped[str] = mapped_column(String(_MAX_MESSAGE))
+    created_at: Mapped[object] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    def to_json(self) -> dict[str, object]:
+        created = self.created_at.isoformat() if hasattr(self.created_at, "isoformat") else str(self.created_at)
+        return {"id": self.id, "author": self.author, "message": self.message, "created_at": created}
+
+
+def latest_entries(author: str, limit: int = LATEST_LIMIT) -> Select[tuple[GuestbookEntry]]:
+    """The hot query: ``author``'s newest entries, newest first (the index's order exactly)."""
+    return (
+        select(GuestbookEntry)
+        .where(GuestbookEntry.author == author)
+        .order_by(GuestbookEntry.created_at.desc(), GuestbookEntry.id.desc())
+        .limit(limit)
+    )
+
+
+def _text(value: object, limit: int) -> str | None:
+    return value if isinstance(value, str) and 0 < len(value) <= limit else None
+
+
+def add_routes(router: Router, platform: Platform) -> None:
+    """Add the guestbook routes when ``sheepfold-database`` is enabled."""
+    if platform.find(Database) is None:
+        return
+
+    async def sign(body: FromJSON[dict], session: AsyncSession) -> Response:
+        author, message = _text(body.value.get("author"), _MAX_AUTHOR), _text(body.value.get("message"), _MAX_MESSAGE)
+        if author is None or message is None:
+            return problem(400, f"Send an author (1-{_MAX_AUTHOR} characters) and a message (1-{_MAX_MESSAGE}).")
+        entry = GuestbookEntry(author=author, message=message)
+        session.add(entry)
+        await session.commit()
+        return json(entry.to_json(), status=201)
+
+    async def read(request: Request, session: AsyncSession) -> Response:
+        author = _text(request.query.get("author", [""])[0], _MAX_AUTHOR)
+        if author is None:
+            return problem(400, f"Name an author: ?author=<1-{_MAX_AUTHOR} characters>.")
+        entries = (await session.scalars(latest_entries(author))).all()
+        return json({"author": author, "entries": [entry.to_json() for entry in entries]})
+
+    router.add_post("/example/guestbook", sign)
+    router.add_get("/example/guestbook", read)
