@@ -15,13 +15,16 @@ import pytest
 
 from sheepfold.cache.memory import MemoryCache
 from sheepfold.jobs.memory import MemoryJobs
+from sheepfold.pubsub.memory import MemoryPubSub
 from sheepfold.ratelimit.memory import MemoryRateLimiter
 from sheepfold.sessions.memory import MemorySessionRecords
 from sheepfold.state.memory import MemoryState
 from sheepfold_redis.cache import RedisCache
+from sheepfold_redis.pubsub import RedisPubSub
 from sheepfold_redis.ratelimit import RedisRateLimiter
 from sheepfold_redis.sessions import RedisSessionRecords
 from sheepfold_redis.state import RedisState
+from tests.support.job_adapters import ArqJobsWithWorkers
 from tests.support.job_functions import registry_for_tests
 from tests.support.redis_adapters import on_fakeredis, on_redis, on_redis_cluster
 
@@ -71,4 +74,12 @@ SESSION_RECORDS_ADAPTERS: dict[str, AdapterContext] = {
 
 JOBS_ADAPTERS: dict[str, AdapterContext] = {
     "memory": started(lambda: MemoryJobs(registry_for_tests(), max_entries=1000)),
+    "fakeredis": on_fakeredis(ArqJobsWithWorkers),
+    "redis": on_redis(ArqJobsWithWorkers),
+}
+
+PUBSUB_ADAPTERS: dict[str, AdapterContext] = {
+    "memory": started(lambda: MemoryPubSub(max_channels=1000)),
+    "fakeredis": on_fakeredis(RedisPubSub),
+    "redis": on_redis(RedisPubSub),
 }

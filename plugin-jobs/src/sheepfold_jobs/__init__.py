@@ -1,3 +1,15 @@
-"""sheepfold-jobs: arq job queues for sheepfold (not built yet: this distribution is its skeleton)."""
+"""sheepfold-jobs: the arq adapter of sheepfold's job-queue port, its workers, and the outage spool.
 
-__all__: list[str] = []
+``[jobs] backend = "arq"`` puts jobs on Redis through arq (the shared
+connection of ``sheepfold-redis``), with ``fallback = "spool"`` (hold jobs
+locally while Redis is down) or ``"memory"`` (run them in-process).
+``sheepfold worker`` runs workers; ``jobs.worker.embedded`` runs them in the
+server process.
+"""
+
+from sheepfold_jobs.adapter import ArqJobs, arq_redis
+from sheepfold_jobs.runner import WorkerPool
+from sheepfold_jobs.spool import SpooledJobs
+from sheepfold_jobs.worker import QueueWorker, arq_function
+
+__all__ = ["ArqJobs", "QueueWorker", "SpooledJobs", "WorkerPool", "arq_function", "arq_redis"]

@@ -1,0 +1,242 @@
+"""The arq adapter of the job-queue port: plain arq jobs, with priorities, statistics and a failed list beside them."""
+
+from __future__ import annotations
+
+import pickle
+import time
+from datetime import datetime
+from typing import Any
+
+from arq.connections import ArqRedis
+from arq.constants import expires_extra_ms
+from arq.jobs import deserialize_result, serialize_job, serialize_result
+
+from sheepfold.errors import SettingsError
+from sheepfold.jobs import (
+    FailedJob,
+    JobRegistry,
+    JobResult,
+    JobStatistics,
+    JobStatus,
+    Priority,
+    PriorityStatistics,
+)
+from sheepfold.jobs.definition import due_at, new_job_id
+from sheepfold.jobs.serialization import dump_arguments
+from sheepfold.jobs.statistics import QUEUE_TIME_SAMPLES, percentile
+from sheepfold_jobs import keys, scripts
+from sheepfold_jobs.keys import BAND_WIDTH, BANDS, FailedKeys, QueueKeys
+from sheepfold_redis import RedisConnection, unavailable_on_failure
+
+
+def arq_redis(connection: RedisConnection) -> ArqRedis:
+    """An ``ArqRedis`` on the platform's shared connection pool: no connection of its own.
+
+    ``ArqRedis`` is a ``redis.asyncio.Redis`` subclass, and a ``Redis`` built
+    on an existing pool borrows that pool's connections (with its timeouts,
+    retries and bound) and never closes it. So arq's commands, sheepfold's
+    scripts and every other plugin's calls share one pool per process.
+    """
+    if connection.is_cluster:
+        raise SettingsError(
+            ["jobs.backend = 'arq' needs one Redis server (URL or Sentinel): arq has no Cluster support"]
+        )
+    return ArqRedis(connection.client.connection_pool)
+
+
+class ArqJobs:
+    """:class:`~sheepfold.jobs.Jobs` on Redis through arq; workers are :class:`~sheepfold_jobs.JobWorker`.
+
+    ``enqueue`` is one script: arq's job data and queue entry, the priority
+    index entry, and a wake-up message, atomically. Every method touches
+    Redis and raises ``BackendUnavailable`` while it is down.
+    """
+
+    def __init__(self, connection: RedisConnection, registry: JobRegistry, *, failed_max: int = 1000) -> None:
+        self.connection = connection
+        self.registry = registry
+        self.failed_max = failed_max
+        self.redis = arq_redis(connection)
+        self.failed_keys = FailedKeys.of(connection)
+        self._queue_keys: dict[str, QueueKeys] = {}
+        self._enqueue = connection.script(scripts.ENQUEUE)
+        self._abort = connection.script(scripts.ABORT)
+
+    def keys(self, queue: str) -> QueueKeys:
+        """The Redis keys of ``queue``; ``keys(queue).arq_queue`` is the arq queue name a stock worker uses."""
+        found = self._queue_keys.get(queue)
+        if found is None:
+            found = self._queue_keys[queue] = QueueKeys.of(self.connection, queue)
+        return found
+
+    async def start(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        return None  # the connection belongs to plugin-redis, which closes it
+
+    async def ping(self) -> None:
+        await self.connection.ping()
+
+    async def enqueue(
+        self,
+        function: str,
+        args: tuple[Any, ...] = (),
+        kwargs: dict[str, Any] | None = None,
+        *,
+        queue: str | None = None,
+        priority: Priority | str = Priority.NORMAL,
+        delay: float | None = None,
+        run_at: datetime | None = None,
+        job_id: str | None = None,
+        enqueued_at: float | None = None,
+    ) -> str:
+        """The port's ``enqueue``; ``enqueued_at`` (epoch seconds) lets a spool replay keep a job's first time."""
+        definition = self.registry.get(function)
+        args, kwargs = tuple(args), dict(kwargs or {})
+        dump_arguments(function, args, kwargs)  # a clear error before anything is sent
+        band = Priority.parse(priority)
+        job_id = job_id or new_job_id()
+        now = time.time()
+        enqueue_ms = int((enqueued_at or now) * 1000)
+        due_ms = int(due_at(now, delay, run_at) * 1000)
+        queue_keys = self.keys(queue or definition.queue)
+        data = serialize_job(function, args, kwargs, None, enqueue_ms)
+        expires = max(due_ms - int(now * 1000), 0) + expires_extra_ms
+        with unavailable_on_failure():
+            await self._enqueue(
+                keys=[keys.job_key(job_id), keys.result_key(job_id), queue_keys.arq_queue, queue_keys.index,
+                      queue_keys.wake],
+                args=[job_id, data, due_ms, expires, band * BAND_WIDTH + due_ms],
+            )  # fmt: skip
+        return job_id
+
+    async def status(self, job_id: str) -> JobStatus:
+        queues = self.registry.queues()
+        with unavailable_on_failure():
+            async with self.redis.pipeline(transaction=False) as pipe:
+                pipe.exists(keys.result_key(job_id))
+                pipe.exists(keys.in_progress_key(job_id))
+                for queue in queues:
+                    pipe.zscore(self.keys(queue).arq_queue, job_id)
+                has_result, running, *scores = await pipe.execute()
+        if has_result:
+            result = await self.result(job_id)
+            return JobStatus.NOT_FOUND if result is None else JobStatus.COMPLETE if result.success else JobStatus.FAILED
+        if running:
+            return JobStatus.IN_PROGRESS
+        score = next((score for score in scores if score is not None), None)
+        if score is None:
+            return JobStatus.NOT_FOUND
+        return JobStatus.DEFERRED if score > time.time() * 1000 else JobStatus.QUEUED
+
+    async def result(self, job_id: str) -> JobResult | None:
+        with unavailable_on_failure():
+            data = await self.redis.get(keys.result_key(job_id))
+        if data is None:
+            return None
+        stored = deserialize_result(data)
+        error = None if stored.success else describe(stored.result)
+        return JobResult(
+            job_id,
+            stored.function,
+            stored.success,
+            stored.result if stored.success else None,
+            error,
+            stored.job_try,
+            stored.enqueue_time.timestamp(),
+            stored.start_time.timestamp(),
+            stored.finish_time.timestamp(),
+        )
+
+    async def abort(self, job_id: str) -> bool:
+        for queue in self.registry.queues():
+            queue_keys = self.keys(queue)
+            now_ms = int(time.time() * 1000)
+            with unavailable_on_failure():
+                outcome = await self._abort(
+                    keys=[keys.job_key(job_id), keys.in_progress_key(job_id), queue_keys.arq_queue, queue_keys.index,
+                          keys.ABORT_KEY, queue_keys.wake],
+                    args=[job_id, now_ms],
+                )  # fmt: skip
+            if outcome == 1:
+                return True
+            if isinstance(outcome, bytes):
+                await self._store_aborted(job_id, outcome, queue, now_ms)
+                return True
+        return False
+
+    async def _store_aborted(self, job_id: str, data: bytes, queue: str, now_ms: int) -> None:
+        job = pickle.loads(data)
+        result = serialize_result(
+            job["f"], job["a"], job["k"], job.get("t") or 0, job["et"], False,
+            RuntimeError("aborted before it started"), now_ms, now_ms, job_id, self.keys(queue).arq_queue, job_id,
+        )  # fmt: skip
+        definition_keep = self.registry.get(job["f"]).keep_result
+        with unavailable_on_failure():
+            await self.redis.set(keys.result_key(job_id), result, px=max(int(definition_keep * 1000), 1))
+
+    async def statistics(self) -> JobStatistics:
+        now_ms = int(time.time() * 1000)
+        queues = self.registry.queues()
+        with unavailable_on_failure():
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for queue in queues:
+                    queue_keys = self.keys(queue)
+                    for band in BANDS:
+                        low = band * BAND_WIDTH
+                        pipe.zcount(queue_keys.index, low, low + now_ms)
+                        pipe.zcount(queue_keys.index, f"({low + now_ms}", low + BAND_WIDTH - 1)
+                        pipe.zcount(queue_keys.active[band], f"({now_ms}", "+inf")
+                        pipe.lrange(queue_keys.queue_times[band], 0, QUEUE_TIME_SAMPLES - 1)
+                    pipe.hgetall(queue_keys.counts)
+                replies = iter(await pipe.execute())
+        stats = JobStatistics()
+        for queue in queues:
+            by_band = {}
+            for _band in BANDS:
+                waiting, delayed, active, times = next(replies), next(replies), next(replies), next(replies)
+                samples = [int(sample) / 1000 for sample in times]
+                by_band[_band] = PriorityStatistics(
+                    waiting, delayed, active, queue_time_p50=percentile(samples, 0.5),
+                    queue_time_p95=percentile(samples, 0.95),
+                )  # fmt: skip
+            counts = {name.decode(): int(value) for name, value in next(replies).items()}
+            for band, entry in by_band.items():
+                entry.completed = counts.get(f"completed:{band.value}", 0)
+                entry.failed = counts.get(f"failed:{band.value}", 0)
+            stats.queues[queue] = {band.name.lower(): entry for band, entry in by_band.items()}
+        return stats
+
+    async def failed_jobs(self, limit: int = 100) -> list[FailedJob]:
+        with unavailable_on_failure():
+            ids = await self.redis.zrevrange(self.failed_keys.ids, 0, max(limit, 1) - 1)
+            records = await self.redis.hmget(self.failed_keys.records, ids) if ids else []
+        return [pickle.loads(record) for record in records if record is not None]
+
+    async def failed_job(self, job_id: str) -> FailedJob | None:
+        with unavailable_on_failure():
+            record = await self.redis.hget(self.failed_keys.records, job_id)
+        return None if record is None else pickle.loads(record)
+
+    async def retry_failed(self, job_id: str) -> bool:
+        failed = await self.failed_job(job_id)
+        if failed is None:
+            return False
+        with unavailable_on_failure():
+            async with self.redis.pipeline(transaction=True) as pipe:
+                pipe.zrem(self.failed_keys.ids, job_id)
+                pipe.hdel(self.failed_keys.records, job_id)
+                pipe.delete(keys.result_key(job_id), keys.retry_key(job_id))
+                await pipe.execute()
+        await self.enqueue(
+            failed.function, failed.args, failed.kwargs, queue=failed.queue, priority=failed.priority, job_id=job_id
+        )
+        return True
+
+
+def describe(error: object) -> str:
+    """``"Type: message"`` of a stored failure (arq stores the exception itself)."""
+    if isinstance(error, BaseException):
+        return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+    return str(error)

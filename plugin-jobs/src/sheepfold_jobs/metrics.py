@@ -1,0 +1,71 @@
+"""Fleet-wide job statistics in ``/metrics``: gauges refreshed from the port's statistics every few seconds.
+
+Prometheus collects synchronously while statistics need Redis, so a task
+reads them every ``jobs.metrics_interval`` seconds (a few counting
+commands per queue, never a scan) and sets the gauges; ``/metrics`` serves
+the last reading.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from prometheus_client import CollectorRegistry, Gauge
+
+from sheepfold.jobs import Jobs
+
+logger = logging.getLogger("sheepfold.jobs.metrics")
+STATES = ("waiting", "delayed", "active", "completed", "failed")
+
+
+class JobMetrics:
+    """Gauges ``sheepfold_jobs{queue,priority,state}`` and ``sheepfold_jobs_queue_time_seconds{...,quantile}``."""
+
+    def __init__(self, jobs: Jobs, registry: CollectorRegistry, *, interval: float) -> None:
+        self.jobs = jobs
+        self.interval = interval
+        self.counts = Gauge(
+            "sheepfold_jobs",
+            "Jobs of the whole fleet by queue, priority and state (completed and failed: since counting began).",
+            ["queue", "priority", "state"],
+            registry=registry,
+        )
+        self.queue_time = Gauge(
+            "sheepfold_jobs_queue_time_seconds",
+            "Seconds from due to start over the most recent jobs, by queue and priority.",
+            ["queue", "priority", "quantile"],
+            registry=registry,
+        )
+        self._task: asyncio.Task[None] | None = None
+
+    async def refresh(self) -> None:
+        """Read the statistics once and set every gauge."""
+        stats = await self.jobs.statistics()
+        for queue, by_priority in stats.queues.items():
+            for priority, entry in by_priority.items():
+                for state in STATES:
+                    self.counts.labels(queue, priority, state).set(getattr(entry, state))
+                for quantile, value in (("0.5", entry.queue_time_p50), ("0.95", entry.queue_time_p95)):
+                    if value is not None:
+                        self.queue_time.labels(queue, priority, quantile).set(value)
+
+    def start(self) -> None:
+        if self.interval > 0:
+            self._task = asyncio.get_running_loop().create_task(self._run(), name="sheepfold-jobs-metrics")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self.refresh()
+            except Exception as error:
+                logger.debug("job statistics unavailable: %s", error)
+            await asyncio.sleep(self.interval)

@@ -1,0 +1,102 @@
+"""The plugin's hooks: the ``arq`` and ``spool`` job adapters, workers, admin routes, metrics and commands."""
+
+from __future__ import annotations
+
+import click
+from blacksheep import Application, Router
+from dynaconf import Validator
+
+from sheepfold.hookspecs import hookimpl
+from sheepfold.jobs import JobRegistry, Jobs
+from sheepfold.platform import Platform
+from sheepfold.types import RegisterProvider
+from sheepfold_jobs import cli as commands
+from sheepfold_jobs.adapter import ArqJobs
+from sheepfold_jobs.admin import add_admin_routes
+from sheepfold_jobs.metrics import JobMetrics
+from sheepfold_jobs.runner import WorkerPool
+from sheepfold_jobs.settings import settings_validators
+from sheepfold_jobs.spool import SpooledJobs, hand_over_on_recovery
+from sheepfold_redis import RedisConnection
+
+
+@hookimpl
+def sheepfold_settings_validators() -> list[Validator]:
+    return settings_validators()
+
+
+def _arq_jobs(platform: Platform) -> ArqJobs:
+    return ArqJobs(
+        RedisConnection.of(platform), JobRegistry.of(platform), failed_max=platform.settings.get("jobs.failed_max")
+    )
+
+
+@hookimpl
+def sheepfold_register_providers(register: RegisterProvider) -> None:
+    register("jobs", "arq", _arq_jobs)
+    register(
+        "jobs",
+        "spool",
+        lambda platform: SpooledJobs(
+            JobRegistry.of(platform), max_entries=platform.settings.get("jobs.spool.max_entries")
+        ),
+    )
+
+
+@hookimpl
+def sheepfold_configure_app(app: Application, platform: Platform) -> None:
+    switch = platform.capabilities.get("jobs")
+    if switch is not None:
+        hand_over_on_recovery(switch)
+
+
+@hookimpl
+def sheepfold_register_routes(router: Router, platform: Platform) -> None:
+    add_admin_routes(router, platform)
+
+
+@hookimpl
+def sheepfold_register_commands(cli: click.Group) -> None:
+    cli.add_command(commands.worker)
+    cli.add_command(commands.jobs)
+
+
+def worker_pool(platform: Platform, queues: list[str] | None = None) -> WorkerPool | None:
+    """Workers for ``queues`` (default: ``jobs.worker.queues``, else every queue), or None without the arq backend."""
+    switch = platform.capabilities.get("jobs")
+    backend = switch.backend if switch is not None else None
+    if not isinstance(backend, ArqJobs):
+        return None
+    settings = platform.settings
+    chosen = queues or settings.get("jobs.worker.queues") or backend.registry.queues()
+    return WorkerPool(
+        backend,
+        chosen,
+        idle_poll=settings.get("jobs.worker.idle_poll"),
+        crash_margin=settings.get("jobs.worker.crash_margin"),
+        shutdown_grace=settings.get("jobs.worker.shutdown_grace"),
+        platform=platform,
+    )
+
+
+@hookimpl
+def sheepfold_startup(app: Application, platform: Platform) -> None:
+    interval = platform.settings.get("jobs.metrics_interval")
+    metrics = JobMetrics(platform.require(Jobs), platform.metrics.registry, interval=interval)
+    platform.provide(JobMetrics, metrics)
+    metrics.start()
+    if platform.settings.get("jobs.worker.embedded"):
+        pool = worker_pool(platform)
+        if pool is not None:
+            platform.provide(WorkerPool, pool)
+            pool.start()
+
+
+@hookimpl
+async def sheepfold_shutdown(app: Application, platform: Platform) -> None:
+    pool = platform.find(WorkerPool)
+    if pool is not None:
+        await pool.stop()
+    metrics = platform.find(JobMetrics)
+    if metrics is not None:
+        await metrics.stop()

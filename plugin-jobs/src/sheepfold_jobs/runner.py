@@ -1,0 +1,91 @@
+"""Running the workers of several queues in one process: ``sheepfold worker`` and the server's embedded worker."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import TYPE_CHECKING
+
+from sheepfold_jobs.adapter import ArqJobs
+from sheepfold_jobs.worker import QueueWorker
+
+if TYPE_CHECKING:
+    from sheepfold.platform import Platform
+
+logger = logging.getLogger("sheepfold.jobs.worker")
+
+
+class WorkerPool:
+    """One :class:`QueueWorker` per queue, and one pub/sub subscription that wakes them.
+
+    The subscription is the only connection held for long (it waits for
+    messages); every other command borrows from the shared pool.
+    """
+
+    def __init__(
+        self,
+        jobs: ArqJobs,
+        queues: list[str],
+        *,
+        idle_poll: float = 1.0,
+        crash_margin: float = 10.0,
+        shutdown_grace: float = 10.0,
+        platform: Platform | None = None,
+    ) -> None:
+        self.jobs = jobs
+        self.shutdown_grace = shutdown_grace
+        self.workers = {
+            queue: QueueWorker(
+                jobs,
+                queue,
+                concurrency=jobs.registry.concurrency(queue),
+                idle_poll=idle_poll,
+                crash_margin=crash_margin,
+                platform=platform,
+            )
+            for queue in queues
+        }
+        self._channels = {worker.queue_keys.wake.encode(): worker for worker in self.workers.values()}
+        self._tasks: list[asyncio.Task[None]] = []
+        self._stopping = False
+
+    def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._tasks = [loop.create_task(self._listen(), name="sheepfold-jobs-wake")]
+        for queue, worker in self.workers.items():
+            worker.main_task = loop.create_task(worker.main(), name=f"sheepfold-jobs-{queue}")
+            self._tasks.append(worker.main_task)
+        logger.info("job workers started for queues: %s", ", ".join(self.workers))
+
+    async def stop(self) -> None:
+        """Stop claiming, give running jobs ``shutdown_grace`` seconds, cancel the rest (they run again later)."""
+        self._stopping = True
+        for worker in self.workers.values():
+            worker.stop_claiming()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks = []
+        await asyncio.gather(*(worker.stop(self.shutdown_grace) for worker in self.workers.values()))
+
+    async def _listen(self) -> None:
+        while not self._stopping:
+            pubsub = self.jobs.redis.pubsub()
+            try:
+                await pubsub.subscribe(*self._channels)
+                for worker in self.workers.values():
+                    worker.wake.set()  # anything enqueued while we were not listening
+                while not self._stopping:
+                    message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=5.0)
+                    if message is not None:
+                        worker = self._channels.get(message["channel"])
+                        if worker is not None:
+                            worker.wake.set()
+            except Exception as error:
+                if not self._stopping:
+                    logger.warning("job wake-up subscription lost (%s); retrying", error)
+                    await asyncio.sleep(1.0)
+            finally:
+                with contextlib.suppress(Exception):
+                    await pubsub.aclose()

@@ -1,0 +1,22 @@
+"""The ``[jobs]`` keys of the arq adapter, its workers and its spool (the kernel declares the rest of ``[jobs]``)."""
+
+from __future__ import annotations
+
+from dynaconf import Validator
+
+
+def _is_list_of_str(value: object) -> bool:
+    return isinstance(value, list) and all(isinstance(item, str) for item in value)
+
+
+def settings_validators() -> list[Validator]:
+    number = (int, float)
+    return [
+        Validator("jobs.worker.embedded", default=False, is_type_of=bool),
+        Validator("jobs.worker.queues", default=[], condition=_is_list_of_str),
+        Validator("jobs.worker.idle_poll", default=1.0, is_type_of=number, gt=0),
+        Validator("jobs.worker.crash_margin", default=10.0, is_type_of=number, gte=0),
+        Validator("jobs.worker.shutdown_grace", default=10.0, is_type_of=number, gte=0),
+        Validator("jobs.spool.max_entries", default=10_000, is_type_of=int, gte=1),
+        Validator("jobs.metrics_interval", default=5.0, is_type_of=number, gte=0),
+    ]

@@ -1,0 +1,171 @@
+"""The ``spool`` fallback: while Redis is down, enqueued jobs wait in a bounded local spool, then go to Redis.
+
+Configure it as the jobs capability's fallback (``[jobs] backend = "arq",
+fallback = "spool"``). The fallback switch sends ``enqueue`` here once a
+Redis call fails; when the switch's probe finds Redis again, the plugin
+hands every spooled job to the arq adapter in the order it came, with its
+id, priority, due time and first enqueue time. A job that cannot be handed
+over stays spooled for the next recovery. The spool lives in this process's
+memory: it survives an outage, not a restart of the process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sheepfold.fallback import FallbackSwitch
+from sheepfold.jobs import (
+    FailedJob,
+    JobQueueFull,
+    JobRegistry,
+    JobResult,
+    JobStatistics,
+    JobStatus,
+    Priority,
+    PriorityStatistics,
+)
+from sheepfold.jobs.definition import due_at, new_job_id
+from sheepfold.jobs.serialization import dump_arguments
+
+logger = logging.getLogger("sheepfold.jobs.spool")
+
+
+@dataclass(frozen=True)
+class SpooledJob:
+    """One ``enqueue`` call kept while Redis was down."""
+
+    job_id: str
+    function: str
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
+    queue: str
+    priority: Priority
+    due_at: float
+    enqueued_at: float
+
+
+class SpooledJobs:
+    """:class:`~sheepfold.jobs.Jobs` that only accepts jobs, holding at most ``max_entries`` until Redis returns.
+
+    Beyond the bound, ``enqueue`` raises :class:`~sheepfold.jobs.JobQueueFull`
+    rather than drop a job silently. Status is ``queued``/``deferred`` for
+    spooled jobs; results, the failed list and aborting running jobs need Redis.
+    """
+
+    def __init__(self, registry: JobRegistry, *, max_entries: int = 10_000) -> None:
+        self.registry = registry
+        self.max_entries = max_entries
+        self.spooled: OrderedDict[str, SpooledJob] = OrderedDict()
+
+    async def start(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        if self.spooled:
+            logger.error("%d spooled jobs were never handed to Redis and are lost", len(self.spooled))
+
+    async def ping(self) -> None:
+        return None
+
+    async def enqueue(
+        self,
+        function: str,
+        args: tuple[Any, ...] = (),
+        kwargs: dict[str, Any] | None = None,
+        *,
+        queue: str | None = None,
+        priority: Priority | str = Priority.NORMAL,
+        delay: float | None = None,
+        run_at: datetime | None = None,
+        job_id: str | None = None,
+    ) -> str:
+        definition = self.registry.get(function)
+        args, kwargs = tuple(args), dict(kwargs or {})
+        dump_arguments(function, args, kwargs)
+        job_id = job_id or new_job_id()
+        if job_id in self.spooled:
+            return job_id
+        if len(self.spooled) >= self.max_entries:
+            raise JobQueueFull(
+                f"Redis is down and the job spool holds {len(self.spooled)} jobs (jobs.spool.max_entries)"
+            )
+        now = time.time()
+        self.spooled[job_id] = SpooledJob(
+            job_id, function, args, kwargs, queue or definition.queue, Priority.parse(priority),
+            due_at(now, delay, run_at), now,
+        )  # fmt: skip
+        return job_id
+
+    async def status(self, job_id: str) -> JobStatus:
+        job = self.spooled.get(job_id)
+        if job is None:
+            return JobStatus.NOT_FOUND
+        return JobStatus.DEFERRED if job.due_at > time.time() else JobStatus.QUEUED
+
+    async def result(self, job_id: str) -> JobResult | None:
+        return None
+
+    async def abort(self, job_id: str) -> bool:
+        return self.spooled.pop(job_id, None) is not None
+
+    async def statistics(self) -> JobStatistics:
+        stats = JobStatistics()
+        now = time.time()
+        for queue in self.registry.queues():
+            stats.queues[queue] = {band.name.lower(): PriorityStatistics() for band in Priority}
+        for job in self.spooled.values():
+            entry = stats.queues.setdefault(job.queue, {band.name.lower(): PriorityStatistics() for band in Priority})[
+                job.priority.name.lower()
+            ]
+            if job.due_at > now:
+                entry.delayed += 1
+            else:
+                entry.waiting += 1
+        return stats
+
+    async def failed_jobs(self, limit: int = 100) -> list[FailedJob]:
+        return []
+
+    async def failed_job(self, job_id: str) -> FailedJob | None:
+        return None
+
+    async def retry_failed(self, job_id: str) -> bool:
+        return False
+
+    async def hand_over(self, backend: Any) -> int:
+        """Enqueue every spooled job on ``backend`` in order; stops at the first failure. Returns how many went."""
+        handed = 0
+        for job_id, job in list(self.spooled.items()):
+            await backend.enqueue(
+                job.function, job.args, job.kwargs, queue=job.queue, priority=job.priority,
+                run_at=datetime.fromtimestamp(job.due_at, UTC), job_id=job_id, enqueued_at=job.enqueued_at,
+            )  # fmt: skip
+            del self.spooled[job_id]
+            handed += 1
+        return handed
+
+
+def hand_over_on_recovery(switch: FallbackSwitch) -> None:
+    """Make ``switch`` hand its spool to its backend every time it switches back to it."""
+
+    async def recovered(switch: FallbackSwitch, on_backend: bool) -> None:
+        spool = switch.fallback
+        if not isinstance(spool, SpooledJobs):
+            return
+        # Until the spool is empty or Redis is lost again: a failed hand-over is tried again shortly.
+        while on_backend and spool.spooled and switch.on_backend:
+            try:
+                handed = await spool.hand_over(switch.backend)
+            except Exception as error:
+                logger.warning("handing spooled jobs to Redis failed (%s); %d stay spooled", error, len(spool.spooled))
+                await asyncio.sleep(switch.probe_interval)
+            else:
+                logger.warning("handed %d spooled jobs to Redis", handed)
+
+    switch.add_listener(recovered)

@@ -1,0 +1,229 @@
+"""Workers for the arq adapter: arq's own job runner, told what to run by priority and woken by enqueues.
+
+:class:`QueueWorker` is an ``arq.worker.Worker`` for one queue. arq runs
+each job as usual (its job data, retry counter, timeout, result and abort
+keys), so a job may equally be run by a stock arq worker. What changes is
+how jobs are picked and when:
+
+- picking is one script (:data:`~sheepfold_jobs.scripts.CLAIM`) that takes
+  the next due jobs by priority, takes arq's in-progress lock for each,
+  records a lease, and claims no more than the worker has free slots for;
+- the worker sleeps until an enqueue publishes on the queue's wake channel,
+  a job of its own ends, the next deferred job is due, or ``idle_poll``
+  seconds pass (for leases of dead workers): no busy polling;
+- finishing is one script (:data:`~sheepfold_jobs.scripts.FINISH`) that does
+  what arq's ``finish_job`` does and keeps the statistics and failed list.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import pickle
+import time
+from typing import TYPE_CHECKING, Any
+
+from arq.jobs import deserialize_result
+from arq.worker import Function, Retry, Worker, func
+
+from sheepfold.jobs import FailedJob, JobContext, JobDefinition, Priority
+from sheepfold.jobs.statistics import QUEUE_TIME_SAMPLES
+from sheepfold_jobs import keys, scripts
+from sheepfold_jobs.adapter import ArqJobs, describe
+from sheepfold_jobs.keys import BAND_WIDTH, IN_PROGRESS_PREFIX
+
+if TYPE_CHECKING:
+    from sheepfold.platform import Platform
+
+logger = logging.getLogger("sheepfold.jobs.worker")
+
+
+class QueueWorker(Worker):
+    """An arq worker for one sheepfold queue, claiming by priority and woken by enqueues (see the module)."""
+
+    def __init__(
+        self,
+        jobs: ArqJobs,
+        queue: str,
+        *,
+        concurrency: int,
+        idle_poll: float = 1.0,
+        crash_margin: float = 10.0,
+        platform: Platform | None = None,
+    ) -> None:
+        self.jobs = jobs
+        self.queue = queue
+        self.queue_keys = jobs.keys(queue)
+        self.platform = platform
+        self.wake = asyncio.Event()
+        self.claimed: dict[str, tuple[Priority, int]] = {}
+        self.succeeded: set[str] = set()
+        self.failures: dict[str, FailedJob] = {}
+        functions = [arq_function(definition, self) for definition in jobs.registry]
+        super().__init__(
+            functions=functions,
+            queue_name=self.queue_keys.arq_queue,
+            redis_pool=jobs.redis,
+            max_jobs=concurrency,
+            poll_delay=idle_poll,
+            handle_signals=False,
+            allow_abort_jobs=True,
+            log_results=False,
+            max_tries=max((definition.max_tries for definition in jobs.registry), default=5),
+        )
+        # The lease is arq's in-progress lock: the longest timeout of any function plus a margin,
+        # as arq computes it; a worker that dies leaves its jobs to others once it lapses.
+        self.in_progress_timeout_s = max((d.timeout for d in jobs.registry), default=300.0) + crash_margin
+        self._claim = jobs.connection.script(scripts.CLAIM)
+        self._finish = jobs.connection.script(scripts.FINISH)
+        self._next_due_ms = -1
+
+    async def main(self) -> None:
+        self.ctx["redis"] = self.pool
+        while self.allow_pick_jobs:
+            self.wake.clear()
+            try:
+                await self._poll_iteration()
+            except Exception:
+                logger.warning("queue %s: polling Redis failed; retrying", self.queue, exc_info=True)
+            await self._sleep()
+
+    async def _sleep(self) -> None:
+        # call_later rather than asyncio.timeout: on Python 3.11 a timeout expiring as the task is
+        # cancelled can swallow the cancellation, and the worker would never stop.
+        wait = self.poll_delay_s
+        if self._next_due_ms >= 0:
+            wait = min(wait, max(self._next_due_ms / 1000 - time.time(), 0.0))
+        alarm = asyncio.get_running_loop().call_later(wait, self.wake.set)
+        try:
+            await self.wake.wait()
+        finally:
+            alarm.cancel()
+
+    async def _poll_iteration(self) -> None:
+        free = self.max_jobs - self.job_counter
+        if self.allow_pick_jobs and free > 0:
+            now_ms = int(time.time() * 1000)
+            queue_keys = self.queue_keys
+            reply = await self._claim(
+                keys=[queue_keys.arq_queue, queue_keys.index, *queue_keys.active, *queue_keys.queue_times],
+                args=[now_ms, free, int(self.in_progress_timeout_s * 1000), BAND_WIDTH, IN_PROGRESS_PREFIX,
+                      QUEUE_TIME_SAMPLES],
+            )  # fmt: skip
+            self._next_due_ms = int(reply[-1])
+            for at in range(0, len(reply) - 1, 3):
+                await self._start(reply[at].decode(), Priority(int(reply[at + 1])), int(float(reply[at + 2])))
+        if self.allow_abort_jobs:
+            await self._cancel_aborted_jobs()
+        for job_id, task in list(self.tasks.items()):
+            if task.done():
+                del self.tasks[job_id]
+                task.result()
+        await self.heart_beat()
+
+    async def _start(self, job_id: str, band: Priority, score: int) -> None:
+        await self.sem.acquire()  # never waits: no more jobs were claimed than there were free slots
+        self.job_counter += 1
+        self.claimed[job_id] = (band, score)
+        task = self.loop.create_task(self.run_job(job_id, score))
+        task.add_done_callback(lambda _: self._release_sem_dec_counter_on_complete())
+        self.tasks[job_id] = task
+
+    def _release_sem_dec_counter_on_complete(self) -> None:
+        super()._release_sem_dec_counter_on_complete()
+        self.wake.set()  # a free slot: claim the next job now, not at the next poll
+
+    async def finish_job(
+        self,
+        job_id: str,
+        finish: bool,
+        result_data: bytes | None,
+        result_timeout_s: float | None,
+        keep_result_forever: bool,
+        incr_score: int | None,
+        keep_in_progress: float | None,
+    ) -> None:
+        outcome = "done" if job_id in self.succeeded else "failed"
+        mode = outcome if finish else "retry" if incr_score else "requeue"
+        ttl_ms = 0 if keep_result_forever or result_timeout_s is None else max(int(result_timeout_s * 1000), 1)
+        await self._run_finish(job_id, mode, result_data or b"", ttl_ms, incr_score or 0)
+
+    async def finish_failed_job(self, job_id: str, result_data: bytes | None) -> None:
+        # Jobs that never reached their function: tries used up by crashes, unknown function, expired data.
+        if job_id not in self.failures and result_data is not None:
+            stored = deserialize_result(result_data)
+            band = self.claimed.get(job_id, (Priority.NORMAL, 0))[0]
+            self.failures[job_id] = FailedJob(
+                job_id, stored.function, self.queue, band, tuple(stored.args), dict(stored.kwargs), stored.job_try,
+                describe(stored.result), time.time(),
+            )  # fmt: skip
+        ttl_ms = 0 if self.keep_result_forever else max(int(self.keep_result_s * 1000), 1)
+        await self._run_finish(job_id, "failed", result_data or b"", ttl_ms, 0)
+
+    async def _run_finish(self, job_id: str, mode: str, result_data: bytes, ttl_ms: int, incr_score: int) -> None:
+        band, _score = self.claimed.pop(job_id, (Priority.NORMAL, 0))
+        self.succeeded.discard(job_id)
+        failure = self.failures.pop(job_id, None)
+        queue_keys = self.queue_keys
+        failed_keys = self.jobs.failed_keys
+        await self._finish(
+            keys=[keys.job_key(job_id), keys.retry_key(job_id), keys.in_progress_key(job_id), keys.result_key(job_id),
+                  keys.ABORT_KEY, queue_keys.arq_queue, queue_keys.index, queue_keys.active[band], queue_keys.counts,
+                  failed_keys.ids, failed_keys.records],
+            args=[job_id, mode, result_data, ttl_ms, band.value, band * BAND_WIDTH, incr_score,
+                  pickle.dumps(failure) if failure is not None else b"", int(time.time() * 1000),
+                  self.jobs.failed_max],
+        )  # fmt: skip
+
+    def stop_claiming(self) -> None:
+        """End :meth:`main` at its next turn (it is woken now): no job is claimed after this."""
+        self.allow_pick_jobs = False
+        self.wake.set()
+
+    async def stop(self, grace: float) -> None:
+        """Claim nothing more, let running jobs finish for ``grace`` seconds, then cancel them (they run again)."""
+        self.stop_claiming()
+        running = [task for task in self.tasks.values() if not task.done()]
+        if running:
+            _done, pending = await asyncio.wait(running, timeout=grace)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+
+
+def arq_function(definition: JobDefinition, worker: QueueWorker) -> Function:
+    """The arq function that runs ``definition`` with sheepfold's context, timeout and retry policy.
+
+    A failed try that has tries left raises arq's ``Retry`` with the
+    definition's backoff; otherwise the error stands and the job is recorded
+    for the failed list. arq's own timeout is a backstop a second later.
+    """
+
+    async def run(ctx: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
+        job_id, job_try = ctx["job_id"], ctx["job_try"]
+        band = worker.claimed.get(job_id, (Priority.NORMAL, 0))[0]
+        context = JobContext(
+            job_id, job_try, definition.name, worker.queue, band, ctx["enqueue_time"].timestamp(), worker.platform
+        )
+        try:
+            async with asyncio.timeout(definition.timeout):
+                value = await definition.function(context, *args, **kwargs)
+        except Exception as error:
+            delay = definition.retry_delay(job_try, error)
+            if delay is not None:
+                raise Retry(defer=delay) from error
+            worker.failures[job_id] = FailedJob(
+                job_id, definition.name, worker.queue, band, args, kwargs, job_try,
+                definition.describe_failure(error), time.time(),
+            )  # fmt: skip
+            raise
+        worker.succeeded.add(job_id)
+        return value
+
+    return func(
+        run,
+        name=definition.name,
+        timeout=definition.timeout + 1,
+        max_tries=definition.max_tries,
+        keep_result=definition.keep_result,
+    )
