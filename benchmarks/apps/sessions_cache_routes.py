@@ -18,6 +18,9 @@ from sheepfold_redis import plugin as redis_plugin
 from sheepfold_redis.client import build_client
 
 SECRET = "benchmark-only-secret-0123456789abcdefghij"
+#: One pooled connection per wrk connection, and patience for one on a busy machine, on both sides:
+#: the benchmark measures work per request, not how an exhausted pool refuses.
+POOL = {"pool_size": 64, "pool_timeout": 5.0}
 
 
 def _redis_url() -> str:
@@ -35,7 +38,7 @@ def bare_get() -> Application:
     comparison measures what sheepfold adds, not how two clients are tuned.
     """
     app = Application(router=Router())
-    client, _sentinel = build_client(RedisSettings(url=_redis_url()))
+    client, _sentinel = build_client(RedisSettings(url=_redis_url(), **POOL))
     key = f"sheepfold:{_prefix()}:bare"
 
     async def seed(_app: Application) -> None:
@@ -79,7 +82,7 @@ class BenchRoutes:
 def sheepfold_on_redis() -> Application:
     """sheepfold with sessions and the cache on Redis (memory as fallback), production settings."""
     settings = {
-        "redis": {"url": _redis_url(), "prefix": _prefix()},
+        "redis": {"url": _redis_url(), "prefix": _prefix(), **POOL},
         "sessions": {"backend": "redis", "fallback": "memory", "secret": SECRET},
         "cache": {"backend": "redis", "fallback": "memory"},
     }

@@ -5,6 +5,9 @@ from __future__ import annotations
 import math
 import time
 
+from redis.commands.core import AsyncScript
+from redis.exceptions import NoScriptError
+
 from sheepfold.sessions.port import SessionRecord
 from sheepfold_redis.connection import RedisConnection
 from sheepfold_redis.failures import unavailable_on_failure
@@ -150,7 +153,9 @@ class RedisSessionRecords:
         self._create = connection.script(_CREATE)
         self._restore = connection.script(_RESTORE)
         self._regenerate = connection.script(_REGENERATE)
-        self._read_and_touch = connection.script(_READ_AND_TOUCH)
+        self._read_and_touch: AsyncScript = connection.script(_READ_AND_TOUCH)
+        self._read_and_touch_sha = self._read_and_touch.sha
+        self._client = connection.client
         self._write_if_changed = connection.script(_WRITE_IF_CHANGED)
         self._delete = connection.script(_DELETE)
         self._user_sessions = connection.script(_USER_SESSIONS)
@@ -176,8 +181,15 @@ class RedisSessionRecords:
         return bool(created)
 
     async def read_and_touch(self, session_id: str) -> SessionRecord | None:
+        # Every request with a session cookie comes here: EVALSHA straight from the client
+        # (the script object's own call costs more than the rest), the script only on NOSCRIPT.
+        key = self._session_prefix + session_id
+        now = _ms(time.time())
         with unavailable_on_failure():
-            fields = await self._read_and_touch(keys=[self._session_prefix + session_id], args=[_ms(time.time())])
+            try:
+                fields = await self._client.evalsha(self._read_and_touch_sha, 1, key, now)
+            except NoScriptError:
+                fields = await self._read_and_touch(keys=[key], args=[now])
         return None if fields is None else _record(fields)
 
     async def write_if_changed(self, session_id: str, data: bytes) -> bool:
