@@ -42,16 +42,18 @@ def install_error_handlers(app: Application, settings: DatabaseSettings, registr
     )
     capacity = settings.pool_size + settings.max_overflow
 
-    def unavailable(request: Request, reason: str, detail: str, error: BaseException) -> Response:
+    def unavailable(
+        request: Request, reason: str, detail: str, error: BaseException, title: str = "Database unavailable"
+    ) -> Response:
         failures.labels(reason).inc()
         logger.error("%s %s: %s (%s)", request.method, request.path, reason.replace("_", " "), describe_error(error))
-        response = problem(503, detail, title="Database unavailable")
+        response = problem(503, detail, title=title)
         response.add_header(b"Retry-After", b"1")
         return response
 
     async def pool_timeout(_app: Application, request: Request, error: PoolTimeout) -> Response:
         detail = f"No database connection was free within {settings.pool_timeout:g} s (all {capacity} in use)."
-        return unavailable(request, "pool_timeout", detail + " Try again shortly.", error)
+        return unavailable(request, "pool_timeout", detail + " Try again shortly.", error, "Database pool exhausted")
 
     async def connect_failed(_app: Application, request: Request, error: DatabaseUnavailable) -> Response:
         return unavailable(request, "unreachable", "The database is unavailable. Try again shortly.", error)

@@ -55,7 +55,20 @@ def settings_validators() -> list[Validator]:
         Validator("database.monitor.warning_percent", default=80.0, is_type_of=number, gt=0, lte=100),
         Validator("database.monitor.error_percent", default=95.0, is_type_of=number, gt=0, lte=100),
         Validator("database.n_plus_one_threshold", default=10, is_type_of=int, gte=0),
+        # After the two thresholds' own validators, so both hold their defaults or checked values.
+        Validator(
+            "database.monitor",
+            condition=_thresholds_in_order,
+            messages={"condition": "database.monitor.warning_percent: expected below database.monitor.error_percent"},
+        ),
     ]
+
+
+def _thresholds_in_order(monitor: object) -> bool:
+    try:
+        return float(monitor["warning_percent"]) < float(monitor["error_percent"])  # type: ignore[index]
+    except (KeyError, TypeError, ValueError):
+        return True  # a missing or mistyped threshold is reported by its own validator
 
 
 @dataclass(frozen=True)

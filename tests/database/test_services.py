@@ -1,0 +1,64 @@
+"""The engine and a per-request session reach handlers through BlackSheep's dependency injection."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from blacksheep.testing import TestClient
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from sheepfold.database import Database
+from sheepfold_database import MEMORY_URL, SqlDatabase
+from tests.database import routes_for_tests
+from tests.database.conftest import running_app
+from tests.database.routes_for_tests import Author, create_library
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_settings(request):
+    if request.param == "sqlite":
+        return {"url": MEMORY_URL}
+    return request.getfixturevalue("pg_settings")
+
+
+async def test_a_handler_gets_a_session_on_the_apps_engine_and_the_connection_goes_back_after(database_settings):
+    async with running_app(database_settings, routes_for_tests) as app:
+        database = app.platform.require(Database)
+        assert isinstance(database, SqlDatabase)
+        assert app.platform.require(AsyncEngine) is database.engine
+        assert app.platform.require(async_sessionmaker) is database.sessions
+        client = TestClient(app)
+        for _ in range(3):
+            response = await client.get("/db/one")
+            assert response.status == 200
+            assert await response.json() == {"value": 1, "same_engine": True}
+        assert database.figures().checked_out == 0, "the request's session was closed and its connection returned"
+
+
+async def test_each_concurrent_request_gets_its_own_session(database_settings):
+    async with running_app(database_settings, routes_for_tests) as app:
+        client = TestClient(app)
+        responses = await asyncio.gather(*(client.get("/db/hold?seconds=0.05") for _ in range(3)))
+        assert [r.status for r in responses] == [200, 200, 200]
+        assert app.platform.require(SqlDatabase).figures().checked_out == 0
+
+
+async def test_an_uncommitted_session_is_rolled_back_when_the_request_ends(database_settings):
+    async with running_app(database_settings, routes_for_tests) as app:
+        database = app.platform.require(Database)
+        await create_library(database.engine, authors=1)
+        response = await TestClient(app).post("/db/uncommitted")
+        assert response.status == 200
+        async with database.sessions() as session:
+            assert await session.scalar(select(func.count()).select_from(Author)) == 1
+
+
+async def test_the_database_port_is_in_the_kernel_and_other_plugins_find_it(database_settings):
+    async with running_app(database_settings) as app:
+        database = app.platform.find(Database)
+        assert isinstance(database, Database)
+        await database.ping()
+        async with database.sessions() as session:
+            assert isinstance(session, AsyncSession)
