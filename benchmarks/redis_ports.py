@@ -2,10 +2,16 @@
 
 One run, one Redis, interleaved rounds. Three sides per operation:
 
-- raw redis-py: ``GET`` (cache) / ``INCRBY`` (state) on a plain ``redis.asyncio.Redis``;
+- raw redis-py: ``GET`` (cache) / ``INCRBY`` (state) on a plain ``redis.asyncio.Redis`` with its
+  defaults (no timeouts: it would wait forever on a silent Redis); ratios are against this side;
+- raw, timeouts: the same client with sheepfold's default connect and command timeouts, which
+  redis-py enforces with a timer around every read; the difference from raw is their cost;
 - adapter: sheepfold's ``RedisCache.get`` (an ``HGET``: values live in a hash with their tags)
   and ``RedisState.incr``;
-- port: the same call through the capability's fallback switch, as a handler receives it.
+- port: the same call through the capability's fallback switch, as a handler receives it;
+- port, no timeout: a switch without ``switch.call_timeout`` (the kernel's per-call
+  ``asyncio.timeout``), to show what that bound costs; Redis calls are bounded by the
+  connection's own timeouts either way.
 
 Each side runs ``--ops`` calls from ``--concurrency`` tasks; ops/s is the median over
 ``--rounds``. Round trips per call are counted on the client (socket writes per call; a
@@ -20,6 +26,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import secrets
+import statistics
 import time
 from collections.abc import Awaitable, Callable
 
@@ -27,7 +34,7 @@ from harness import compare
 from redis.asyncio import Redis
 from redis.asyncio.connection import Connection
 
-from sheepfold import Cache, State, create_app
+from sheepfold import Cache, FallbackSwitch, State, create_app
 from sheepfold_redis import RedisConnection
 from sheepfold_redis import plugin as redis_plugin
 
@@ -56,16 +63,25 @@ class WriteCounter:
         Connection.send_packed_command = self._original  # type: ignore[method-assign]
 
 
-async def ops_per_second(call: Call, ops: int, concurrency: int) -> float:
+async def ops_per_second(call: Call, ops: int, concurrency: int, cpu: list[float] | None = None) -> float:
+    """Calls per second of wall-clock time; appends this process's CPU microseconds per call to ``cpu``.
+
+    CPU time per call is the steadier figure on a shared machine: it counts only what this
+    client spends (sheepfold, redis-py, the event loop, syscalls), not time spent waiting for
+    Redis or for the CPU.
+    """
     per_task = ops // concurrency
 
     async def task(offset: int) -> None:
         for i in range(per_task):
             await call(offset + i)
 
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     await asyncio.gather(*(task(n * per_task) for n in range(concurrency)))
-    return per_task * concurrency / (time.perf_counter() - started)
+    elapsed, cpu_used = time.perf_counter() - started, time.process_time() - cpu_started
+    if cpu is not None:
+        cpu.append(cpu_used / (per_task * concurrency) * 1e6)
+    return per_task * concurrency / elapsed
 
 
 async def round_trips(call: Call, calls: int = 200) -> float:
@@ -115,7 +131,27 @@ def main() -> None:
         app.platform.capabilities["cache"].backend,
         app.platform.capabilities["state"].backend,
     )
+    untimed = {
+        name: FallbackSwitch(
+            name,
+            backend_name="redis",
+            backend=switch.backend,
+            fallback_name="memory",
+            fallback=switch.fallback,
+            metrics=app.platform.metrics,
+            call_timeout=None,
+        )
+        for name, switch in app.platform.capabilities.items()
+        if name in ("cache", "state")
+    }
     raw = Redis.from_url(args.url, max_connections=max(args.concurrency))
+    timed_settings = connection.settings
+    raw_timed = Redis.from_url(
+        args.url,
+        max_connections=max(args.concurrency),
+        socket_timeout=timed_settings.command_timeout,
+        socket_connect_timeout=timed_settings.connect_timeout,
+    )
     raw_cache_key, raw_state_key = f"{prefix}:raw:cache", f"{prefix}:raw:state"
     loop.run_until_complete(raw.set(raw_cache_key, b"x" * 100))
     loop.run_until_complete(cache_port.set("hit", b"x" * 100, ttl=600))
@@ -123,13 +159,17 @@ def main() -> None:
     operations: dict[str, dict[str, Call]] = {
         "cache get-hit": {
             "raw redis-py": lambda _i: raw.get(raw_cache_key),
+            "raw, timeouts": lambda _i: raw_timed.get(raw_cache_key),
             "adapter": lambda _i: cache_adapter.get("hit"),
             "port": lambda _i: cache_port.get("hit"),
+            "port, no timeout": lambda _i: untimed["cache"].get("hit"),
         },
         "state incr": {
             "raw redis-py": lambda _i: raw.incrby(raw_state_key, 1),
+            "raw, timeouts": lambda _i: raw_timed.incrby(raw_state_key, 1),
             "adapter": lambda _i: state_adapter.incr("counter"),
             "port": lambda _i: state_port.incr("counter"),
+            "port, no timeout": lambda _i: untimed["state"].incr("counter"),
         },
     }
     server_commands = {"cache get-hit": ("get", "hget"), "state incr": ("incrby", "incrby")}
@@ -141,35 +181,40 @@ def main() -> None:
             raw_command, sheepfold_command = server_commands[operation]
             commands = {
                 name: loop.run_until_complete(
-                    commands_per_call(raw, call, raw_command if name == "raw redis-py" else sheepfold_command)
+                    commands_per_call(raw, call, raw_command if name.startswith("raw") else sheepfold_command)
                 )
                 for name, call in sides.items()
             }
             for concurrency in args.concurrency:
+                cpu: dict[str, list[float]] = {name: [] for name in sides}
                 results = compare(
                     args.rounds,
                     {
                         name: (
-                            lambda call=call, concurrency=concurrency: loop.run_until_complete(
-                                ops_per_second(call, args.ops, concurrency)
+                            lambda call=call, concurrency=concurrency, samples=cpu[name]: loop.run_until_complete(
+                                ops_per_second(call, args.ops, concurrency, samples)
                             )
                         )
                         for name, call in sides.items()
                     },
                 )
                 print(f"\n{operation}, concurrency {concurrency}:")
+                raw_cpu = statistics.median(cpu["raw redis-py"])
                 for name, rate in results.items():
                     ratio = rate / results["raw redis-py"]
+                    cpu_per_call = statistics.median(cpu[name])
                     print(
-                        f"  {name:<13} {rate:>9,.0f} ops/s  ratio {ratio:5.3f}  "
+                        f"  {name:<16} {rate:>9,.0f} ops/s  ratio {ratio:5.3f}  "
+                        f"client CPU {cpu_per_call:5.1f} us/call (ratio {raw_cpu / cpu_per_call:5.3f})  "
                         f"round trips/call {trips[name]:.2f}  server commands/call {commands[name]:.2f}"
                     )
-        print("\ngoal: port >= 0.9 x raw redis-py, 1 round trip per call")
+        print("\ngoal: port >= 0.9 x raw redis-py, 1 round trip per call (CPU ratio: raw CPU / this side's CPU)")
     finally:
         loop.run_until_complete(connection.client.unlink(f"{connection.namespace}cache:hit"))
         loop.run_until_complete(connection.client.unlink(f"{connection.namespace}state:counter"))
         loop.run_until_complete(raw.unlink(raw_cache_key, raw_state_key))
         loop.run_until_complete(raw.aclose())
+        loop.run_until_complete(raw_timed.aclose())
         loop.run_until_complete(app.stop())
         loop.close()
 
