@@ -34,6 +34,11 @@ async def record_order(ctx: JobContext, key: str, label: str) -> None:
     ORDER[key].append(label)
 
 
+async def note_progress(ctx: JobContext, key: str, watched: str) -> None:
+    """Record how many runs of ``watched`` had happened when this job started."""
+    ORDER[key].append(str(len(RUNS[watched])))
+
+
 async def flaky(ctx: JobContext, key: str, failures: int) -> str:
     RUNS[key].append(ctx.job_try)
     if ctx.job_try <= failures:
@@ -61,6 +66,7 @@ async def sleep_for(ctx: JobContext, key: str, seconds: float) -> None:
 DEFINITIONS = [
     JobDefinition(record),
     JobDefinition(record_order, queue=SERIAL_QUEUE),
+    JobDefinition(note_progress),
     JobDefinition(flaky, max_tries=3, retry=QUICK_RETRY),
     JobDefinition(refuse, max_tries=5, retry=QUICK_RETRY),
     JobDefinition(wait_for_gate, queue=SERIAL_QUEUE, timeout=10),

@@ -1,0 +1,29 @@
+"""A single-file plugin for worker processes: a slow job that records each start and each finish in Redis."""
+
+from __future__ import annotations
+
+import asyncio
+
+from sheepfold.jobs import JobContext, JobDefinition, RetryPolicy
+from sheepfold_redis import RedisConnection
+
+QUEUE = "crash"
+
+
+def starts_key(key: str) -> str:
+    return f"crash-test:{key}:starts"
+
+
+def finishes_key(key: str) -> str:
+    return f"crash-test:{key}:finishes"
+
+
+async def slow_record(ctx: JobContext, key: str, seconds: float) -> None:
+    client = ctx.platform.require(RedisConnection).client
+    await client.rpush(starts_key(key), f"{ctx.job_id}:{ctx.job_try}")
+    await asyncio.sleep(seconds)
+    await client.rpush(finishes_key(key), ctx.job_id)
+
+
+def sheepfold_jobs() -> list[JobDefinition]:
+    return [JobDefinition(slow_record, queue=QUEUE, timeout=3.0, max_tries=3, retry=RetryPolicy(base=0.1))]
