@@ -6,7 +6,6 @@ import asyncio
 import logging
 from dataclasses import dataclass, field
 
-import pytest
 from blacksheep.testing import TestClient
 from prometheus_client import CollectorRegistry
 
@@ -126,9 +125,10 @@ async def test_callers_beyond_the_pool_timeout_get_a_clear_503_and_none_hangs(pg
         assert 'sheepfold_database_unavailable_total{reason="pool_timeout"} 3.0' in metrics
 
 
-@pytest.mark.parametrize("url", ["sqlite+aiosqlite:///:memory:"])
-async def test_an_in_memory_database_has_one_connection_and_callers_queue_for_it(url):
-    async with running_app({"url": url, "pool_timeout": 5}, routes_for_tests) as app:
+async def test_an_in_memory_database_has_one_connection_callers_queue_for_it_and_nothing_alerts(caplog):
+    caplog.set_level(logging.INFO, logger=POOL_LOGGER)
+    settings = {"url": "sqlite+aiosqlite:///:memory:", "pool_timeout": 5, "monitor": {"interval": 0.01}}
+    async with running_app(settings, routes_for_tests) as app:
         client = TestClient(app)
         database = app.platform.require(SqlDatabase)
         callers = [asyncio.ensure_future(client.get("/db/hold?seconds=0.05")) for _ in range(3)]
@@ -138,3 +138,5 @@ async def test_an_in_memory_database_has_one_connection_and_callers_queue_for_it
             responses = await asyncio.gather(*callers)
         assert [r.status for r in responses] == [200, 200, 200]
         assert database.figures().capacity == 1
+        app.platform.require(PoolMonitor).sample()
+    assert pool_records(caplog) == []  # one connection is always "100 % used": no alert says anything
