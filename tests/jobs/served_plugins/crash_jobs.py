@@ -1,10 +1,10 @@
-"""A single-file plugin for worker processes: a slow job that records each start and each finish in Redis."""
+"""A single-file plugin for worker processes and commands: a slow job recording its starts and finishes in Redis."""
 
 from __future__ import annotations
 
 import asyncio
 
-from sheepfold.jobs import JobContext, JobDefinition, RetryPolicy
+from sheepfold.jobs import DoNotRetry, JobContext, JobDefinition, RetryPolicy
 from sheepfold_redis import RedisConnection
 
 QUEUE = "crash"
@@ -25,5 +25,12 @@ async def slow_record(ctx: JobContext, key: str, seconds: float) -> None:
     await client.rpush(finishes_key(key), ctx.job_id)
 
 
+async def reject(ctx: JobContext, reason: str) -> None:
+    raise DoNotRetry(reason)
+
+
 def sheepfold_jobs() -> list[JobDefinition]:
-    return [JobDefinition(slow_record, queue=QUEUE, timeout=3.0, max_tries=3, retry=RetryPolicy(base=0.1))]
+    return [
+        JobDefinition(slow_record, queue=QUEUE, timeout=3.0, max_tries=3, retry=RetryPolicy(base=0.1)),
+        JobDefinition(reject, queue=QUEUE, timeout=3.0),
+    ]
