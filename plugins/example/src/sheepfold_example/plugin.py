@@ -8,7 +8,8 @@ from blacksheep import Request, Response, Router, json
 from dynaconf import Validator
 
 from sheepfold import CacheAside, ComponentHealth, Platform, State, Status, hookimpl
-from sheepfold_example import accounts, guestbook, limited
+from sheepfold.jobs import JobDefinition
+from sheepfold_example import accounts, guestbook, jobs_demo, limited
 
 
 def greeting_for(name: str, greeting: str) -> str:
@@ -47,6 +48,12 @@ def sheepfold_register_routes(router: Router, platform: Platform) -> None:
     limited.add_routes(router)
     accounts.add_routes(router, platform)
     guestbook.add_routes(router, platform)
+    jobs_demo.add_routes(router, platform)
+
+
+@hookimpl
+def sheepfold_jobs() -> list[JobDefinition]:
+    return jobs_demo.JOBS  # count_words, on the plugin's own queue "example"
 
 
 @hookimpl
