@@ -20,12 +20,16 @@ def unused_port() -> int:
 
 
 def redis_backed(url: str, **overrides: Any) -> dict[str, Any]:
-    """Settings with state and cache on Redis at ``url`` (memory as fallback) and a fresh key prefix."""
+    """Settings with state and cache on Redis at ``url`` (memory as fallback) and a fresh key prefix.
+
+    Timeouts are generous so that a busy machine never passes for an outage; tests about slow
+    peers set them explicitly. A killed server fails calls at once whatever the timeouts.
+    """
     settings: dict[str, Any] = {
         "state": {"backend": "redis", "fallback": "memory"},
         "cache": {"backend": "redis", "fallback": "memory"},
-        "redis": {"url": url, "prefix": fresh_prefix()},
-        "switch": {"probe_interval": 0.1},
+        "redis": {"url": url, "prefix": fresh_prefix(), "command_timeout": 1.0, "connect_timeout": 1.0},
+        "switch": {"probe_interval": 0.1, "call_timeout": 2.0},
     }
     for section, values in overrides.items():
         settings.setdefault(section, {}).update(values)

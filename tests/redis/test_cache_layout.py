@@ -24,7 +24,7 @@ def own_redis():
 
 @pytest.fixture
 async def connection(own_redis):
-    conn = RedisConnection(RedisSettings(url=own_redis.url, prefix="layout"))
+    conn = RedisConnection(RedisSettings(url=own_redis.url, prefix="layout", command_timeout=2.0))
     await conn.client.flushall()
     yield conn
     await conn.close()
@@ -82,7 +82,7 @@ async def test_a_tag_set_drops_members_long_expired_on_the_next_write(connection
 
 async def test_clear_removes_this_namespace_by_scan_and_unlink_only(connection, own_redis):
     cache = RedisCache(connection)
-    other = RedisConnection(RedisSettings(url=own_redis.url, prefix="other-app"))
+    other = RedisConnection(RedisSettings(url=own_redis.url, prefix="other-app", command_timeout=2.0))
     try:
         await RedisCache(other).set("k", b"theirs", tags=["t"])
         for i in range(1200):  # more than one batch

@@ -18,7 +18,7 @@ INCR_SCRIPT = "return redis.call('INCRBY', KEYS[1], ARGV[1])"
 
 @pytest.fixture
 async def connection(redis_url):
-    conn = RedisConnection(RedisSettings(url=redis_url, prefix=f"test-{secrets.token_hex(4)}"))
+    conn = RedisConnection(RedisSettings(url=redis_url, prefix=f"test-{secrets.token_hex(4)}", command_timeout=2.0))
     yield conn
     keys = [key async for key in conn.client.scan_iter(match=conn.namespace + "*")]
     if keys:
@@ -145,7 +145,9 @@ async def burst(conn: RedisConnection, callers: int = 20, calls: int = 300) -> N
 async def test_more_callers_than_connections_take_turns_instead_of_failing(redis_url):
     # redis-py's BlockingConnectionPool lets a releasing task take its connection straight back,
     # starving waiters past their timeout; the fair pool hands connections to waiters in order.
-    conn = RedisConnection(RedisSettings(url=redis_url, pool_size=2, pool_timeout=0.5, prefix="fair"))
+    conn = RedisConnection(
+        RedisSettings(url=redis_url, pool_size=2, pool_timeout=0.5, command_timeout=2.0, prefix="fair")
+    )
     try:
         await burst(conn)
     finally:
@@ -155,7 +157,9 @@ async def test_more_callers_than_connections_take_turns_instead_of_failing(redis
 async def test_more_callers_than_connections_take_turns_on_a_cluster_too(redis_cluster_nodes):
     # redis-py's cluster raises MaxConnectionsError at once when a node's connections are busy.
     nodes = tuple((host, int(port)) for host, _, port in (node.rpartition(":") for node in redis_cluster_nodes))
-    conn = RedisConnection(RedisSettings(cluster_nodes=nodes, pool_size=2, pool_timeout=2.0, prefix="fair"))
+    conn = RedisConnection(
+        RedisSettings(cluster_nodes=nodes, pool_size=2, pool_timeout=2.0, command_timeout=2.0, prefix="fair")
+    )
     try:
         await burst(conn, calls=50)
         pipe = conn.pipeline()
@@ -190,6 +194,7 @@ async def test_sentinel_finds_the_master_and_the_connection_uses_it():
                 sentinel_service_name="sheepfold-test",
                 prefix="s",
                 pool_size=2,
+                command_timeout=2.0,
             )
             conn = RedisConnection(settings)
             try:

@@ -38,8 +38,8 @@ def settings_file(directory: Path, redis_url: str) -> Path:
 plugins = {{ directory = "{SERVED_PLUGINS}", disabled = {others!r} }}
 state = {{ backend = "redis", fallback = "memory" }}
 cache = {{ backend = "redis", fallback = "memory" }}
-redis = {{ url = "{redis_url}", prefix = "{fresh_prefix()}" }}
-switch = {{ probe_interval = 0.1 }}
+redis = {{ url = "{redis_url}", prefix = "{fresh_prefix()}", command_timeout = 1.0, connect_timeout = 1.0 }}
+switch = {{ probe_interval = 0.1, call_timeout = 2.0 }}
 """.replace("'", '"')
     )
     return path

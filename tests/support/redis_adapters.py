@@ -60,8 +60,9 @@ def on_redis(make: MakeAdapter):
 
     def context(request: pytest.FixtureRequest) -> contextlib.AbstractAsyncContextManager[Any]:
         url = request.getfixturevalue("redis_url")
-        connection = RedisConnection(RedisSettings(url=url, prefix=fresh_prefix()))
-        return _adapter_on(connection, make, clean=True)
+        # Generous timeouts: a contract test is no outage test, and a busy machine may stall Redis briefly.
+        settings = RedisSettings(url=url, prefix=fresh_prefix(), command_timeout=2.0, connect_timeout=2.0)
+        return _adapter_on(RedisConnection(settings), make, clean=True)
 
     return context
 
