@@ -69,7 +69,8 @@ class ResponseCache:
 
     def __init__(self, cache: Cache, platform: Platform) -> None:
         self.cache = cache
-        self._platform = platform
+        # Plugins are all registered before a route opts in, so the hook's caller is final.
+        self._request_user = platform.plugins.manager.hook.sheepfold_request_user
         self._routes: dict[Any, CachedRoute] = {}
         self._resolved: dict[Any, CachedRoute | None] = {}
         registry = platform.metrics.registry
@@ -152,7 +153,7 @@ class ResponseCache:
 
     def _scope(self, request: Request) -> tuple[str, str | None]:
         """Who asks, as a key part, and the user when one is known."""
-        user = self._platform.plugins.manager.hook.sheepfold_request_user(request=request)
+        user = self._request_user(request=request)
         if user is None:
             identity = request.user
             if identity is not None and identity.is_authenticated():
