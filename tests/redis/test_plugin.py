@@ -86,3 +86,15 @@ async def test_hook_shutdown_closes_the_connection(redis_url):
         await connection.ping()
     assert connection.closed
     assert connection.pool_usage().in_use == 0
+
+
+async def test_health_on_a_cluster_reports_every_field(redis_cluster_nodes):
+    settings = redis_backed("redis://unused", redis={"cluster": {"nodes": redis_cluster_nodes}})
+    async with running_app(settings) as app:
+        await app.platform.require(State).set("k", b"v")
+        report = await health(app)
+        redis = report["components"]["redis"]
+        assert report["status"] == "ok", report
+        assert redis["topology"] == "cluster" and redis["reachable"] is True and redis["version"]
+        assert redis["pool"]["in_use"] == 0 and redis["pool"]["free"] >= 1
+        await remove_namespace(app.platform.require(RedisConnection))
