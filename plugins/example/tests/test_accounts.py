@@ -1,0 +1,58 @@
+"""The example's demo sign-in: login, whoami cached per user, the user's sessions, logout."""
+
+from __future__ import annotations
+
+import pytest
+from blacksheep.contents import JSONContent
+from blacksheep.testing import TestClient
+
+import sheepfold_example.plugin as example
+import sheepfold_sessions.plugin as sessions
+from sheepfold import create_app
+
+SECRET = "example-test-secret-0123456789abcdefghij"
+
+
+@pytest.fixture
+async def client():
+    app = create_app({"sessions": {"secret": SECRET}}, plugins=[sessions, example], load_entry_points=False)
+    await app.start()
+    yield TestClient(app)
+    await app.stop()
+
+
+def session_cookie(response) -> dict[str, str]:
+    name, _, value = response.headers.get_first(b"set-cookie").decode().split(";")[0].partition("=")
+    return {name: value}
+
+
+async def test_login_whoami_sessions_and_logout(client):
+    login = await client.post("/example/login", content=JSONContent({"user": "alice"}))
+    assert await login.json() == {"user": "alice"}
+    cookies = session_cookie(login)
+    first = await client.get("/example/whoami", cookies=cookies)
+    second = await client.get("/example/whoami", cookies=cookies)
+    assert (await first.json())["user"] == "alice"
+    assert [first.headers.get_first(b"x-sheepfold-cache"), second.headers.get_first(b"x-sheepfold-cache")] == [
+        b"miss",
+        b"hit",
+    ]
+    listed = await (await client.get("/example/sessions", cookies=cookies)).json()
+    assert listed["user"] == "alice" and len(listed["sessions"]) == 1
+    await client.post("/example/logout", cookies=cookies)
+    assert (await (await client.get("/example/whoami", cookies=cookies)).json())["user"] is None
+    assert (await client.get("/example/sessions", cookies=cookies)).status == 401
+
+
+async def test_login_without_a_user_name_is_a_400(client):
+    response = await client.post("/example/login", content=JSONContent({"name": "alice"}))
+    assert response.status == 400
+
+
+async def test_without_the_sessions_plugin_the_demo_routes_are_absent():
+    app = create_app({}, plugins=[example], load_entry_points=False)
+    await app.start()
+    try:
+        assert (await TestClient(app).get("/example/whoami")).status == 404
+    finally:
+        await app.stop()
