@@ -11,6 +11,7 @@ from redis.asyncio import Redis
 from sheepfold import BackendUnavailable, SettingsError, create_app
 from sheepfold_redis import RedisConnection, RedisSettings, unavailable_on_failure
 from sheepfold_redis import plugin as redis_plugin
+from tests.support.fault_proxy import Fault, FaultProxy
 from tests.support.redis_server import RedisServer, start_sentinel
 
 INCR_SCRIPT = "return redis.call('INCRBY', KEYS[1], ARGV[1])"
@@ -209,3 +210,19 @@ async def test_sentinel_finds_the_master_and_the_connection_uses_it():
                 await conn.close()
         finally:
             sentinel.stop()
+
+
+async def test_a_call_cancelled_while_connecting_leaves_no_half_open_connection(unused_port):
+    # The switch's call_timeout may cancel a call mid-handshake; redis-py must then drop the socket
+    # rather than pool a connection that skipped SELECT (our pool relies on it).
+    async with FaultProxy(unused_port) as proxy:  # accepts, then stays silent: the SELECT handshake hangs
+        proxy.mode = Fault.SILENT
+        conn = RedisConnection(RedisSettings(url=f"redis://127.0.0.1:{proxy.port}/3", command_timeout=5))
+        try:
+            with pytest.raises(TimeoutError):
+                async with asyncio.timeout(0.2):
+                    await conn.client.get("k")
+            pool = conn.client.connection_pool
+            assert all(not connection.is_connected for connection in pool._available_connections)
+        finally:
+            await conn.close()
