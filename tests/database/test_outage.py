@@ -40,10 +40,18 @@ async def fill_pool(client: TestClient, connections: int) -> None:
     assert {r.status for r in responses} == {200}
 
 
+@pytest.mark.parametrize(
+    "pre_ping_idle",
+    [
+        3600.0,  # never pings: the driver's "socket closed" alone keeps dead connections out
+        0.0,  # and a round trip on every checkout as well, as SQLAlchemy's pool_pre_ping does
+    ],
+)
 async def test_with_pre_ping_no_handler_meets_a_connection_whose_backend_was_killed(
-    postgres_url, pg_settings, application_name
+    postgres_url, pg_settings, application_name, pre_ping_idle
 ):
-    async with running_app({**pg_settings, "pool_size": 3, "max_overflow": 0}, routes_for_tests) as app:
+    settings = {**pg_settings, "pool_size": 3, "max_overflow": 0, "pre_ping_idle": pre_ping_idle}
+    async with running_app(settings, routes_for_tests) as app:
         client = TestClient(app)
         await fill_pool(client, 3)
         assert app.platform.require(SqlDatabase).figures().checked_out == 0

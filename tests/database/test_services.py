@@ -62,3 +62,16 @@ async def test_the_database_port_is_in_the_kernel_and_other_plugins_find_it(data
         await database.ping()
         async with database.sessions() as session:
             assert isinstance(session, AsyncSession)
+
+
+async def test_a_hot_path_borrows_the_drivers_connection_from_the_same_watched_pool(database_settings):
+    async with running_app(database_settings) as app:
+        database = app.platform.require(SqlDatabase)
+        async with database.driver_connection() as connection:
+            assert database.figures().checked_out == 1
+            if database.settings.is_postgresql:
+                assert await connection.fetchval("SELECT 41 + 1") == 42
+            else:
+                async with connection.execute("SELECT 41 + 1") as cursor:
+                    assert (await cursor.fetchone())[0] == 42
+        assert database.figures().checked_out == 0

@@ -13,7 +13,8 @@ default, so a platform runs without PostgreSQL.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from contextlib import AbstractAsyncContextManager
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -38,6 +39,16 @@ class Database(Protocol):
     @property
     def sessions(self) -> async_sessionmaker[AsyncSession]:
         """Makes ``AsyncSession`` objects bound to :attr:`engine` (``async with db.sessions() as s``)."""
+        ...
+
+    def driver_connection(self) -> AbstractAsyncContextManager[Any]:
+        """Borrow the driver's own connection (``asyncpg.Connection``) from the pool, for hot paths.
+
+        ``async with db.driver_connection() as connection: await connection.fetchval(...)``.
+        The connection is sized, watched and pre-pinged like every pooled
+        one, but its statements bypass SQLAlchemy, and so the N+1 watch; no
+        transaction is opened unless the caller opens one.
+        """
         ...
 
     async def ping(self) -> None:

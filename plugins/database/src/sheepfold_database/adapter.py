@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+from collections.abc import AsyncIterator
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.util import greenlet_spawn
 
 from sheepfold_database.engine import build_engine
 from sheepfold_database.errors import describe_error
@@ -47,6 +51,16 @@ class SqlDatabase:
     def figures(self, *, reset_peaks: bool = False) -> PoolFigures:
         """The pool's figures; ``reset_peaks`` starts a new high-water interval (the monitor's samples)."""
         return self.pool.sample(reset_peaks=reset_peaks)
+
+    @contextlib.asynccontextmanager
+    async def driver_connection(self) -> AsyncIterator[Any]:
+        """The driver's connection, checked out of the watched pool and returned to it on exit."""
+        pooled = await self._engine.raw_connection()
+        try:
+            yield pooled.driver_connection
+        finally:
+            # Returning it may roll back, which on an asyncio driver must run inside SQLAlchemy's greenlet.
+            await greenlet_spawn(pooled.close)
 
     async def ping(self) -> None:
         """Run ``SELECT 1`` on the probe connection within ``health_timeout`` seconds; raise if it fails."""

@@ -45,6 +45,7 @@ def settings_validators() -> list[Validator]:
         Validator("database.pool_timeout", default=5.0, is_type_of=number, gt=0),
         Validator("database.recycle", default=1800, is_type_of=number),
         Validator("database.pre_ping", default=True, is_type_of=bool),
+        Validator("database.pre_ping_idle", default=0.5, is_type_of=number, gte=0),
         Validator("database.statement_timeout", default=30.0, is_type_of=number, gte=0),
         Validator("database.connect_timeout", default=5.0, is_type_of=number, gt=0),
         Validator("database.application_name", default="sheepfold", is_type_of=str, len_max=63),
@@ -75,7 +76,9 @@ def _thresholds_in_order(monitor: object) -> bool:
 class DatabaseSettings:
     """How to reach the database and how to size and watch its pool.
 
-    Times are seconds. ``recycle`` below 0 never recycles; ``statement_timeout``
+    Times are seconds. ``pre_ping`` never hands out a connection the server
+    closed, and pings one idle for more than ``pre_ping_idle`` first (see
+    :mod:`sheepfold_database.pre_ping`). ``recycle`` below 0 never recycles; ``statement_timeout``
     0 sets none (PostgreSQL only, sent as the connection's
     ``statement_timeout``). ``schema`` sets PostgreSQL's ``search_path``.
     ``n_plus_one_threshold`` 0 turns the N+1 watch off.
@@ -87,6 +90,7 @@ class DatabaseSettings:
     pool_timeout: float = 5.0
     recycle: float = 1800
     pre_ping: bool = True
+    pre_ping_idle: float = 0.5
     statement_timeout: float = 30.0
     connect_timeout: float = 5.0
     application_name: str = "sheepfold"
@@ -124,6 +128,7 @@ class DatabaseSettings:
             pool_timeout=float(settings.get("database.pool_timeout")),
             recycle=float(settings.get("database.recycle")),
             pre_ping=settings.get("database.pre_ping"),
+            pre_ping_idle=float(settings.get("database.pre_ping_idle")),
             statement_timeout=float(settings.get("database.statement_timeout")),
             connect_timeout=float(settings.get("database.connect_timeout")),
             application_name=settings.get("database.application_name"),

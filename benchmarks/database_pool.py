@@ -1,0 +1,94 @@
+"""Requests/s of one SELECT route: sheepfold's engine against bare BlackSheep on a raw asyncpg pool.
+
+Both apps run under the same uvicorn (uvloop, httptools, one process), hold a
+pool of the same size (``--pool-size``, no overflow) to the same PostgreSQL,
+and are loaded by wrk on loopback with more connections than the pool has
+(``--connections``), interleaved over several rounds. sheepfold is measured
+on two routes of one app, both on its watched, pre-pinged pool:
+
+- ``session``: the handler declares ``session: AsyncSession`` and runs
+  ``session.execute(text("SELECT 1"))``, the idiomatic SQLAlchemy path
+  (BEGIN, SELECT, ROLLBACK on close);
+- ``driver``: ``async with database.driver_connection()`` borrows the asyncpg
+  connection from the same pool and runs ``fetchval``, as the bare app does.
+
+Goal: sheepfold >= 0.8 x bare asyncpg. Prints the rates, the ratios, and each
+pool's peak use.
+
+    .venv/bin/python benchmarks/database_pool.py [--seconds 5] [--rounds 3] [--connections 64] [--pool-size 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import urllib.request
+
+from harness import compare, serve, wrk
+
+
+def sheepfold_peak(base: str) -> tuple[int, int]:
+    metrics = urllib.request.urlopen(base + "/metrics", timeout=5).read().decode()
+    peak = re.search(r"^sheepfold_database_pool_peak_checked_out ([\d.]+)$", metrics, re.MULTILINE)
+    size = re.search(r"^sheepfold_database_pool_size ([\d.]+)$", metrics, re.MULTILINE)
+    return int(float(peak.group(1))), int(float(size.group(1)))
+
+
+def bare_peak(base: str) -> tuple[int, int]:
+    answer = json.loads(urllib.request.urlopen(base + "/peak", timeout=5).read())
+    return answer["peak"], answer["size"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--pool-size", type=int, default=10)
+    parser.add_argument("--no-pre-ping", action="store_true", help="sheepfold without its pre-ping")
+    parser.add_argument(
+        "--url",
+        default=os.environ.get("SHEEPFOLD_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"),
+    )
+    args = parser.parse_args()
+    if args.connections <= args.pool_size:
+        parser.error("--connections must exceed --pool-size: the point is callers queueing for the pool")
+    env = {
+        "BENCH_POSTGRES_URL": args.url,
+        "BENCH_POOL_SIZE": str(args.pool_size),
+        "BENCH_PRE_PING": "false" if args.no_pre_ping else "true",
+        "SHEEPFOLD_ENV": "production",
+    }
+    with (
+        serve("benchmarks.apps.database_routes:bare", factory=True, env=env, ready_path="/peak") as bare_url,
+        serve("benchmarks.apps.database_routes:platform", factory=True, env=env, ready_path="/health/live") as sf_url,
+    ):
+        for url in (bare_url + "/select", sf_url + "/select", sf_url + "/select-driver"):  # warm up
+            wrk(url, seconds=1, connections=args.connections)
+        results = compare(
+            args.rounds,
+            {
+                "bare asyncpg": lambda: wrk(bare_url + "/select", seconds=args.seconds, connections=args.connections),
+                "sheepfold session": lambda: wrk(
+                    sf_url + "/select", seconds=args.seconds, connections=args.connections
+                ),
+                "sheepfold driver": lambda: wrk(
+                    sf_url + "/select-driver", seconds=args.seconds, connections=args.connections
+                ),
+            },
+        )
+        bare_use, sheepfold_use = bare_peak(bare_url), sheepfold_peak(sf_url)
+    pre_ping = "off" if args.no_pre_ping else "on"
+    print(f"one SELECT per request, pool of {args.pool_size}, {args.connections} wrk connections, pre-ping {pre_ping}")
+    for name, rps in results.items():
+        print(f"{name:<18} {rps:>10,.0f} requests/s")
+    for name, (peak, size) in (("bare asyncpg", bare_use), ("sheepfold", sheepfold_use)):
+        print(f"pool peak use, {name:<12} {peak}/{size} ({100 * peak / size:.0f} %)")
+    for name in ("sheepfold session", "sheepfold driver"):
+        print(f"ratio {name} / bare asyncpg: {results[name] / results['bare asyncpg']:.3f} (goal >= 0.8)")
+
+
+if __name__ == "__main__":
+    main()
