@@ -24,6 +24,7 @@ from sheepfold_redis.pubsub import RedisPubSub
 from sheepfold_redis.ratelimit import RedisRateLimiter
 from sheepfold_redis.sessions import RedisSessionRecords
 from sheepfold_redis.state import RedisState
+from tests.support.database_adapters import on_postgresql, on_sqlite_file, on_sqlite_memory
 from tests.support.job_adapters import ArqJobsWithWorkers
 from tests.support.job_functions import registry_for_tests
 from tests.support.redis_adapters import on_fakeredis, on_redis, on_redis_cluster
@@ -82,4 +83,10 @@ PUBSUB_ADAPTERS: dict[str, AdapterContext] = {
     "memory": started(lambda: MemoryPubSub(max_channels=1000)),
     "fakeredis": on_fakeredis(RedisPubSub),
     "redis": on_redis(RedisPubSub),
+}
+
+DATABASE_ADAPTERS: dict[str, AdapterContext] = {
+    "sqlite-memory": on_sqlite_memory,
+    "sqlite-file": on_sqlite_file,
+    "postgresql": on_postgresql,
 }
