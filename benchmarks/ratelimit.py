@@ -19,7 +19,7 @@ Every request is admitted (the limit is far above the load). Redis is a
 afterwards (or ``--redis-url``, whose keys under a fresh prefix are removed
 afterwards), so other users of the machine's Redis do not disturb the run.
 
-    .venv/bin/python benchmarks/ratelimit.py [--seconds 5] [--rounds 3] [--connections 64]
+    .venv/bin/python benchmarks/ratelimit.py [--seconds 4] [--rounds 5] [--connections 64]
 """
 
 from __future__ import annotations
@@ -40,8 +40,8 @@ PATH = "/limited"
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=int, default=5)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--seconds", type=int, default=4)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--redis-url", default="", help="an existing Redis (default: start a private one)")
     args = parser.parse_args()
