@@ -48,7 +48,7 @@ class ArqJobs:
     """:class:`~sheepfold.jobs.Jobs` on Redis through arq; workers are :class:`~sheepfold_jobs.JobWorker`.
 
     ``enqueue`` is one script: arq's job data and queue entry, the priority
-    index entry, and a wake-up message, atomically. Every method touches
+    index entry, and a wake-up message when a worker sleeps, atomically. Every method touches
     Redis and raises ``BackendUnavailable`` while it is down.
     """
 
@@ -106,7 +106,7 @@ class ArqJobs:
         with unavailable_on_failure():
             await self._enqueue(
                 keys=[keys.job_key(job_id), keys.result_key(job_id), queue_keys.arq_queue, queue_keys.index,
-                      queue_keys.wake],
+                      queue_keys.wake, queue_keys.idle],
                 args=[job_id, data, due_ms, expires, band * BAND_WIDTH + due_ms],
             )  # fmt: skip
         return job_id

@@ -12,7 +12,9 @@ them, under the platform's namespace, sheepfold keeps for each queue:
 - ``counts``: completed and failed jobs per band (fleet-wide counters);
 - ``queue-times:<band>``: the most recent queue times in ms (a capped list);
 - ``wake``: the pub/sub channel an enqueue publishes on, so idle workers
-  wake at once instead of polling.
+  wake at once instead of polling; ``idle``: a flag a worker with free
+  slots sets as it goes to sleep, so that only the first enqueue after it
+  publishes (a busy fleet is not flooded with one message per job).
 
 Every statistic is read with counting commands on these keys (ZCOUNT,
 HGETALL, LRANGE of a capped list): never KEYS, never a scan.
@@ -63,6 +65,7 @@ class QueueKeys:
     counts: str
     queue_times: tuple[str, ...]
     wake: str
+    idle: str
 
     @classmethod
     def of(cls, connection: RedisConnection, queue: str) -> QueueKeys:
@@ -74,6 +77,7 @@ class QueueKeys:
             counts=connection.key("jobs", queue, "counts"),
             queue_times=tuple(connection.key("jobs", queue, "queue-times", band.value) for band in BANDS),
             wake=connection.key("jobs", queue, "wake"),
+            idle=connection.key("jobs", queue, "idle"),
         )
 
 

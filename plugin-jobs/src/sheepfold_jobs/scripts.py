@@ -7,20 +7,22 @@ same limit.
 
 from __future__ import annotations
 
-# KEYS: job, result, arq queue, index, wake channel
+# KEYS: job, result, arq queue, index, wake channel, idle flag
 # ARGV: job id, job data, due ms, job expiry ms, index score
 ENQUEUE = """
 if redis.call('EXISTS', KEYS[1], KEYS[2]) > 0 then return 0 end
 redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[4])
 redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1])
 redis.call('ZADD', KEYS[4], ARGV[5], ARGV[1])
-redis.call('PUBLISH', KEYS[5], '1')
+if redis.call('DEL', KEYS[6]) == 1 then redis.call('PUBLISH', KEYS[5], '1') end
 return 1
 """
 
-# KEYS: arq queue, index, active (3 bands), queue times (3 bands)
-# ARGV: now ms, how many to claim, lease ms, band width, in-progress key prefix, queue-time samples kept
-# Returns {id, band, score, id, band, score, ..., next due ms or -1}.
+# KEYS: arq queue, index, active (3 bands), queue times (3 bands), idle flag
+# ARGV: now ms, how many to claim, lease ms, band width, in-progress key prefix, queue-time samples kept,
+#       idle flag ttl ms
+# Returns {id, band, score, id, band, score, ..., next due ms or -1}. Sets the idle flag when it claimed
+# fewer jobs than asked for: the worker will sleep with free slots, and the next enqueue must wake it.
 CLAIM = """
 local now, want, lease, width = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 local prefix, samples = ARGV[5], tonumber(ARGV[6]) - 1
@@ -68,6 +70,7 @@ for band = 0, 2 do
     if next_due < 0 or due < next_due then next_due = due end
   end
 end
+if count < want then redis.call('SET', KEYS[9], '1', 'PX', ARGV[7]) end
 claimed[#claimed + 1] = next_due
 return claimed
 """
@@ -109,7 +112,8 @@ end
 return 1
 """
 
-# KEYS: job, in-progress, arq queue, index, arq abort set, wake channel
+# KEYS: job, in-progress, arq queue, index, arq abort set, wake channel (published on unconditionally:
+#       the worker running the job may be busy, and must see the abort soon)
 # ARGV: job id, now ms
 # Returns the job's data when it was waiting (now removed), 1 when it runs (abort requested), 0 otherwise.
 ABORT = """
