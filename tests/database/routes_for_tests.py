@@ -73,7 +73,12 @@ def sheepfold_register_routes(router: Router, platform: Platform) -> None:
         await session.flush()
         return json({"flushed": True})
 
+    async def slow(session: AsyncSession) -> Response:
+        await session.execute(text("SELECT pg_sleep(2)"))
+        return json({"slept": True})
+
     router.add_get("/db/one", one)
+    router.add_get("/db/slow", slow)
     router.add_get("/db/hold", hold)
     router.add_get("/db/authors/{kind}/loop", books_one_by_one)
     router.add_get("/db/authors/joined", books_joined)

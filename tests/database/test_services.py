@@ -75,3 +75,12 @@ async def test_a_hot_path_borrows_the_drivers_connection_from_the_same_watched_p
                 async with connection.execute("SELECT 41 + 1") as cursor:
                     assert (await cursor.fetchone())[0] == 42
         assert database.figures().checked_out == 0
+
+
+async def test_a_statement_over_statement_timeout_is_cancelled_by_postgresql_and_answered_503(pg_settings):
+    async with running_app({**pg_settings, "statement_timeout": 0.1}, routes_for_tests) as app:
+        client = TestClient(app)
+        response = await client.get("/db/slow")
+        assert response.status == 503
+        assert "statement_timeout (0.1 s)" in (await response.json())["detail"]
+        assert (await client.get("/db/one")).status == 200  # the connection was not lost

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import unquote
 
 from dynaconf import Validator
 from sqlalchemy.engine import URL, make_url
@@ -114,7 +115,8 @@ class DatabaseSettings:
     @property
     def safe_url(self) -> str:
         """The URL with its password masked: the only form that may be logged or shown."""
-        return self.url.render_as_string(hide_password=True)
+        # Unquoted for people (":memory:" rather than "%3Amemory%3A"); the password is already "***".
+        return unquote(self.url.render_as_string(hide_password=True))
 
     @classmethod
     def from_settings(cls, settings: Any) -> DatabaseSettings:
