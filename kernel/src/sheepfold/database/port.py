@@ -56,7 +56,7 @@ class Database(Protocol):
         ...
 
     async def start(self) -> None:
-        """Prepare the database (an in-memory database is migrated here); does not fail when it is down."""
+        """Check that the database answers; log, and do not fail, when it does not (``/health`` says so)."""
         ...
 
     async def close(self) -> None:
