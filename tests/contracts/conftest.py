@@ -5,6 +5,7 @@ import pytest
 from tests.contracts.adapters import (
     CACHE_ADAPTERS,
     JOBS_ADAPTERS,
+    PUBSUB_ADAPTERS,
     RATELIMIT_ADAPTERS,
     SESSION_RECORDS_ADAPTERS,
     STATE_ADAPTERS,
@@ -39,4 +40,10 @@ async def session_records(request):
 @pytest.fixture(params=sorted(JOBS_ADAPTERS))
 async def jobs(request):
     async with JOBS_ADAPTERS[request.param](request) as adapter:
+        yield adapter
+
+
+@pytest.fixture(params=sorted(PUBSUB_ADAPTERS))
+async def pubsub(request):
+    async with PUBSUB_ADAPTERS[request.param](request) as adapter:
         yield adapter

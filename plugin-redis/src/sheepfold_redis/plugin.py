@@ -12,6 +12,7 @@ from sheepfold.types import RegisterProvider
 from sheepfold_redis.cache import RedisCache
 from sheepfold_redis.connection import RedisConnection
 from sheepfold_redis.health import RedisMonitor
+from sheepfold_redis.pubsub import RedisPubSub
 from sheepfold_redis.ratelimit import RedisRateLimiter
 from sheepfold_redis.sessions import RedisSessionRecords
 from sheepfold_redis.settings import settings_validators
@@ -29,6 +30,7 @@ def sheepfold_register_providers(register: RegisterProvider) -> None:
     register("cache", "redis", lambda platform: RedisCache(RedisConnection.of(platform)))
     register("ratelimit", "redis", lambda platform: RedisRateLimiter(RedisConnection.of(platform)))
     register("sessions", "redis", lambda platform: RedisSessionRecords(RedisConnection.of(platform)))
+    register("pubsub", "redis", lambda platform: RedisPubSub(RedisConnection.of(platform)))
 
 
 @hookimpl

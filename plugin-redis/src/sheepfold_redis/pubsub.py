@@ -1,0 +1,239 @@
+"""The Redis adapter of the pub/sub port: PUBLISH on the shared client, one subscriber connection per instance."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import deque
+from typing import Any
+
+from sheepfold.errors import BackendUnavailable, SettingsError
+from sheepfold.pubsub.port import LinkListener, MessageHandler
+from sheepfold_redis.connection import RedisConnection
+from sheepfold_redis.failures import REDIS_FAILURES, unavailable_on_failure
+
+logger = logging.getLogger("sheepfold.redis.pubsub")
+
+_LINK_CHANNEL = "-link-"
+
+
+class RedisPubSub:
+    """:class:`~sheepfold.pubsub.PubSub` on Redis pub/sub; channel ``c`` is ``<namespace>pubsub:c``.
+
+    ``publish`` is one PUBLISH on the platform's shared client. Subscriptions
+    share one connection taken from the shared pool, held by a reader task
+    that dispatches messages to handlers. When that connection breaks (Redis
+    killed, restarted, silent for ``dead_after`` seconds), the reader tells
+    the link listeners False, retries every ``retry_interval`` seconds, and
+    once connected again re-subscribes every channel that still has a
+    handler, waits for Redis to confirm them all, and tells the listeners
+    True. Redis Cluster is not supported (redis-py's asyncio cluster client
+    has no pub/sub); settings naming it are refused at start-up.
+    """
+
+    def __init__(
+        self,
+        connection: RedisConnection,
+        *,
+        retry_interval: float = 0.1,
+        ping_interval: float = 1.0,
+        dead_after: float = 3.0,
+    ) -> None:
+        if connection.is_cluster:
+            raise SettingsError(["pubsub.backend: the Redis pub/sub adapter does not support Redis Cluster"])
+        self.connection = connection
+        self.retry_interval = retry_interval
+        self.ping_interval = ping_interval
+        self.dead_after = dead_after
+        self._client: Any = connection.client
+        self._prefix = connection.key("pubsub", "")
+        self._handlers: dict[str, list[MessageHandler]] = {}
+        self._listeners: list[LinkListener] = []
+        self._pubsub: Any = None  # the redis-py PubSub of the live connection, None while down
+        # One future per channel named in a SUBSCRIBE sent on the live connection, resolved in order
+        # by Redis's confirmations: a confirmation answers the oldest SUBSCRIBE of that channel.
+        self._confirmations: dict[bytes, deque[asyncio.Future[None]]] = {}
+        self._reader: asyncio.Task[None] | None = None
+        self._connected = asyncio.Event()
+        self._announced_loss = False
+        #: True while every channel with a handler is subscribed on a live connection.
+        self.linked = False
+        #: How many times the subscriber connection was re-established after a loss.
+        self.reconnects = 0
+
+    @property
+    def channels(self) -> int:
+        """How many channels have at least one handler."""
+        return len(self._handlers)
+
+    async def publish(self, channel: str, message: bytes) -> int:
+        with unavailable_on_failure():
+            return await self._client.publish(self._prefix + channel, message)
+
+    async def subscribe(self, channel: str, handler: MessageHandler) -> None:
+        handlers = self._handlers.setdefault(channel, [])
+        if handler in handlers:
+            return
+        handlers.append(handler)
+        if len(handlers) > 1 and self.linked:
+            return
+        if self._pubsub is None and not self._announced_loss:
+            # Just started: give the reader's first connection attempt its time before calling Redis down.
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.connection.settings.connect_timeout + self.retry_interval):
+                    await self._connected.wait()
+        pubsub = self._pubsub
+        if pubsub is None:
+            raise BackendUnavailable("Redis pub/sub is down; the subscription is made when it is back")
+        await self._send_subscribe(pubsub, [self._prefix + channel])
+
+    async def unsubscribe(self, channel: str, handler: MessageHandler) -> None:
+        handlers = self._handlers.get(channel)
+        if handlers is None or handler not in handlers:
+            return
+        handlers.remove(handler)
+        if handlers:
+            return
+        del self._handlers[channel]
+        pubsub = self._pubsub
+        if pubsub is not None:
+            # A failure here is the connection dying: the reader re-subscribes only channels with handlers.
+            with contextlib.suppress(*REDIS_FAILURES):
+                await pubsub.unsubscribe(self._prefix + channel)
+
+    def add_link_listener(self, listener: LinkListener) -> None:
+        self._listeners.append(listener)
+
+    async def ping(self) -> None:
+        await self.connection.ping()
+
+    async def start(self) -> None:
+        """Start the reader task; it connects (and reconnects) by itself, so start never waits on Redis."""
+        if self._reader is None:
+            self._reader = asyncio.get_running_loop().create_task(self._read_forever(), name="sheepfold-redis-pubsub")
+
+    async def close(self) -> None:
+        """Stop the reader and give the subscriber connection back to the pool."""
+        if self._reader is not None:
+            self._reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reader
+            self._reader = None
+        self._handlers.clear()
+
+    async def _send_subscribe(self, pubsub: Any, names: list[str]) -> None:
+        """Send SUBSCRIBE for ``names`` and wait until Redis confirmed each (BackendUnavailable when it does not)."""
+        loop = asyncio.get_running_loop()
+        waiting = []
+        for name in names:
+            future: asyncio.Future[None] = loop.create_future()
+            self._confirmations.setdefault(name.encode(), deque()).append(future)
+            waiting.append(future)
+        try:
+            with unavailable_on_failure():
+                await pubsub.subscribe(*names)
+            async with asyncio.timeout(self.connection.settings.command_timeout * 4 + self.retry_interval):
+                await asyncio.gather(*waiting)
+        except TimeoutError:
+            raise BackendUnavailable("Redis did not confirm the subscription in time") from None
+        finally:
+            for future in waiting:
+                future.cancel()  # no-op once resolved; an abandoned one is skipped by the reader
+
+    async def _read_forever(self) -> None:
+        while True:
+            try:
+                await self._serve_one_connection()
+            except asyncio.CancelledError:
+                await self._drop_connection()
+                raise
+            except REDIS_FAILURES as error:
+                await self._drop_connection()
+                self._set_linked(False)
+                logger.debug("Redis pub/sub connection lost: %s", error)
+            except Exception:
+                await self._drop_connection()
+                self._set_linked(False)
+                logger.exception("Redis pub/sub reader failed; reconnecting")
+            await asyncio.sleep(self.retry_interval)
+
+    async def _serve_one_connection(self) -> None:
+        pubsub = self._client.pubsub()
+        loop = asyncio.get_running_loop()
+        await pubsub.connect()
+        # A channel of the adapter's own stays subscribed, so that redis-py never reads a health-check
+        # reply from a caller's task (it does when no channel is subscribed) while the reader reads.
+        await pubsub.subscribe(self._prefix + _LINK_CHANNEL)
+        self._pubsub = pubsub
+        self._connected.set()
+        resubscribed = loop.create_task(self._resubscribe(pubsub))
+        last_heard = last_ping = loop.time()
+        try:
+            while True:
+                message = await pubsub.get_message(timeout=self.ping_interval / 2)
+                now = loop.time()
+                if message is not None:
+                    last_heard = now
+                    self._dispatch(message)
+                elif now - last_heard > self.dead_after:
+                    raise ConnectionError(f"Redis pub/sub was silent for {self.dead_after} s")
+                if resubscribed.done() and resubscribed.exception() is not None:
+                    raise resubscribed.exception()  # type: ignore[misc]
+                if now - last_ping >= self.ping_interval:
+                    last_ping = now
+                    await pubsub.ping()
+        finally:
+            resubscribed.cancel()
+
+    async def _resubscribe(self, pubsub: Any) -> None:
+        names = [self._prefix + channel for channel in self._handlers]
+        if names:
+            await self._send_subscribe(pubsub, names)
+        if self._announced_loss:
+            self.reconnects += 1
+        self._set_linked(True)
+
+    def _dispatch(self, message: dict[str, Any]) -> None:
+        kind = message["type"]
+        if kind == "message":
+            channel = message["channel"].decode()[len(self._prefix) :]
+            for handler in list(self._handlers.get(channel, ())):
+                try:
+                    handler(channel, message["data"])
+                except Exception:
+                    logger.exception("a pub/sub handler of channel %r failed", channel)
+        elif kind == "subscribe":
+            name = message["channel"]
+            pending = self._confirmations.get(name)
+            while pending:
+                future = pending.popleft()
+                if not future.done():
+                    future.set_result(None)
+                    break
+            if pending is not None and not pending:
+                del self._confirmations[name]
+
+    async def _drop_connection(self) -> None:
+        pubsub, self._pubsub = self._pubsub, None
+        self._connected.clear()
+        for pending in self._confirmations.values():
+            for future in pending:
+                if not future.done():
+                    future.set_exception(BackendUnavailable("Redis pub/sub connection lost"))
+        self._confirmations.clear()
+        if pubsub is not None:
+            with contextlib.suppress(Exception):
+                await pubsub.aclose()
+
+    def _set_linked(self, linked: bool) -> None:
+        """Record the link's state; listeners hear of a loss once, and of the recovery that follows it."""
+        self.linked = linked
+        if linked == (not self._announced_loss):
+            return  # no change to announce (or the first link after start-up, which restores nothing)
+        self._announced_loss = not linked
+        for listener in list(self._listeners):
+            try:
+                listener(linked)
+            except Exception:
+                logger.exception("a pub/sub link listener failed")
