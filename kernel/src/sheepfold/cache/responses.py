@@ -171,7 +171,8 @@ class ResponseCache:
         parts = [scope.encode(), url.path, url.query or b""]
         for name in route.vary:
             parts.append(b",".join(request.headers.get(name)))
-        digest = hashlib.blake2b(b"\0".join(parts), digest_size=20).hexdigest()
+        # Each part length-prefixed: no user id, path or header value can pass for another split.
+        digest = hashlib.blake2b(b"".join(b"%d:%b" % (len(part), part) for part in parts), digest_size=20).hexdigest()
         return f"http:{route.namespace}:{digest}"
 
     async def _lookup(self, key: str) -> bytes | None:
