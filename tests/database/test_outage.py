@@ -121,7 +121,8 @@ class RestartingProxy(FaultProxy):
 
 
 @pytest.mark.parametrize("required", [True, False])
-async def test_postgresql_down_then_back_health_says_so_and_requests_recover(postgres_url, pg_settings, required):
+async def test_postgresql_down_then_back_while_requests_flow(postgres_url, pg_settings, required):
+    """Down: /health says so (503 when required), requests get 503. Back: no request fails any more."""
     upstream = urlsplit(postgres_url).port or 5432
     async with RestartingProxy(upstream) as proxy:
         settings = {**pg_settings, "url": through(postgres_url, proxy.port), "required": required, "pool_size": 2}
@@ -129,24 +130,44 @@ async def test_postgresql_down_then_back_health_says_so_and_requests_recover(pos
             client = TestClient(app)
             await fill_pool(client, 2)
             assert (await client.get("/health/ready")).status == 200
+            results: list[tuple[float, int]] = []
+            stop = asyncio.Event()
 
-            await proxy.close()  # down: every connection reset, new ones refused
-            ready = await client.get("/health/ready")
-            report = await (await client.get("/health")).json()
-            database = report["components"]["database"]
-            assert database["status"] == "down" and database["required"] is required
-            assert "ConnectionRefusedError" in database["error"]
-            assert "pw-never-shown" not in str(report) and database["url"].endswith(f"127.0.0.1:{proxy.port}/test")
-            if required:
-                assert ready.status == 503 and (await ready.json()) == {"status": "down"}
-            else:
-                assert ready.status == 200 and (await ready.json()) == {"status": "degraded"}
-            down = [(await client.get("/db/one")).status for _ in range(3)]
-            assert down == [503, 503, 503]
+            async def flow() -> None:
+                while not stop.is_set():
+                    started = time.monotonic()
+                    results.append((started, (await client.get("/db/one")).status))
+                    await asyncio.sleep(0.005)
 
-            await proxy.start()  # back, on the same port
-            async with asyncio.timeout(10):
-                while (await client.get("/health/ready")).status != 200:
-                    await asyncio.sleep(0.05)
-            statuses = [r.status for r in await asyncio.gather(*(client.get("/db/one") for _ in range(6)))]
-            assert statuses == [200] * 6
+            workers = [asyncio.ensure_future(flow()) for _ in range(3)]
+            try:
+                await asyncio.sleep(0.2)
+                await proxy.close()  # down: every connection reset, new ones refused
+                await asyncio.sleep(0.3)
+                ready = await client.get("/health/ready")
+                report = await (await client.get("/health")).json()
+                database = report["components"]["database"]
+                assert database["status"] == "down" and database["required"] is required
+                assert "ConnectionRefusedError" in database["error"]
+                assert "pw-never-shown" not in str(report) and database["url"].endswith(f"127.0.0.1:{proxy.port}/test")
+                if required:
+                    assert ready.status == 503 and (await ready.json()) == {"status": "down"}
+                else:
+                    assert ready.status == 200 and (await ready.json()) == {"status": "degraded"}
+                down_at = time.monotonic()
+
+                await proxy.start()  # back, on the same port
+                async with asyncio.timeout(10):
+                    while (await client.get("/health/ready")).status != 200:
+                        await asyncio.sleep(0.05)
+                back_at = time.monotonic()
+                await asyncio.sleep(0.5)
+            finally:
+                stop.set()
+                async with asyncio.timeout(10):
+                    await asyncio.gather(*workers)
+        statuses = {status for _, status in results}
+        assert statuses <= {200, 503}, "the database being away is a 503, never a 500"
+        assert 503 in {status for started, status in results if down_at - 0.3 < started < down_at}
+        after = [status for started, status in results if started > back_at]
+        assert len(after) > 10 and set(after) == {200}
