@@ -31,7 +31,8 @@ class SqlDatabase:
         self.settings = settings
         self._engine = build_engine(settings)
         self._sessions = async_sessionmaker(self._engine, expire_on_commit=False)
-        self._probe = build_engine(settings, pool_size=1, max_overflow=0)
+        # One connection kept for health checks, and two more for health checks that overlap.
+        self._probe = build_engine(settings, pool_size=1, max_overflow=2)
 
     @property
     def engine(self) -> AsyncEngine:
