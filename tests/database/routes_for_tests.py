@@ -51,7 +51,7 @@ def sheepfold_register_routes(router: Router, platform: Platform) -> None:
         # The session keeps its connection from the first statement until it is closed.
         await session.execute(text("SELECT 1"))
         await asyncio.sleep(float(request.query.get("seconds", ["0.2"])[0]))
-        return json({"held": True})
+        return json({"held": True, "session": id(session)})
 
     async def books_one_by_one(session: AsyncSession) -> Response:
         authors = (await session.scalars(select(Author).order_by(Author.id))).all()
@@ -77,7 +77,11 @@ def sheepfold_register_routes(router: Router, platform: Platform) -> None:
         await session.execute(text("SELECT pg_sleep(2)"))
         return json({"slept": True})
 
+    async def two_sessions(first: AsyncSession, second: AsyncSession) -> Response:
+        return json({"same": first is second})
+
     router.add_get("/db/one", one)
+    router.add_get("/db/two-sessions", two_sessions)
     router.add_get("/db/slow", slow)
     router.add_get("/db/hold", hold)
     router.add_get("/db/authors/{kind}/loop", books_one_by_one)

@@ -37,11 +37,17 @@ async def test_a_handler_gets_a_session_on_the_apps_engine_and_the_connection_go
         assert database.figures().checked_out == 0, "the request's session was closed and its connection returned"
 
 
+async def test_the_session_is_scoped_to_the_request_one_instance_for_every_parameter():
+    async with running_app({"url": MEMORY_URL}, routes_for_tests) as app:
+        assert await (await TestClient(app).get("/db/two-sessions")).json() == {"same": True}
+
+
 async def test_each_concurrent_request_gets_its_own_session(database_settings):
     async with running_app(database_settings, routes_for_tests) as app:
         client = TestClient(app)
         responses = await asyncio.gather(*(client.get("/db/hold?seconds=0.05") for _ in range(3)))
         assert [r.status for r in responses] == [200, 200, 200]
+        assert len({(await r.json())["session"] for r in responses}) == 3  # alive at once, so distinct ids
         assert app.platform.require(SqlDatabase).figures().checked_out == 0
 
 
