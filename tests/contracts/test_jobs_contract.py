@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from sheepfold.jobs import JobArgumentsError, JobStatus, Priority, UnknownJobFunction
+from sheepfold.jobs import JobArgumentsError, JobStatus, Priority, UnknownJobFunction, UnknownJobQueue
 from tests.support.job_functions import FIXED, GATES, ORDER, RUNS, SERIAL_QUEUE, fresh_key
 
 
@@ -41,6 +41,11 @@ async def test_a_job_runs_once_and_its_result_is_readable(jobs):
 async def test_an_unknown_function_is_refused_at_enqueue(jobs):
     with pytest.raises(UnknownJobFunction, match="no_such_function"):
         await jobs.enqueue("no_such_function")
+
+
+async def test_an_undeclared_queue_is_refused_at_enqueue(jobs):
+    with pytest.raises(UnknownJobQueue, match="nowhere"):
+        await jobs.enqueue("record", (fresh_key(),), queue="nowhere")
 
 
 async def test_arguments_that_cannot_be_serialized_are_refused_at_enqueue(jobs):
@@ -149,6 +154,7 @@ async def test_an_aborted_running_job_is_cancelled(jobs):
     assert await jobs.abort(job_id) is True
     await until(lambda: _is(jobs, job_id, JobStatus.FAILED))
     assert RUNS[key] == [1]
+    assert await jobs.failed_job(job_id) is None  # stopped on purpose: not in the failed list
 
 
 async def test_abort_of_an_unknown_job_is_false(jobs):

@@ -19,7 +19,7 @@ from sheepfold.jobs import (
     job,
 )
 from sheepfold.jobs.memory import MemoryJobs
-from tests.support.job_functions import RUNS, fresh_key, record, registry_for_tests
+from tests.support.job_functions import RUNS, SERIAL_QUEUE, fresh_key, record, registry_for_tests
 
 
 async def double(ctx, number: int) -> int:
@@ -116,12 +116,12 @@ def test_backoff_grows_exponentially_with_jitter_and_a_cap():
     assert definition.retry_delay(1, RuntimeError()) is not None
 
 
-async def test_unknown_queue_names_still_run_with_the_default_concurrency():
+async def test_a_function_may_be_enqueued_on_any_declared_queue():
     jobs = MemoryJobs(registry_for_tests())
     await jobs.start()
     try:
         key = fresh_key()
-        job_id = await jobs.enqueue("record", (key,), queue="elsewhere")
+        job_id = await jobs.enqueue("record", (key,), queue=SERIAL_QUEUE)
         async with asyncio.timeout(5):
             while await jobs.status(job_id) is not JobStatus.COMPLETE:
                 await asyncio.sleep(0.01)

@@ -100,7 +100,7 @@ class ArqJobs:
         now = time.time()
         enqueue_ms = int((enqueued_at or now) * 1000)
         due_ms = int(due_at(now, delay, run_at) * 1000)
-        queue_keys = self.keys(queue or definition.queue)
+        queue_keys = self.keys(self.registry.queue_for(definition, queue))
         data = serialize_job(function, args, kwargs, None, enqueue_ms)
         expires = max(due_ms - int(now * 1000), 0) + expires_extra_ms
         with unavailable_on_failure():

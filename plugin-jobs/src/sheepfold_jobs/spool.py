@@ -97,7 +97,7 @@ class SpooledJobs:
             )
         now = time.time()
         self.spooled[job_id] = SpooledJob(
-            job_id, function, args, kwargs, queue or definition.queue, Priority.parse(priority),
+            job_id, function, args, kwargs, self.registry.queue_for(definition, queue), Priority.parse(priority),
             due_at(now, delay, run_at), now,
         )  # fmt: skip
         return job_id

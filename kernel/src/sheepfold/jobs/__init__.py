@@ -10,7 +10,7 @@ from sheepfold.jobs.definition import (
     RetryPolicy,
     job,
 )
-from sheepfold.jobs.errors import JobArgumentsError, JobError, JobQueueFull, UnknownJobFunction
+from sheepfold.jobs.errors import JobArgumentsError, JobError, JobQueueFull, UnknownJobFunction, UnknownJobQueue
 from sheepfold.jobs.port import FailedJob, JobResult, Jobs, JobStatistics, JobStatus, PriorityStatistics
 from sheepfold.jobs.registry import JobRegistry
 
@@ -33,5 +33,6 @@ __all__ = [
     "PriorityStatistics",
     "RetryPolicy",
     "UnknownJobFunction",
+    "UnknownJobQueue",
     "job",
 ]

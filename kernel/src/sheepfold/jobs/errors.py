@@ -13,6 +13,10 @@ class UnknownJobFunction(JobError, LookupError):
     """``enqueue`` named a function no plugin registered through ``sheepfold_jobs``."""
 
 
+class UnknownJobQueue(JobError, LookupError):
+    """``enqueue`` named a queue that neither settings (``[jobs.queues]``) nor a job definition declares."""
+
+
 class JobArgumentsError(JobError, TypeError):
     """A job's arguments cannot be serialized; raised by ``enqueue``, before anything is queued."""
 

@@ -121,7 +121,7 @@ class MemoryJobs(MemoryAdapter):
         job = _Job(
             job_id,
             definition,
-            queue or definition.queue,
+            self.registry.queue_for(definition, queue),
             Priority.parse(priority),
             arguments,
             enqueued_at=now,
@@ -269,7 +269,7 @@ class MemoryJobs(MemoryAdapter):
         )
         self.store.set(job.job_id, result, ttl=max(job.definition.keep_result, 0.001))  # type: ignore[arg-type]
         self._finished[(job.queue, job.priority)][0 if success else 1] += 1
-        if not success:
+        if not success and not job.aborted:  # an aborted job was stopped on purpose: not a failure to retry
             args, kwargs = load_arguments(job.arguments)
             self._failed.pop(job.job_id, None)
             self._failed[job.job_id] = FailedJob(

@@ -124,7 +124,8 @@ class Jobs(Protocol):
         (queued, running, or with a result still kept) enqueues nothing and
         returns the same id: de-duplication. Raises
         :class:`~sheepfold.jobs.UnknownJobFunction` for an unregistered
-        function and :class:`~sheepfold.jobs.JobArgumentsError` for arguments
+        function, :class:`~sheepfold.jobs.UnknownJobQueue` for an undeclared
+        queue and :class:`~sheepfold.jobs.JobArgumentsError` for arguments
         that cannot be serialized, before anything is queued.
         """
         ...

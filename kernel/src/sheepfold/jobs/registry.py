@@ -10,7 +10,7 @@ from dynaconf import Validator
 
 from sheepfold.errors import PluginError
 from sheepfold.jobs.definition import DEFAULT_QUEUE, JobDefinition
-from sheepfold.jobs.errors import UnknownJobFunction
+from sheepfold.jobs.errors import UnknownJobFunction, UnknownJobQueue
 
 if TYPE_CHECKING:
     from sheepfold.platform import Platform
@@ -87,6 +87,18 @@ class JobRegistry:
         except KeyError:
             known = ", ".join(sorted(self._definitions)) or "none"
             raise UnknownJobFunction(f"no job function named {name!r}; registered: {known}") from None
+
+    def queue_for(self, definition: JobDefinition, queue: str | None) -> str:
+        """The queue a job of ``definition`` goes to: ``queue``, else the definition's own.
+
+        Raises :class:`UnknownJobQueue` for a queue no worker would serve (not in
+        settings, not any definition's home).
+        """
+        chosen = queue or definition.queue
+        if chosen not in self.queues():
+            known = ", ".join(self.queues())
+            raise UnknownJobQueue(f"no job queue named {chosen!r}; declare it in [jobs.queues] (known: {known})")
+        return chosen
 
     def queues(self) -> list[str]:
         """Every queue named in settings or by a definition, and ``default``."""
