@@ -10,6 +10,7 @@ import asyncio
 
 import pytest
 
+from sheepfold.http.health import assess
 from sheepfold.jobs import JobQueueFull, Jobs, JobStatus
 from sheepfold_jobs import SpooledJobs
 from tests.jobs.conftest import arq_settings, running_app
@@ -32,6 +33,13 @@ async def test_jobs_enqueued_while_redis_is_down_are_spooled_then_run_once():
             assert not jobs.on_backend and isinstance(jobs.active, SpooledJobs)
             assert len(jobs.fallback.spooled) == 20
             assert await jobs.status(during[0]) is JobStatus.QUEUED
+            _status, report = await assess(app.platform)
+            assert report["components"]["jobs"] == {
+                "status": "degraded",
+                "required": False,
+                "spooled": 20,
+                "workers": ["default", "serial"],
+            }
 
             server.start()
             async with asyncio.timeout(20):

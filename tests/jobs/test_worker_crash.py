@@ -117,3 +117,40 @@ async def test_jobs_of_a_worker_killed_mid_job_run_again_once(tmp_path):
             assert {f"{job_id}:2" for job_id in in_flight} <= tries  # the rerun sees job_try 2
         finally:
             await app.stop()
+
+
+async def test_a_worker_stopped_with_sigterm_hands_its_unfinished_jobs_back_at_once(tmp_path):
+    with RedisServer() as server:
+        settings = worker_settings(tmp_path, server.url)
+        app = create_app(
+            {"plugins": {"directory": str(PLUGINS)}, "redis": {"url": server.url},
+             "jobs": {"backend": "arq", "fallback": "spool", "metrics_interval": 0}},
+            plugins=[redis_plugin, jobs_plugin], load_entry_points=False,
+        )  # fmt: skip
+        await app.start()
+        try:
+            jobs = app.platform.require(Jobs)
+            client = app.platform.require(RedisConnection).client
+            key = fresh_key()
+            job_ids = [await jobs.enqueue("slow_record", (key, 2.5)) for _ in range(2)]
+            with worker_process(settings) as first:
+                async with asyncio.timeout(30):
+                    while await client.llen(crash_jobs.starts_key(key)) < 2:
+                        await asyncio.sleep(0.02)
+                first.send_signal(signal.SIGTERM)  # shutdown_grace is 1 s: both jobs are cancelled
+                assert first.wait(timeout=15) == 0
+            assert await client.llen(crash_jobs.finishes_key(key)) == 0
+            # Handed back, not left to a lapsing lease: no lock held, both in the priority index again.
+            assert await client.exists(*(f"arq:in-progress:{job_id}" for job_id in job_ids)) == 0
+            index = jobs.backend.keys(crash_jobs.QUEUE).index
+            assert all([await client.zscore(index, job_id) is not None for job_id in job_ids])
+            with worker_process(settings):
+                async with asyncio.timeout(20):
+                    while await client.llen(crash_jobs.finishes_key(key)) < 2:
+                        await asyncio.sleep(0.05)
+            starts = [entry.decode() for entry in await client.lrange(crash_jobs.starts_key(key), 0, -1)]
+            assert sorted(starts) == sorted(
+                [f"{job_id}:1" for job_id in job_ids] + [f"{job_id}:2" for job_id in job_ids]
+            )
+        finally:
+            await app.stop()

@@ -6,6 +6,7 @@ import click
 from blacksheep import Application, Router
 from dynaconf import Validator
 
+from sheepfold.health import ComponentHealth, Status
 from sheepfold.hookspecs import hookimpl
 from sheepfold.jobs import JobRegistry, Jobs
 from sheepfold.platform import Platform
@@ -100,3 +101,15 @@ async def sheepfold_shutdown(app: Application, platform: Platform) -> None:
     metrics = platform.find(JobMetrics)
     if metrics is not None:
         await metrics.stop()
+
+
+@hookimpl
+def sheepfold_health(platform: Platform) -> ComponentHealth | None:
+    # Only with the arq backend: the memory runner is reported by the kernel's memory plugin.
+    switch = platform.capabilities.get("jobs")
+    if switch is None or not isinstance(switch.backend, ArqJobs):
+        return None
+    spooled = len(switch.fallback.spooled) if isinstance(switch.fallback, SpooledJobs) else 0
+    pool = platform.find(WorkerPool)
+    details = {"spooled": spooled, "workers": sorted(pool.workers) if pool is not None else []}
+    return ComponentHealth("jobs", Status.DEGRADED if spooled else Status.OK, details=details)
