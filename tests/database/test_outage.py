@@ -22,7 +22,7 @@ from blacksheep.testing import TestClient
 from sheepfold_database import SqlDatabase
 from tests.database import routes_for_tests
 from tests.database.conftest import asyncpg_dsn, running_app, terminate_backends
-from tests.support.fault_proxy import FaultProxy
+from tests.support.fault_proxy import Fault, FaultProxy
 
 
 async def backends_of(postgres_url: str, application_name: str) -> int:
@@ -171,3 +171,19 @@ async def test_postgresql_down_then_back_while_requests_flow(postgres_url, pg_se
         assert 503 in {status for started, status in results if down_at - 0.3 < started < down_at}
         after = [status for started, status in results if started > back_at]
         assert len(after) > 10 and set(after) == {200}
+
+
+async def test_a_database_that_accepts_but_never_answers_is_down_after_health_timeout(postgres_url, pg_settings):
+    upstream = urlsplit(postgres_url).port or 5432
+    async with FaultProxy(upstream) as proxy:
+        settings = {**pg_settings, "url": through(postgres_url, proxy.port), "health_timeout": 0.3}
+        async with running_app(settings, routes_for_tests) as app:
+            client = TestClient(app)
+            assert (await client.get("/health/ready")).status == 200
+            proxy.mode = Fault.SILENT
+            async with asyncio.timeout(5):
+                response = await client.get("/health")
+            database = (await response.json())["components"]["database"]
+            assert response.status == 503 and database["status"] == "down"
+            assert database["error"] == "no answer to SELECT 1 within 0.3 s"
+            proxy.mode = Fault.NONE

@@ -31,8 +31,11 @@ class SqlDatabase:
         self.settings = settings
         self._engine = build_engine(settings)
         self._sessions = async_sessionmaker(self._engine, expire_on_commit=False)
-        # One connection kept for health checks, and two more for health checks that overlap.
-        self._probe = build_engine(settings, pool_size=1, max_overflow=2)
+        # One connection kept for health checks, and two more for health checks that overlap; in
+        # autocommit, so a check is one round trip (no BEGIN, no ROLLBACK).
+        self._probe = build_engine(settings, pool_size=1, max_overflow=2).execution_options(
+            isolation_level="AUTOCOMMIT"
+        )
 
     @property
     def engine(self) -> AsyncEngine:
@@ -64,8 +67,22 @@ class SqlDatabase:
             await greenlet_spawn(pooled.close)
 
     async def ping(self) -> None:
-        """Run ``SELECT 1`` on the probe connection within ``health_timeout`` seconds; raise if it fails."""
-        async with asyncio.timeout(self.settings.health_timeout), self._probe.connect() as connection:
+        """Run ``SELECT 1`` on the probe connection; raise if it fails or takes over ``health_timeout`` s.
+
+        The answer comes in time even from a database that accepts but never
+        answers: SQLAlchemy then closes the connection politely (for up to
+        2 s), and that is left to finish in the background.
+        """
+        check = asyncio.ensure_future(self._select_one())
+        try:
+            await asyncio.wait_for(asyncio.shield(check), self.settings.health_timeout)
+        except BaseException:
+            check.cancel()
+            check.add_done_callback(_retrieve)
+            raise
+
+    async def _select_one(self) -> None:
+        async with self._probe.connect() as connection:
             await connection.exec_driver_sql("SELECT 1")
 
     async def start(self) -> None:
@@ -84,3 +101,9 @@ class SqlDatabase:
     async def close(self) -> None:
         await self._engine.dispose()
         await self._probe.dispose()
+
+
+def _retrieve(task: asyncio.Future[None]) -> None:
+    # An abandoned check's outcome is already reported; take it so asyncio does not log it again.
+    if not task.cancelled():
+        task.exception()

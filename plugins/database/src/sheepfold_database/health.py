@@ -11,8 +11,12 @@ from sheepfold_database.monitor import PoolAlert, PoolMonitor
 
 
 async def database_health(database: SqlDatabase, monitor: PoolMonitor | None) -> ComponentHealth:
-    """``down`` when ``SELECT 1`` fails or times out (the platform is down if ``required``), ``degraded``
-    while the pool monitor's alert is ERROR, else ``ok``; details carry the pool's figures."""
+    """The ``database`` component, with the pool's figures in its details.
+
+    ``down`` when ``SELECT 1`` fails or takes over ``health_timeout`` (the
+    platform is down when ``required``), ``degraded`` while the pool
+    monitor's alert is ERROR, else ``ok``.
+    """
     settings = database.settings
     details: dict[str, object] = {"url": settings.safe_url, "pool": database.figures().to_json()}
     if monitor is not None:
@@ -22,11 +26,11 @@ async def database_health(database: SqlDatabase, monitor: PoolMonitor | None) ->
     started = time.perf_counter()
     try:
         await database.ping()
-    except TimeoutError:
-        details["error"] = f"no answer to SELECT 1 within {settings.health_timeout:g} s"
-        return ComponentHealth("database", Status.DOWN, required=settings.required, details=details)
     except Exception as error:
-        details["error"] = describe_error(error)
+        timed_out = isinstance(error, TimeoutError) and not str(error)
+        details["error"] = (
+            f"no answer to SELECT 1 within {settings.health_timeout:g} s" if timed_out else describe_error(error)
+        )
         return ComponentHealth("database", Status.DOWN, required=settings.required, details=details)
     details["latency_ms"] = round((time.perf_counter() - started) * 1000, 2)
     degraded = monitor is not None and monitor.alert is PoolAlert.ERROR
