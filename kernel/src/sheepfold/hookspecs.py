@@ -190,3 +190,20 @@ def sheepfold_request_user(request: Request) -> str | None:
     firstresult: the first non-None result wins. Synchronous, and on the
     request path: keep it cheap and free of I/O.
     """
+
+
+@hookspec
+def sheepfold_realtime_channels() -> list[object]:
+    """Declare WebSocket channels and who may join them (``sheepfold-realtime``).
+
+    Called once per app, when ``sheepfold-realtime`` configures the app.
+    Return ``sheepfold_realtime.ChannelRule(name, authorize)`` objects: a rule
+    named ``orders`` covers the channel ``orders`` and every channel
+    ``orders:<anything>``; ``authorize(identity, channel) -> bool`` is called
+    at every subscription to such a channel with the socket's identity (user
+    and roles from its session) and must return True for the subscription to
+    be granted (synchronous, no I/O: it runs on the socket's path).
+    Collecting: every plugin's rules are used; two rules with one name, or a
+    rule for a built-in name (``user``, ``admin``, ``platform``), stop
+    start-up with a :class:`~sheepfold.errors.PluginError`. Synchronous.
+    """

@@ -1,0 +1,176 @@
+"""One client's WebSocket: its identity, channels, bounded backlog and the task that writes to it."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import logging
+from collections import deque
+
+from blacksheep.server.websocket import WebSocket
+
+from sheepfold_realtime.identity import Identity
+from sheepfold_realtime.metrics import RealtimeMetrics
+from sheepfold_realtime.settings import RealtimeSettings
+
+logger = logging.getLogger("sheepfold.realtime")
+
+#: Control frames (answers, heartbeats, resyncs) a client may have waiting; more means it does not read.
+MAX_CONTROL_FRAMES = 64
+CLOSE_GOING_AWAY = 1001
+CLOSE_POLICY = 1008
+CLOSE_TRY_AGAIN_LATER = 1013
+#: Application close code: nothing heard from the client within the heartbeat timeout.
+CLOSE_HEARTBEAT_TIMEOUT = 4408
+
+_ids = itertools.count(1)
+
+
+def control_frame(kind: str, **members: object) -> str:
+    return json.dumps({"type": kind, **members}, separators=(",", ":"))
+
+
+class ClientSocket:
+    """A connected client. Events wait in a backlog of at most ``settings.backlog`` frames.
+
+    :meth:`push` never waits: when the backlog is full, the drop policy
+    drops the oldest or the newest event (counted on the socket and in
+    ``/metrics``, and the client is sent ``resync`` for that channel before
+    its next event) or closes the socket (1013). One writer task sends the
+    frames in order, control frames (answers, heartbeats, resyncs) first, so a
+    client that stops reading stalls only its own writer.
+    """
+
+    def __init__(
+        self, websocket: WebSocket, identity: Identity, settings: RealtimeSettings, metrics: RealtimeMetrics
+    ) -> None:
+        self.id = next(_ids)
+        self.websocket = websocket
+        self.identity = identity
+        self.channels: set[str] = set()
+        self.dropped = 0
+        self.closed = asyncio.Event()
+        self.close_code: int | None = None
+        self._settings = settings
+        self._metrics = metrics
+        self._backlog: deque[tuple[str, str]] = deque()
+        self._control: deque[str] = deque()
+        self._resync: dict[str, str] = {}  # channel -> reason, sent before the socket's next event
+        self._ready = asyncio.Event()
+        self._writer: asyncio.Task[None] | None = None
+        self.last_heard = asyncio.get_running_loop().time()
+
+    @property
+    def queued(self) -> int:
+        return len(self._backlog)
+
+    def start(self) -> None:
+        self._writer = asyncio.get_running_loop().create_task(self._write_forever(), name=f"realtime-socket-{self.id}")
+
+    def heard(self) -> None:
+        """Note that the client sent something (it is alive)."""
+        self.last_heard = asyncio.get_running_loop().time()
+
+    def push(self, channel: str, frame: str) -> None:
+        """Queue an event frame of ``channel``; applies the drop policy when the backlog is full."""
+        if self.close_code is not None:
+            return
+        backlog = self._backlog
+        if len(backlog) >= self._settings.backlog:
+            policy = self._settings.drop_policy
+            if policy == "close":
+                self.close_soon(CLOSE_TRY_AGAIN_LATER, "slow")
+                return
+            if policy == "drop_newest":
+                self._dropped(channel)
+                return
+            self._dropped(backlog.popleft()[0])
+        backlog.append((channel, frame))
+        self._ready.set()
+
+    def send_control(self, frame: str) -> None:
+        """Queue an answer or notice, sent before any waiting event; a client that never reads is closed."""
+        if self.close_code is not None:
+            return
+        if len(self._control) >= MAX_CONTROL_FRAMES:
+            self.close_soon(CLOSE_POLICY, "policy")
+            return
+        self._control.append(frame)
+        self._ready.set()
+
+    def resync(self, channel: str, reason: str) -> None:
+        """Tell the client, before its next event, that it missed events of ``channel``."""
+        if channel in self.channels and channel not in self._resync:
+            self._resync[channel] = reason
+            self._ready.set()
+
+    def _dropped(self, channel: str) -> None:
+        self.dropped += 1
+        self._metrics.dropped.inc()
+        self.resync(channel, "dropped")
+
+    def close_soon(self, code: int, reason: str) -> None:
+        """Close the socket with ``code`` without waiting (from synchronous code)."""
+        if self.close_code is None:
+            asyncio.get_running_loop().create_task(self.close(code, reason))
+
+    async def close(self, code: int, reason: str) -> None:
+        """Stop writing, send a close frame with ``code`` (bounded by ``close_timeout``), and mark the socket closed."""
+        if self.close_code is not None:
+            await self.closed.wait()
+            return
+        self.close_code = code
+        self._metrics.closed.labels(reason).inc()
+        await self._stop_writer()
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(self._settings.close_timeout):
+                while self._control:  # the reason for closing (a refusal) goes out first
+                    await self.websocket.send_text(self._control.popleft())
+                await self.websocket.close(code)
+        self.closed.set()
+
+    async def abandon(self) -> None:
+        """The client is gone: stop writing without sending anything."""
+        if self.close_code is None:
+            self.close_code = 1000
+        await self._stop_writer()
+        self.closed.set()
+
+    async def _stop_writer(self) -> None:
+        if self._writer is not None:
+            self._writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._writer
+
+    async def _write_forever(self) -> None:
+        send = self.websocket.send_text
+        try:
+            while True:
+                await self._ready.wait()
+                self._ready.clear()
+                while self._control or self._resync or self._backlog:
+                    if self._control:
+                        await send(self._control.popleft())
+                    elif self._resync:
+                        channel, reason = self._resync.popitem()
+                        self._metrics.resyncs.labels(reason).inc()
+                        await send(control_frame("resync", channel=channel, reason=reason, dropped=self.dropped))
+                    else:
+                        await send(self._backlog.popleft()[1])
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:
+            # The peer went away mid-send: the receive loop sees the disconnect and cleans up.
+            logger.debug("socket %s: send failed: %s", self.id, error)
+            self.closed.set()
+
+    def describe(self) -> dict[str, object]:
+        return {
+            "id": self.id,
+            "user": self.identity.user,
+            "channels": sorted(self.channels),
+            "queued": self.queued,
+            "dropped": self.dropped,
+        }
