@@ -37,10 +37,10 @@ class ClientSocket:
 
     :meth:`push` never waits: when the backlog is full, the drop policy
     drops the oldest or the newest event (counted on the socket and in
-    ``/metrics``, and the client is sent ``resync`` for that channel before
-    its next event) or closes the socket (1013). One writer task sends the
-    frames in order, control frames (answers, heartbeats, resyncs) first, so a
-    client that stops reading stalls only its own writer.
+    ``/metrics``, and the client is sent ``resync`` for that channel after the
+    events still queued) or closes the socket (1013). One writer task sends
+    the frames in order, answers and heartbeats first, so a client that stops
+    reading stalls only its own writer.
     """
 
     def __init__(
@@ -55,16 +55,19 @@ class ClientSocket:
         self.close_code: int | None = None
         self._settings = settings
         self._metrics = metrics
-        self._backlog: deque[tuple[str, str]] = deque()
+        # Events, and resync markers (frame None) queued in stream order; markers are not counted
+        # against the backlog bound, and there is at most one per channel.
+        self._backlog: deque[tuple[str, str | None]] = deque()
         self._control: deque[str] = deque()
-        self._resync: dict[str, str] = {}  # channel -> reason, sent before the socket's next event
+        self._resync: dict[str, str] = {}  # channel -> reason of its queued resync marker
         self._ready = asyncio.Event()
         self._writer: asyncio.Task[None] | None = None
         self.last_heard = asyncio.get_running_loop().time()
 
     @property
     def queued(self) -> int:
-        return len(self._backlog)
+        """Events waiting to be sent."""
+        return len(self._backlog) - len(self._resync)
 
     def start(self) -> None:
         self._writer = asyncio.get_running_loop().create_task(self._write_forever(), name=f"realtime-socket-{self.id}")
@@ -78,7 +81,7 @@ class ClientSocket:
         if self.close_code is not None:
             return
         backlog = self._backlog
-        if len(backlog) >= self._settings.backlog:
+        if len(backlog) - len(self._resync) >= self._settings.backlog:
             policy = self._settings.drop_policy
             if policy == "close":
                 self.close_soon(CLOSE_TRY_AGAIN_LATER, "slow")
@@ -86,7 +89,7 @@ class ClientSocket:
             if policy == "drop_newest":
                 self._dropped(channel)
                 return
-            self._dropped(backlog.popleft()[0])
+            self._drop_oldest_event()
         backlog.append((channel, frame))
         self._ready.set()
 
@@ -101,10 +104,19 @@ class ClientSocket:
         self._ready.set()
 
     def resync(self, channel: str, reason: str) -> None:
-        """Tell the client, before its next event, that it missed events of ``channel``."""
+        """Queue ``resync`` for ``channel`` after the events already queued (one pending per channel)."""
         if channel in self.channels and channel not in self._resync:
             self._resync[channel] = reason
+            self._backlog.append((channel, None))
             self._ready.set()
+
+    def _drop_oldest_event(self) -> None:
+        backlog = self._backlog
+        for index, (channel, frame) in enumerate(backlog):
+            if frame is not None:
+                del backlog[index]
+                self._dropped(channel)
+                return
 
     def _dropped(self, channel: str) -> None:
         self.dropped += 1
@@ -150,15 +162,16 @@ class ClientSocket:
             while True:
                 await self._ready.wait()
                 self._ready.clear()
-                while self._control or self._resync or self._backlog:
+                while self._control or self._backlog:
                     if self._control:
                         await send(self._control.popleft())
-                    elif self._resync:
-                        channel, reason = self._resync.popitem()
+                        continue
+                    channel, frame = self._backlog.popleft()
+                    if frame is None:
+                        reason = self._resync.pop(channel)
                         self._metrics.resyncs.labels(reason).inc()
-                        await send(control_frame("resync", channel=channel, reason=reason, dropped=self.dropped))
-                    else:
-                        await send(self._backlog.popleft()[1])
+                        frame = control_frame("resync", channel=channel, reason=reason, dropped=self.dropped)
+                    await send(frame)
         except asyncio.CancelledError:
             raise
         except Exception as error:
