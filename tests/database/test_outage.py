@@ -173,17 +173,31 @@ async def test_postgresql_down_then_back_while_requests_flow(postgres_url, pg_se
         assert len(after) > 10 and set(after) == {200}
 
 
-async def test_a_database_that_accepts_but_never_answers_is_down_after_health_timeout(postgres_url, pg_settings):
+@pytest.mark.parametrize("pre_ping_idle", [3600.0, 0.0])
+async def test_a_database_that_accepts_but_never_answers_is_down_and_requests_do_not_hang(
+    postgres_url, pg_settings, pre_ping_idle
+):
     upstream = urlsplit(postgres_url).port or 5432
     async with FaultProxy(upstream) as proxy:
-        settings = {**pg_settings, "url": through(postgres_url, proxy.port), "health_timeout": 0.3}
+        settings = {
+            **pg_settings,
+            "url": through(postgres_url, proxy.port),
+            "health_timeout": 0.3,
+            "statement_timeout": 0.5,
+            "connect_timeout": 0.5,
+            "pre_ping_idle": pre_ping_idle,
+        }
         async with running_app(settings, routes_for_tests) as app:
             client = TestClient(app)
             assert (await client.get("/health/ready")).status == 200
+            await fill_pool(client, 2)  # pooled connections that will meet the silence
             proxy.mode = Fault.SILENT
             async with asyncio.timeout(5):
                 response = await client.get("/health")
             database = (await response.json())["components"]["database"]
             assert response.status == 503 and database["status"] == "down"
             assert database["error"] == "no answer to SELECT 1 within 0.3 s"
+            async with asyncio.timeout(5):  # statement_timeout 0.5 s cannot act; the client's limit (+1 s) does
+                answer = await client.get("/db/one")
+            assert answer.status == 503 and (await answer.json())["title"] == "Database unavailable"
             proxy.mode = Fault.NONE

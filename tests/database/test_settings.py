@@ -35,6 +35,7 @@ def test_postgresql_connections_carry_statement_timeout_schema_and_application_n
     )
     assert connect_arguments(settings) == {
         "timeout": 3.0,
+        "command_timeout": 3.5,  # the client's backstop for a server that stopped answering
         "server_settings": {"application_name": "web", "statement_timeout": "2500", "search_path": "tenant"},
     }
     assert settings.safe_url == "postgresql+asyncpg://app:***@db.internal:5432/app"

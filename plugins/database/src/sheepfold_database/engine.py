@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.engine import Dialect
+from sqlalchemy.engine import Dialect, ExceptionContext
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from sheepfold_database.errors import DatabaseUnavailable, describe_error
@@ -19,11 +19,17 @@ def connect_arguments(settings: DatabaseSettings) -> dict[str, Any]:
     if settings.url.get_driver_name() != "asyncpg":
         return {}
     server_settings = {"application_name": settings.application_name}
+    arguments: dict[str, Any] = {"timeout": settings.connect_timeout, "server_settings": server_settings}
     if settings.statement_timeout:
         server_settings["statement_timeout"] = str(int(settings.statement_timeout * 1000))
+        # The client's own limit, a second later: a server that stopped answering cannot cancel anything.
+        arguments["command_timeout"] = settings.statement_timeout + CLIENT_TIMEOUT_MARGIN
     if settings.schema:
         server_settings["search_path"] = settings.schema
-    return {"timeout": settings.connect_timeout, "server_settings": server_settings}
+    return arguments
+
+
+CLIENT_TIMEOUT_MARGIN = 1.0
 
 
 def build_engine(
@@ -34,7 +40,8 @@ def build_engine(
     An in-memory SQLite database exists only inside its one connection, so
     its pool holds exactly one, never recycled: callers queue for it, as they
     would for SQLite's single writer anyway. A connection that cannot be
-    opened raises :class:`DatabaseUnavailable`.
+    opened, or a statement the server leaves unanswered past the client's
+    timeout, raises :class:`DatabaseUnavailable`.
     """
     memory = settings.is_memory
     engine = create_async_engine(
@@ -48,6 +55,7 @@ def build_engine(
         connect_args=connect_arguments(settings),
     )
     event.listen(engine.sync_engine, "do_connect", _connect_or_unavailable)
+    event.listen(engine.sync_engine, "handle_error", _silence_is_unavailable)
     if settings.pre_ping:
         install_pre_ping(engine, idle=settings.pre_ping_idle)
     return engine
@@ -59,3 +67,10 @@ def _connect_or_unavailable(dialect: Dialect, _record: Any, cargs: tuple[Any, ..
         return dialect.connect(*cargs, **cparams)
     except (OSError, TimeoutError) as error:
         raise DatabaseUnavailable(f"cannot connect to the database: {describe_error(error)}") from error
+
+
+def _silence_is_unavailable(context: ExceptionContext) -> None:
+    # asyncpg's client-side command_timeout raises a bare TimeoutError; the connection is unusable after it.
+    if isinstance(context.original_exception, TimeoutError):
+        context.is_disconnect = True
+        raise DatabaseUnavailable("the database did not answer in time") from context.original_exception
