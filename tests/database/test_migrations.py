@@ -180,3 +180,21 @@ def test_sheepfold_db_refuses_a_bad_url_without_printing_its_password():
     result = run_sheepfold("db", "current", env={"SHEEPFOLD_DATABASE__URL": "postgresql://u:hunter2secret@h/db"})
     assert result.returncode == 1
     assert "database.url" in result.stderr and "hunter2secret" not in result.stderr + result.stdout
+
+
+async def test_migrations_run_without_the_apps_statement_timeout(pg_settings, tmp_path):
+    folder = tmp_path / "slow_migrations"
+    folder.mkdir()
+    (folder / "slow_0001.py").write_text(
+        REVISION.replace('"notes_0001"', '"slow_0001"')
+        .replace('("notes",)', '("slow",)')
+        .replace("def upgrade():\n", 'def upgrade():\n    op.execute("SELECT pg_sleep(0.3)")  # a long index build\n')
+    )
+    settings = {**pg_settings, "statement_timeout": 0.1}
+    app = create_app({"database": settings}, plugins=[database_plugin, NotesPlugin(folder)], load_entry_points=False)
+    migrations = Migrations.of(app.platform)
+    try:
+        await migrations.upgrade()
+        assert [r.revision for r in await migrations.current()] == ["slow_0001"]
+    finally:
+        await app.platform.require(Database).close()

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -13,10 +14,12 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from sheepfold.database import Database
 from sheepfold.errors import PluginError
 from sheepfold.platform import Platform
+from sheepfold_database.adapter import SqlDatabase
+from sheepfold_database.engine import build_engine
 
 ENVIRONMENT = Path(__file__).parent / "migration_env"
 
@@ -40,11 +43,14 @@ class Migrations:
     Each plugin's folder is an Alembic version location; a plugin's first
     revision has ``down_revision = None`` and a ``branch_labels`` of its own
     name, so plugins migrate independently and ``heads`` means "every plugin
-    at its newest". Every command runs in one transaction on the database's
-    engine (``[database]`` settings, ``schema`` included).
+    at its newest". Every command runs in one transaction on a connection
+    of its own, made with the ``[database]`` settings (``schema`` included)
+    but without ``statement_timeout``: building an index may take long. An
+    in-memory database is migrated on the app's own connection, the only
+    one that sees it.
     """
 
-    def __init__(self, database: Database, locations: list[Path]) -> None:
+    def __init__(self, database: SqlDatabase, locations: list[Path]) -> None:
         self.database = database
         self.locations = locations
 
@@ -60,7 +66,7 @@ class Migrations:
                         f"migration folder {path} does not exist", plugin=plugin, hook="sheepfold_migrations"
                     )
                 locations.append(path)
-        return cls(platform.require(Database), locations)
+        return cls(platform.require(SqlDatabase), locations)
 
     def config(self, connection: Connection | None = None) -> Config:
         """Alembic's configuration: sheepfold's environment, the plugins' folders, and the connection."""
@@ -97,9 +103,21 @@ class Migrations:
                 found.append(AppliedRevision(revision, labels, revision in heads))
             return found
 
-        async with self.database.engine.connect() as connection:
+        async with self._engine() as engine, engine.connect() as connection:
             return await connection.run_sync(read)
 
     async def _run(self, step: Callable[[Config], Any]) -> None:
-        async with self.database.engine.begin() as connection:
+        async with self._engine() as engine, engine.begin() as connection:
             await connection.run_sync(lambda sync_connection: step(self.config(sync_connection)))
+
+    @contextlib.asynccontextmanager
+    async def _engine(self) -> AsyncIterator[AsyncEngine]:
+        settings = self.database.settings
+        if settings.is_memory:
+            yield self.database.engine
+            return
+        engine = build_engine(replace(settings, statement_timeout=0), pool_size=1, max_overflow=0)
+        try:
+            yield engine
+        finally:
+            await engine.dispose()
