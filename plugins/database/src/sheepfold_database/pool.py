@@ -65,6 +65,8 @@ class WatchedQueuePool(AsyncAdaptedQueuePool):
     lifetime_peak_checked_out = 0
 
     def _do_get(self) -> ConnectionPoolEntry:
+        # _do_get is QueuePool's checkout, and _max_overflow/_overflow its own counters (SQLAlchemy 2.x):
+        # a caller blocks exactly when SQLAlchemy's own "wait" condition holds and nothing is checked in.
         must_wait = -1 < self._max_overflow <= self._overflow and self.checkedin() == 0
         if must_wait:
             self.waiting += 1
