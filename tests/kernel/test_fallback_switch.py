@@ -178,3 +178,39 @@ async def test_a_backend_down_at_start_up_starts_on_the_fallback_and_switches_ba
     backend.down = False
     await wait_for(lambda: switch.on_backend)
     await app.stop()
+
+
+class BoundedFlakyState(FlakyState):
+    bounds_its_calls = True
+
+
+async def test_an_adapter_that_bounds_its_own_calls_gets_no_second_timer():
+    backend = BoundedFlakyState()
+    app = create_app(
+        {"state": {"backend": "flaky"}, "switch": {"call_timeout": 0.05}},
+        plugins=[
+            plugin("flaky", sheepfold_register_providers=lambda register: register("state", "flaky", lambda p: backend))
+        ],
+        load_entry_points=False,
+    )
+    await app.start()
+    backend.delay = 0.15  # longer than call_timeout: only the adapter's own bound may cut it short
+    assert await app.platform.capabilities["state"].get("k") is None
+    assert app.platform.capabilities["state"].on_backend
+    await app.stop()
+
+
+async def test_without_a_fallback_calls_reach_the_adapter_directly():
+    app = create_app(load_entry_points=False)
+    switch = app.platform.capabilities["state"]
+    assert switch.get == switch.backend.get  # the bound method itself: no wrapper on the path
+
+
+async def test_replacing_the_adapters_reroutes_cached_methods(flaky_app):
+    app, backend = flaky_app
+    switch = app.platform.capabilities["state"]
+    await switch.set("k", b"old")
+    replacement = FlakyState()
+    switch.set_adapters(replacement, switch.fallback)
+    await switch.set("k", b"new")
+    assert await replacement.get("k") == b"new" and await backend.get("k") == b"old"

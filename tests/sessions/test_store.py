@@ -40,8 +40,7 @@ class CountingRecords:
 def count_store_calls(app) -> CountingRecords:
     switch = app.platform.require(SessionRecords)
     counting = CountingRecords(switch.backend)
-    switch.backend = switch.fallback = counting
-    switch._methods.clear()
+    switch.set_adapters(counting, counting)
     return counting
 
 

@@ -35,7 +35,10 @@ class FallbackSwitch:
     Port methods are reached as attributes (``await switch.get(key)``), so the
     switch stands in for the port wherever the port is expected (it is what
     handlers receive through dependency injection). ``call_timeout`` bounds
-    every backend call: a slow backend counts as down.
+    every backend call, so a slow backend counts as down, unless the backend
+    adapter says ``bounds_its_calls = True`` (its client enforces timeouts of
+    its own). With backend and fallback the same adapter, calls go straight
+    to it: nothing to switch, nothing to pay.
     """
 
     def __init__(
@@ -66,7 +69,7 @@ class FallbackSwitch:
         self._open = False
         self._probe: asyncio.Task[None] | None = None
         self._listeners: list[SwitchListener] = []
-        self._methods: dict[str, Callable[..., Awaitable[Any]]] = {}
+        self._routed: set[str] = set()
         self._publish_active()
 
     @property
@@ -91,39 +94,53 @@ class FallbackSwitch:
         """Call ``listener(switch, on_backend)`` after every switch (a plugin's recovery work)."""
         self._listeners.append(listener)
 
+    def set_adapters(self, backend: Any, fallback: Any) -> None:
+        """Replace both adapters (a test wrapping them, say); calls made from now on reach the new ones."""
+        self.backend, self.fallback = backend, fallback
+        for method in self._routed:
+            self.__dict__.pop(method, None)
+        self._routed.clear()
+
     def __getattr__(self, method: str) -> Callable[..., Awaitable[Any]]:
+        # Called once per port method: the route is then cached as an instance attribute,
+        # so later calls find it without __getattr__ (the switch sits on every request's path).
         if method.startswith("_"):
             raise AttributeError(method)
-        bound = self._methods.get(method)
-        if bound is None:
-            if not callable(getattr(self.backend, method, None)):
-                raise AttributeError(f"{self.capability} port has no method {method!r}")
+        route = self._route(method)
+        self.__dict__[method] = route
+        self._routed.add(method)
+        return route
 
-            async def bound(*args: Any, **kwargs: Any) -> Any:
-                return await self.call(method, *args, **kwargs)
-
-            bound.__name__ = method
-            self._methods[method] = bound
-        return bound
-
-    async def call(self, method: str, *args: Any, **kwargs: Any) -> Any:
-        """Call ``method`` on the active adapter; on a backend failure, on the fallback."""
-        if self._open:
-            return await getattr(self.fallback, method)(*args, **kwargs)
+    def _route(self, method: str) -> Callable[..., Awaitable[Any]]:
+        backend_method = getattr(self.backend, method, None)
+        if not callable(backend_method):
+            raise AttributeError(f"{self.capability} port has no method {method!r}")
         if not self.has_fallback:
-            return await getattr(self.backend, method)(*args, **kwargs)
-        try:
-            if self.call_timeout is None:
-                result = await getattr(self.backend, method)(*args, **kwargs)
-            else:
-                async with asyncio.timeout(self.call_timeout):
-                    result = await getattr(self.backend, method)(*args, **kwargs)
-        except BACKEND_FAILURES as error:
-            self._metrics.backend_failures.labels(self.capability).inc()
-            self._record_failure(error)
-            return await getattr(self.fallback, method)(*args, **kwargs)
-        self._consecutive_failures = 0
-        return result
+            return backend_method
+        fallback_method = getattr(self.fallback, method)
+        # An adapter whose every call is bounded by its client's own timeouts (Redis sockets)
+        # is not timed again here: asyncio.timeout costs a timer per call.
+        timeout = None if getattr(self.backend, "bounds_its_calls", False) else self.call_timeout
+
+        async def routed(*args: Any, **kwargs: Any) -> Any:
+            if self._open:
+                return await fallback_method(*args, **kwargs)
+            try:
+                if timeout is None:
+                    result = await backend_method(*args, **kwargs)
+                else:
+                    async with asyncio.timeout(timeout):
+                        result = await backend_method(*args, **kwargs)
+            except BACKEND_FAILURES as error:
+                self._metrics.backend_failures.labels(self.capability).inc()
+                self._record_failure(error)
+                return await fallback_method(*args, **kwargs)
+            if self._consecutive_failures:
+                self._consecutive_failures = 0
+            return result
+
+        routed.__name__ = method
+        return routed
 
     async def start(self) -> None:
         """Start both adapters; a backend that fails to start or answer opens the circuit."""

@@ -18,7 +18,9 @@ class Adapter(Protocol):
 
     ``ping`` raises when the backend cannot serve calls; the fallback switch's
     health probe calls it. ``start`` and ``close`` open and release resources
-    (connections, sweeper tasks); both may be no-ops.
+    (connections, sweeper tasks); both may be no-ops. An adapter may set the
+    class attribute ``bounds_its_calls = True`` when its client bounds every
+    call with timeouts of its own; the switch then adds no timer of its own.
     """
 
     async def ping(self) -> None: ...
