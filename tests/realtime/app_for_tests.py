@@ -11,8 +11,8 @@ import httpx
 from sheepfold import PlatformApplication, create_app
 from sheepfold_realtime import plugin as realtime_plugin
 from sheepfold_sessions import plugin as sessions_plugin
-from tests.realtime import channel_plugin
 from tests.realtime.served import serving
+from tests.realtime.served_plugins import channel_plugin
 
 SECRET = "realtime-tests-secret-0123456789abcdef-0123"
 ADMIN_TOKEN = "realtime-tests-admin-token"

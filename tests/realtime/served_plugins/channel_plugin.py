@@ -1,4 +1,7 @@
-"""A test plugin: declares the channel ``orders`` (signed-in users only) and a login route for tests."""
+"""A test plugin: declares the channel ``orders`` (signed-in users only) and a login route for tests.
+
+Loaded in-process by the endpoint tests and through ``plugins.directory`` by the served instances.
+"""
 
 from __future__ import annotations
 

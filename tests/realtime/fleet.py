@@ -1,0 +1,55 @@
+"""Settings for real ``sheepfold serve`` instances with realtime on Redis, and clients that talk to them."""
+
+from __future__ import annotations
+
+from importlib import metadata
+from pathlib import Path
+
+import httpx
+
+from tests.realtime.app_for_tests import ADMIN_TOKEN, SECRET
+from tests.realtime.served_plugins import channel_plugin
+
+SERVED_PLUGINS = Path(channel_plugin.__file__).parent
+#: Installed plugins the instances run; every other one is disabled, so the proof needs nothing else.
+NEEDED_PLUGINS = {"redis", "sessions", "realtime"}
+
+
+def realtime_fleet_settings(redis_url: str, prefix: str, *, extra: str = "") -> str:
+    """A settings file: sessions and pub/sub on Redis (memory as fallback), the test channel plugin."""
+    disabled = sorted({entry.name for entry in metadata.entry_points(group="sheepfold.plugins")} - NEEDED_PLUGINS)
+    return f"""
+[testing.plugins]
+disabled = [{", ".join(f'"{name}"' for name in disabled)}]
+directory = "{SERVED_PLUGINS}"
+
+[testing.redis]
+url = "{redis_url}"
+prefix = "{prefix}"
+
+[testing.switch]
+probe_interval = 0.2
+
+[testing.sessions]
+backend = "redis"
+fallback = "memory"
+secret = "{SECRET}"
+cookie_secure = false
+
+[testing.pubsub]
+backend = "redis"
+fallback = "memory"
+
+[testing.admin]
+token = "{ADMIN_TOKEN}"
+{extra}
+"""
+
+
+def address_of(url: str) -> str:
+    return url.removeprefix("http://")
+
+
+async def health(client: httpx.AsyncClient, url: str) -> dict:
+    response = await client.get(url + "/health", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
+    return response.json()
