@@ -15,9 +15,13 @@ SERVED_PLUGINS = Path(channel_plugin.__file__).parent
 NEEDED_PLUGINS = {"redis", "sessions", "realtime"}
 
 
-def realtime_fleet_settings(redis_url: str, prefix: str, *, extra: str = "") -> str:
-    """A settings file: sessions and pub/sub on Redis (memory as fallback), the test channel plugin."""
-    disabled = sorted({entry.name for entry in metadata.entry_points(group="sheepfold.plugins")} - NEEDED_PLUGINS)
+def realtime_fleet_settings(redis_url: str, prefix: str, *, with_example: bool = False) -> str:
+    """A settings file: sessions and pub/sub on Redis (memory as fallback), the test channel plugin.
+
+    ``with_example`` also enables the example plugin (its realtime page and jobs, on memory).
+    """
+    needed = NEEDED_PLUGINS | ({"example"} if with_example else set())
+    disabled = sorted({entry.name for entry in metadata.entry_points(group="sheepfold.plugins")} - needed)
     return f"""
 [testing.plugins]
 disabled = [{", ".join(f'"{name}"' for name in disabled)}]
@@ -42,7 +46,6 @@ fallback = "memory"
 
 [testing.admin]
 token = "{ADMIN_TOKEN}"
-{extra}
 """
 
 

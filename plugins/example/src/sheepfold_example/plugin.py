@@ -9,7 +9,7 @@ from dynaconf import Validator
 
 from sheepfold import CacheAside, ComponentHealth, Platform, State, Status, hookimpl
 from sheepfold.jobs import JobDefinition
-from sheepfold_example import accounts, guestbook, jobs_demo, limited
+from sheepfold_example import accounts, guestbook, jobs_demo, limited, realtime_page
 
 
 def greeting_for(name: str, greeting: str) -> str:
@@ -49,11 +49,13 @@ def sheepfold_register_routes(router: Router, platform: Platform) -> None:
     accounts.add_routes(router, platform)
     guestbook.add_routes(router, platform)
     jobs_demo.add_routes(router, platform)
+    realtime_page.add_routes(router, platform)
 
 
 @hookimpl
 def sheepfold_jobs() -> list[JobDefinition]:
-    return jobs_demo.JOBS  # count_words, on the plugin's own queue "example"
+    # count_words, and count_words_for (which pushes its result to the user's socket), on the queue "example"
+    return [*jobs_demo.JOBS, *realtime_page.JOBS]
 
 
 @hookimpl

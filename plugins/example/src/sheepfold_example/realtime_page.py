@@ -1,0 +1,64 @@
+"""``GET /example/realtime``: a page that signs in, opens ``/ws`` and shows events as they arrive.
+
+It shows the user's own channel (``user:<name>``) and ``platform`` (admin
+broadcasts: ``POST /realtime/publish``). ``POST /example/realtime/jobs``
+enqueues a word count whose result the job itself publishes to the user's
+channel, so the page shows it without polling. The routes exist only when
+``sheepfold-realtime`` and ``sheepfold-sessions`` are enabled.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from typing import Any
+
+from blacksheep import Request, Response, Router, json
+from blacksheep.contents import Content
+
+from sheepfold import Platform, problem
+from sheepfold.jobs import JobContext, JobDefinition, Jobs
+from sheepfold_sessions import UserSessions
+
+QUEUE = "example"
+MAX_TEXT = 10_000
+
+
+async def count_words_for(ctx: JobContext, user: str, text: str) -> dict[str, Any]:
+    """Count the words of ``text`` and push the result to ``user:<user>`` (idempotent: a rerun pushes it again)."""
+    from sheepfold_realtime import publish
+
+    result = {"job": ctx.job_id, "words": len(text.split())}
+    if ctx.platform is not None:
+        await publish(ctx.platform, f"user:{user}", result)
+    return result
+
+
+JOBS = [JobDefinition(count_words_for, queue=QUEUE, timeout=30, max_tries=3)]
+
+
+def add_routes(router: Router, platform: Platform) -> None:
+    """Add the page and its job route when realtime and sessions are enabled."""
+    try:
+        from sheepfold_realtime import RealtimeHub
+    except ImportError:
+        return
+    if platform.find(RealtimeHub) is None or platform.find(UserSessions) is None:
+        return
+    page = resources.files("sheepfold_example").joinpath("realtime_page.html").read_bytes()
+
+    async def show_page() -> Response:
+        return Response(200, content=Content(b"text/html; charset=utf-8", page))
+
+    async def start_job(request: Request) -> Response:
+        user = request.session.get("user")
+        if user is None:
+            return problem(401, "Sign in first: POST /example/login.")
+        body = await request.json() if request.declares_json() else None
+        text = body.get("text") if isinstance(body, dict) else None
+        if not isinstance(text, str) or not 0 < len(text) <= MAX_TEXT:
+            return problem(400, f'Send JSON {{"text": "..."}} with 1 to {MAX_TEXT} characters.')
+        job_id = await platform.require(Jobs).enqueue("count_words_for", (user, text))
+        return json({"job_id": job_id}, status=202)
+
+    router.add_get("/example/realtime", show_page)
+    router.add_post("/example/realtime/jobs", start_job)

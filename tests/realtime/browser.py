@@ -1,0 +1,114 @@
+"""Headless Chromium (Debian's ``chromium`` package) driven over the DevTools protocol, loopback only.
+
+No browser is downloaded: the test uses ``/usr/bin/chromium`` (or ``chromium`` on PATH) and skips
+with the reason when it is absent. The browser gets a fresh profile, no background networking,
+and a host-resolver rule that resolves every name but 127.0.0.1 to nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import shutil
+import subprocess
+import tempfile
+import time
+from typing import Any
+
+import httpx
+import pytest
+import websockets
+
+from tests.support.ports import spare_port
+
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--no-default-browser-check",
+    "--disable-features=Translate,OptimizationHints,MediaRouter",
+    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+]
+
+
+def chromium_path() -> str:
+    """The Chromium binary; skips the test (with the apt packages to install) when there is none."""
+    path = shutil.which("chromium") or shutil.which("chromium-browser")
+    if path is None:
+        pytest.skip("Chromium is not installed (apt-get install chromium chromium-driver)")
+    return path
+
+
+class Browser:
+    """One headless Chromium with one page; :meth:`evaluate` runs JavaScript in it."""
+
+    def __init__(self) -> None:
+        self.port = spare_port()
+        self.profile = tempfile.TemporaryDirectory(prefix="sheepfold-chromium-")
+        self.process = subprocess.Popen(
+            [chromium_path(), *FLAGS, f"--user-data-dir={self.profile.name}",
+             f"--remote-debugging-port={self.port}", "about:blank"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        self._ids = itertools.count(1)
+        self._connection: Any = None
+
+    async def __aenter__(self) -> Browser:
+        deadline = time.monotonic() + 30
+        async with httpx.AsyncClient() as client:
+            while True:
+                try:
+                    targets = (await client.get(f"http://127.0.0.1:{self.port}/json/list")).json()
+                    page = next(target for target in targets if target["type"] == "page")
+                    break
+                except (httpx.HTTPError, StopIteration, ValueError):
+                    if time.monotonic() > deadline or self.process.poll() is not None:
+                        raise RuntimeError("Chromium did not open its DevTools endpoint") from None
+                    await asyncio.sleep(0.1)
+        self._connection = await websockets.connect(page["webSocketDebuggerUrl"], max_size=None)
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        if self._connection is not None:
+            await self._connection.close()
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.profile.cleanup()
+
+    async def command(self, method: str, **params: Any) -> dict[str, Any]:
+        """Send one DevTools command and return its result (events in between are ignored)."""
+        number = next(self._ids)
+        await self._connection.send(json.dumps({"id": number, "method": method, "params": params}))
+        while True:
+            reply = json.loads(await self._connection.recv())
+            if reply.get("id") == number:
+                if "error" in reply:
+                    raise RuntimeError(f"{method}: {reply['error']}")
+                return reply["result"]
+
+    async def open(self, url: str) -> None:
+        await self.command("Page.navigate", url=url)
+        await self.wait_until("document.readyState === 'complete' && location.href.startsWith('http')")
+
+    async def evaluate(self, expression: str) -> Any:
+        result = await self.command("Runtime.evaluate", expression=expression, awaitPromise=True, returnByValue=True)
+        if "exceptionDetails" in result:
+            raise RuntimeError(f"JavaScript failed: {result['exceptionDetails']}")
+        return result["result"].get("value")
+
+    async def wait_until(self, expression: str, timeout: float = 10.0) -> Any:
+        """Poll ``expression`` until it is truthy; its value."""
+        async with asyncio.timeout(timeout):
+            while not (value := await self.evaluate(expression)):
+                await asyncio.sleep(0.05)
+        return value
