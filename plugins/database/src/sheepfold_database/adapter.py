@@ -22,7 +22,7 @@ logger = logging.getLogger("sheepfold.database")
 class SqlDatabase:
     """The app's engine, its session factory, and a probe connection of its own.
 
-    :meth:`ping` goes through a one-connection engine beside the main pool, so
+    :meth:`ping` goes through a small engine of its own beside the main pool, so
     a saturated pool never makes the database look down, and a health check
     never takes a connection from a request. Building it does no I/O.
     """

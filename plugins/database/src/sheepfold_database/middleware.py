@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 
 from blacksheep import Request, Response
@@ -11,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sheepfold_database.statements import StatementWatch
 
 Handler = Callable[[Request], Awaitable[Response]]
+logger = logging.getLogger("sheepfold.database")
 
 
 def request_database_context(watch: StatementWatch | None) -> Callable[[Request, Handler], Awaitable[Response]]:
@@ -37,8 +39,16 @@ def request_database_context(watch: StatementWatch | None) -> Callable[[Request,
                 watch.end(token)  # type: ignore[union-attr]
             session = scope.scoped_services.get(AsyncSession) if scope.scoped_services else None
             if session is not None:
-                await session.close()
+                await _close(session)
             if own_scope:
                 scope.dispose()
 
     return middleware
+
+
+async def _close(session: AsyncSession) -> None:
+    # The answer is already made: a connection that dies as it is returned must not turn it into a 500.
+    try:
+        await session.close()
+    except Exception:
+        logger.warning("closing a request's database session failed", exc_info=True)
