@@ -92,7 +92,7 @@ async def test_higher_priorities_run_first_within_a_queue(jobs):
         await jobs.enqueue("record_order", (key, label), priority=priority)
     GATES[key].set()
     await until(lambda: _has(ORDER[key], 4))
-    assert ORDER[key] == ["high", "normal-1", "normal-2", "low"]
+    assert ORDER[key] == ["high", "normal-1", "normal-2", "low"], ORDER[key]
 
 
 async def test_a_failing_job_is_retried_with_backoff_until_it_succeeds(jobs):

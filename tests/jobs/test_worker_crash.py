@@ -2,7 +2,8 @@
 
 Real worker processes on a redis-server of the test's own. Job timeout 3 s
 and a crash margin of 1 s make the lease 4 s, so the jobs of the dead worker
-must run again well within timeout + 15 s.
+must run again well within timeout + 15 s; the worker also knows a function
+with a 600 s timeout, which must not lengthen the lease of other jobs.
 """
 
 from __future__ import annotations

@@ -99,15 +99,18 @@ class ArqJobs:
         job_id = job_id or new_job_id()
         now = time.time()
         enqueue_ms = int((enqueued_at or now) * 1000)
-        due_ms = int(due_at(now, delay, run_at) * 1000)
+        due = due_at(now, delay, run_at) * 1000
+        due_ms = int(due)  # arq's queue score: whole ms
         queue_keys = self.keys(self.registry.queue_for(definition, queue))
         data = serialize_job(function, args, kwargs, None, enqueue_ms)
         expires = max(due_ms - int(now * 1000), 0) + expires_extra_ms
         with unavailable_on_failure():
             await self._enqueue(
                 keys=[keys.job_key(job_id), keys.result_key(job_id), queue_keys.arq_queue, queue_keys.index,
-                      queue_keys.wake, queue_keys.idle],
-                args=[job_id, data, due_ms, expires, band * BAND_WIDTH + due_ms],
+                      queue_keys.wake, queue_keys.idle, queue_keys.timeouts],
+                # The index keeps the due time's fraction of a ms (a double resolves ~4 µs at these
+                # magnitudes), so jobs enqueued in the same ms keep their order.
+                args=[job_id, data, due_ms, expires, f"{band * BAND_WIDTH + due:.3f}", int(definition.timeout * 1000)],
             )  # fmt: skip
         return job_id
 
@@ -156,7 +159,7 @@ class ArqJobs:
             with unavailable_on_failure():
                 outcome = await self._abort(
                     keys=[keys.job_key(job_id), keys.in_progress_key(job_id), queue_keys.arq_queue, queue_keys.index,
-                          keys.ABORT_KEY, queue_keys.wake],
+                          keys.ABORT_KEY, queue_keys.wake, queue_keys.timeouts],
                     args=[job_id, now_ms],
                 )  # fmt: skip
             if outcome == 1:
@@ -196,7 +199,7 @@ class ArqJobs:
             by_band = {}
             for _band in BANDS:
                 waiting, delayed, active, times = next(replies), next(replies), next(replies), next(replies)
-                samples = [int(sample) / 1000 for sample in times]
+                samples = [float(sample) / 1000 for sample in times]
                 by_band[_band] = PriorityStatistics(
                     waiting, delayed, active, queue_time_p50=percentile(samples, 0.5),
                     queue_time_p95=percentile(samples, 0.95),

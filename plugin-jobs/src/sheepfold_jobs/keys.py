@@ -9,6 +9,8 @@ them, under the platform's namespace, sheepfold keeps for each queue:
   high priority): the order sheepfold workers claim in, highest band first;
 - ``active:<band>``: ids claimed by a sheepfold worker, scored by the moment
   their lease ends (a dead worker's jobs go back to the index then);
+- ``timeouts``: each waiting or running job's function timeout in ms, so a
+  claim's lease fits that job (timeout + crash margin), not the longest one;
 - ``counts``: completed and failed jobs per band (fleet-wide counters);
 - ``queue-times:<band>``: the most recent queue times in ms (a capped list);
 - ``wake``: the pub/sub channel an enqueue publishes on, so idle workers
@@ -62,6 +64,7 @@ class QueueKeys:
     arq_queue: str
     index: str
     active: tuple[str, ...]
+    timeouts: str
     counts: str
     queue_times: tuple[str, ...]
     wake: str
@@ -74,6 +77,7 @@ class QueueKeys:
             arq_queue=connection.key("jobs", queue),
             index=connection.key("jobs", queue, "index"),
             active=tuple(connection.key("jobs", queue, "active", band.value) for band in BANDS),
+            timeouts=connection.key("jobs", queue, "timeouts"),
             counts=connection.key("jobs", queue, "counts"),
             queue_times=tuple(connection.key("jobs", queue, "queue-times", band.value) for band in BANDS),
             wake=connection.key("jobs", queue, "wake"),

@@ -76,8 +76,10 @@ class QueueWorker(Worker):
             log_results=False,
             max_tries=max((definition.max_tries for definition in jobs.registry), default=5),
         )
-        # The lease is arq's in-progress lock: the longest timeout of any function plus a margin,
-        # as arq computes it; a worker that dies leaves its jobs to others once it lapses.
+        # A claim's lease is arq's in-progress lock: the job's own timeout plus a margin (the claim
+        # script reads it); jobs enqueued without one (by plain arq) get the longest timeout plus the
+        # margin, as arq computes it. A worker that dies leaves its jobs to others once it lapses.
+        self.crash_margin = crash_margin
         self.in_progress_timeout_s = max((d.timeout for d in jobs.registry), default=300.0) + crash_margin
         self._claim = jobs.connection.script(scripts.CLAIM)
         self._finish = jobs.connection.script(scripts.FINISH)
@@ -113,13 +115,15 @@ class QueueWorker(Worker):
     async def _poll_iteration(self) -> None:
         free = self.max_jobs - self.job_counter
         if self.allow_pick_jobs and free > 0:
-            now_ms = int(time.time() * 1000)
+            # With the fraction of a ms: the index orders jobs of one ms by it, and a truncated "now"
+            # would leave the later-enqueued of them due while an earlier, higher one is not yet.
+            now_ms = f"{time.time() * 1000:.3f}"
             queue_keys = self.queue_keys
             reply = await self._claim(
                 keys=[queue_keys.arq_queue, queue_keys.index, *queue_keys.active, *queue_keys.queue_times,
-                      queue_keys.idle],
+                      queue_keys.idle, queue_keys.timeouts],
                 args=[now_ms, free, int(self.in_progress_timeout_s * 1000), BAND_WIDTH, IN_PROGRESS_PREFIX,
-                      QUEUE_TIME_SAMPLES, int(self.poll_delay_s * 2000)],
+                      QUEUE_TIME_SAMPLES, int(self.poll_delay_s * 2000), int(self.crash_margin * 1000)],
             )  # fmt: skip
             self._next_due_ms = int(reply[-1])
             for at in range(0, len(reply) - 1, 3):
@@ -181,7 +185,7 @@ class QueueWorker(Worker):
         await self._finish(
             keys=[keys.job_key(job_id), keys.retry_key(job_id), keys.in_progress_key(job_id), keys.result_key(job_id),
                   keys.ABORT_KEY, queue_keys.arq_queue, queue_keys.index, queue_keys.active[band], queue_keys.counts,
-                  failed_keys.ids, failed_keys.records],
+                  failed_keys.ids, failed_keys.records, queue_keys.timeouts],
             args=[job_id, mode, result_data, ttl_ms, band.value, band * BAND_WIDTH, incr_score,
                   pickle.dumps(failure) if failure is not None else b"", int(time.time() * 1000),
                   self.jobs.failed_max],

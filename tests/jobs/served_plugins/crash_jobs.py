@@ -25,6 +25,10 @@ async def slow_record(ctx: JobContext, key: str, seconds: float) -> None:
     await client.rpush(finishes_key(key), ctx.job_id)
 
 
+async def patient(ctx: JobContext) -> None:
+    """Never enqueued by the tests: its long timeout must not lengthen the lease of other jobs."""
+
+
 async def reject(ctx: JobContext, reason: str) -> None:
     raise DoNotRetry(reason)
 
@@ -33,4 +37,5 @@ def sheepfold_jobs() -> list[JobDefinition]:
     return [
         JobDefinition(slow_record, queue=QUEUE, timeout=3.0, max_tries=3, retry=RetryPolicy(base=0.1)),
         JobDefinition(reject, queue=QUEUE, timeout=3.0),
+        JobDefinition(patient, queue=QUEUE, timeout=600.0),
     ]
