@@ -58,6 +58,9 @@ def serve(host: str, port: int, workers: int, log_level: str) -> None:
         workers=workers,
         log_level=log_level,
         lifespan="on",
+        # Client addresses are the platform's to judge (ratelimit.trusted_proxies): uvicorn must not
+        # rewrite them from X-Forwarded-For, which it does by default for peers on 127.0.0.1.
+        proxy_headers=False,
     )
 
 
