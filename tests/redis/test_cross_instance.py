@@ -27,6 +27,7 @@ from tests.support.redis_adapters import fresh_prefix
 from tests.support.redis_server import RedisServer
 
 SERVED_PLUGINS = Path(state_cache_routes.__file__).parent
+WORKERS = 8
 
 
 def settings_file(directory: Path, redis_url: str) -> Path:
@@ -103,22 +104,24 @@ async def test_two_processes_see_each_others_state_and_cache_and_ride_out_an_out
             stop = asyncio.Event()
 
             async def worker(number: int) -> None:
+                # A short pause per request keeps the offered load (<= 1,600 requests/s) below what
+                # this one test process can send, so timings measure the servers, not its own queue.
                 base = (a, b)[number % 2]
                 while not stop.is_set():
                     started = time.monotonic()
                     response = await client.post(f"{base}/t/state/w{number}/incr")
                     samples.append((started, time.monotonic() - started, response.status_code))
+                    await asyncio.sleep(0.005)
 
-            workers = [asyncio.create_task(worker(n)) for n in range(16)]
+            workers = [asyncio.create_task(worker(n)) for n in range(WORKERS)]
             await asyncio.sleep(0.3)
             killed_at = time.monotonic()
-            server.kill()
+            await asyncio.to_thread(server.kill)  # off the event loop: requests keep flowing meanwhile
             await asyncio.sleep(1.0)
             degraded = await statuses(client, [a, b])
-            server.start()
+            await asyncio.to_thread(server.start)  # returns once the new server answers PING
             up_at = time.monotonic()
-            while await statuses(client, [a, b]) != ["ok", "ok"]:
-                assert time.monotonic() - up_at < 2.0, "the instances did not move back to Redis within 2 s"
+            while await statuses(client, [a, b]) != ["ok", "ok"] and time.monotonic() - up_at < 5.0:
                 await asyncio.sleep(0.05)
             back = time.monotonic() - up_at
             stop.set()
@@ -129,8 +132,9 @@ async def test_two_processes_see_each_others_state_and_cache_and_ride_out_an_out
     outage = [duration for started, duration, _ in samples if killed_at <= started <= up_at]
     p99 = statistics.quantiles(outage, n=100)[98]
     print(
-        f"\nover HTTP, 16 clients on 2 processes: {len(outage)} requests during the outage, "
+        f"\nover HTTP, {WORKERS} clients on 2 processes: {len(outage)} requests during the outage, "
         f"p50 {statistics.median(outage) * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms, max {max(outage) * 1000:.1f} ms; "
         f"both back on Redis {back * 1000:.0f} ms after it answered"
     )
+    assert back < 2.0, "the instances did not move back to Redis within 2 s"
     assert p99 < 0.25

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from blacksheep.testing import TestClient
 from redis.asyncio import Redis
 
-from sheepfold import PlatformApplication
+from sheepfold import Cache, PlatformApplication
 from tests.redis.conftest import redis_backed, running_app
 from tests.redis.served_plugins import state_cache_routes
 from tests.support.fault_proxy import Fault, FaultProxy
@@ -91,12 +91,18 @@ async def test_killing_redis_under_load_switches_to_memory_and_back_without_a_5x
     with RedisServer() as server:
         async with running_app(redis_backed(server.url), state_cache_routes) as app:
             health = TestClient(app)
+            switched: dict[tuple[str, bool], float] = {}  # (capability, on_backend) -> when, first time
+            for name in REDIS_CAPABILITIES:
+                app.platform.capabilities[name].add_listener(
+                    lambda switch, on_backend: switched.setdefault((switch.capability, on_backend), time.monotonic())
+                )
             async with flowing_requests(app) as load:
                 await asyncio.sleep(0.3)
                 assert on(app, "redis")
                 killed_at = time.monotonic()
-                server.kill()
-                switch_time = await wait_until(lambda: on(app, "memory"), within=1.0, what="switch to memory")
+                await asyncio.to_thread(server.kill)  # off the event loop: requests keep flowing
+                await wait_until(lambda: on(app, "memory"), within=1.0, what="switch to memory")
+                switch_time = max(switched[name, False] for name in REDIS_CAPABILITIES) - killed_at
                 report = await (await health.get("/health")).json()
                 assert report["status"] == "degraded"
                 assert {name: report["capabilities"][name]["active"] for name in REDIS_CAPABILITIES} == {
@@ -105,9 +111,10 @@ async def test_killing_redis_under_load_switches_to_memory_and_back_without_a_5x
                 }
                 assert report["components"]["redis"]["reachable"] is False
                 await asyncio.sleep(0.7)  # an outage under load
-                server.start()  # returns once the new server answers PING
+                await asyncio.to_thread(server.start)  # returns once the new server answers PING
                 up_at = time.monotonic()
-                back_time = await wait_until(lambda: on(app, "redis"), within=2.0, what="switch back to Redis")
+                await wait_until(lambda: on(app, "redis"), within=2.0, what="switch back to Redis")
+                back_time = max(switched[name, True] for name in REDIS_CAPABILITIES) - up_at
                 await asyncio.sleep(0.2)
             assert (await (await health.get("/health")).json())["status"] == "ok"
     assert load.statuses_at_least(500) == []
@@ -117,6 +124,7 @@ async def test_killing_redis_under_load_switches_to_memory_and_back_without_a_5x
         f"after it answered; {len(outage)} requests during the outage, p99 {p99(outage) * 1000:.1f} ms, "
         f"max {max(outage) * 1000:.1f} ms; {len(load.samples)} requests in all"
     )
+    assert switch_time < 1.0 and back_time < 2.0
     assert p99(outage) < 0.25
 
 
@@ -177,3 +185,30 @@ async def test_a_slow_silent_or_resetting_redis_is_treated_as_down_and_leaves_no
                     assert on(app, "memory")
             await asyncio.sleep(0)
             assert set(pending_tasks()) - before == set(), f"{fault}: tasks left pending"
+
+
+async def cached_after_outage(clear_after_outage: bool) -> bytes | None:
+    """A value cached in Redis, invalidated during an outage (so only in memory): what the cache serves after."""
+    with RedisServer() as server:
+        async with FaultProxy(server.port) as proxy:
+            settings = redis_backed(proxy.url, redis={"cache_clear_after_outage": clear_after_outage})
+            async with running_app(settings) as app:
+                cache, switch = app.platform.require(Cache), app.platform.capabilities["cache"]
+                await cache.set("profile", b"v1", tags=["user:1"])
+                proxy.mode = Fault.RESET  # Redis keeps its data; this process cannot reach it
+                await cache.invalidate_tag("user:1")
+                assert switch.active_name == "memory"
+                proxy.mode = Fault.NONE
+                await wait_until(lambda: switch.active_name == "redis", within=2.0, what="switch back to Redis")
+                deadline = time.monotonic() + 2.0
+                while (value := await cache.get("profile")) is not None and time.monotonic() < deadline:
+                    await asyncio.sleep(0.02)
+                return value
+
+
+async def test_the_cache_comes_back_cold_not_stale_after_an_outage():
+    assert await cached_after_outage(clear_after_outage=True) is None
+
+
+async def test_without_clearing_a_value_invalidated_during_the_outage_is_served_again():
+    assert await cached_after_outage(clear_after_outage=False) == b"v1"

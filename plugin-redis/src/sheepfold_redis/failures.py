@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from types import TracebackType
 
 from redis import exceptions as redis_errors
@@ -24,7 +26,12 @@ REDIS_FAILURES: tuple[type[BaseException], ...] = (
 
 
 class _UnavailableOnFailure:
-    """Re-raise :data:`REDIS_FAILURES` as ``BackendUnavailable``; stateless, so one instance serves all."""
+    """Re-raise :data:`REDIS_FAILURES` as ``BackendUnavailable``; stateless unless given ``on_failure``."""
+
+    __slots__ = ("_on_failure",)
+
+    def __init__(self, on_failure: Callable[[], None] | None = None) -> None:
+        self._on_failure = on_failure
 
     def __enter__(self) -> None:
         return None
@@ -32,7 +39,12 @@ class _UnavailableOnFailure:
     def __exit__(
         self, kind: type[BaseException] | None, error: BaseException | None, _traceback: TracebackType | None
     ) -> bool:
-        if error is not None and isinstance(error, REDIS_FAILURES) and not isinstance(error, BackendUnavailable):
+        if error is None:
+            return False
+        outage = isinstance(error, REDIS_FAILURES) and not isinstance(error, BackendUnavailable)
+        if self._on_failure is not None and (outage or isinstance(error, asyncio.CancelledError)):
+            self._on_failure()
+        if outage:
             raise BackendUnavailable(f"Redis: {type(error).__name__}: {error}") from error
         return False
 
@@ -40,7 +52,7 @@ class _UnavailableOnFailure:
 _UNAVAILABLE_ON_FAILURE = _UnavailableOnFailure()
 
 
-def unavailable_on_failure() -> _UnavailableOnFailure:
+def unavailable_on_failure(on_failure: Callable[[], None] | None = None) -> _UnavailableOnFailure:
     """A context manager that turns Redis being down into :class:`~sheepfold.errors.BackendUnavailable`.
 
     Every Redis adapter wraps its calls in it, so the fallback switch sees one
@@ -51,5 +63,10 @@ def unavailable_on_failure() -> _UnavailableOnFailure:
 
     Other errors (a bad call such as WRONGTYPE) pass through unchanged. It is a
     plain ``with`` block (not ``async with``) and costs next to nothing.
+
+    ``on_failure``, if given, is called (synchronously) when a call fails for
+    an outage or is cancelled (the fallback switch cancels calls slower than
+    its ``call_timeout``): an adapter notes there that calls are about to go
+    to its fallback. Build such a context manager once per adapter and reuse it.
     """
-    return _UNAVAILABLE_ON_FAILURE
+    return _UNAVAILABLE_ON_FAILURE if on_failure is None else _UnavailableOnFailure(on_failure)
