@@ -165,13 +165,18 @@ class ClientSocket:
                 while self._control or self._backlog:
                     if self._control:
                         await send(self._control.popleft())
-                        continue
-                    channel, frame = self._backlog.popleft()
-                    if frame is None:
-                        reason = self._resync.pop(channel)
-                        self._metrics.resyncs.labels(reason).inc()
-                        frame = control_frame("resync", channel=channel, reason=reason, dropped=self.dropped)
-                    await send(frame)
+                    else:
+                        channel, frame = self._backlog.popleft()
+                        if frame is None:
+                            reason = self._resync.pop(channel)
+                            self._metrics.resyncs.labels(reason).inc()
+                            frame = control_frame("resync", channel=channel, reason=reason, dropped=self.dropped)
+                        await send(frame)
+                    if self._backlog or self._control:
+                        # A send to a client that keeps up completes without suspending, so a writer with
+                        # a long backlog would hold the event loop until it is empty: let HTTP requests
+                        # and the other sockets' writers in between frames.
+                        await asyncio.sleep(0)
         except asyncio.CancelledError:
             raise
         except Exception as error:

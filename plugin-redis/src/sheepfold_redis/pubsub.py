@@ -150,6 +150,8 @@ class RedisPubSub:
                 raise
             except REDIS_FAILURES as error:
                 await self._drop_connection()
+                if self.connection.closed:
+                    return  # the platform is shutting down and closed the shared connection: not an outage
                 self._set_linked(False)
                 logger.debug("Redis pub/sub connection lost: %s", error)
             except Exception:
@@ -176,6 +178,8 @@ class RedisPubSub:
                 if message is not None:
                     last_heard = now
                     self._dispatch(message)
+                    # Buffered messages are read without suspending: let the rest of the app run between them.
+                    await asyncio.sleep(0)
                 elif now - last_heard > self.dead_after:
                     raise ConnectionError(f"Redis pub/sub was silent for {self.dead_after} s")
                 if resubscribed.done() and resubscribed.exception() is not None:
