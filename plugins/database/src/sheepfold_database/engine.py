@@ -55,7 +55,7 @@ def build_engine(
         connect_args=connect_arguments(settings),
     )
     event.listen(engine.sync_engine, "do_connect", _connect_or_unavailable)
-    event.listen(engine.sync_engine, "handle_error", _silence_is_unavailable)
+    event.listen(engine.sync_engine, "handle_error", _unanswered_is_unavailable)
     if settings.pre_ping:
         install_pre_ping(engine, idle=settings.pre_ping_idle)
     return engine
@@ -69,8 +69,11 @@ def _connect_or_unavailable(dialect: Dialect, _record: Any, cargs: tuple[Any, ..
         raise DatabaseUnavailable(f"cannot connect to the database: {describe_error(error)}") from error
 
 
-def _silence_is_unavailable(context: ExceptionContext) -> None:
-    # asyncpg's client-side command_timeout raises a bare TimeoutError; the connection is unusable after it.
-    if isinstance(context.original_exception, TimeoutError):
+def _unanswered_is_unavailable(context: ExceptionContext) -> None:
+    # asyncpg raises a bare TimeoutError when its command_timeout passes, and may let a socket's OSError
+    # through; SQLAlchemy wraps neither. The connection is unusable after both.
+    error = context.original_exception
+    if isinstance(error, OSError):  # TimeoutError included
         context.is_disconnect = True
-        raise DatabaseUnavailable("the database did not answer in time") from context.original_exception
+        reason = "did not answer in time" if isinstance(error, TimeoutError) else f"was lost ({describe_error(error)})"
+        raise DatabaseUnavailable(f"the database connection {reason}") from error

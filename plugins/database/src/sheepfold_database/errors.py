@@ -14,6 +14,10 @@ from sheepfold_database.settings import DatabaseSettings
 
 logger = logging.getLogger("sheepfold.database")
 _QUERY_CANCELED = "57014"  # PostgreSQL's SQLSTATE for a statement cancelled by statement_timeout
+# SQLSTATEs of a lost connection: class 08 (asyncpg's "connection was closed in the middle of operation"
+# is 08003), and the server shutting down or starting up (admin_shutdown, crash_shutdown, cannot_connect_now).
+_CONNECTION_LOST_CLASS = "08"
+_SERVER_GOING_AWAY = frozenset({"57P01", "57P02", "57P03"})
 
 
 class DatabaseUnavailable(BackendUnavailable):
@@ -62,7 +66,13 @@ def install_error_handlers(app: Application, settings: DatabaseSettings, registr
         if getattr(error.orig, "sqlstate", None) == _QUERY_CANCELED:
             detail = f"The database did not answer within statement_timeout ({settings.statement_timeout:g} s)."
             return unavailable(request, "statement_timeout", detail, error)
-        if error.connection_invalidated or isinstance(error, (OperationalError, InterfaceError)):
+        sqlstate = getattr(error.orig, "sqlstate", None) or ""
+        if (
+            error.connection_invalidated
+            or isinstance(error, (OperationalError, InterfaceError))
+            or sqlstate.startswith(_CONNECTION_LOST_CLASS)
+            or sqlstate in _SERVER_GOING_AWAY
+        ):
             return unavailable(request, "connection_lost", "The database is unavailable. Try again shortly.", error)
         return await app.handle_internal_server_error(request, error)
 
