@@ -80,7 +80,13 @@ def sheepfold_register_routes(router: Router, platform: Platform) -> None:
     async def two_sessions(first: AsyncSession, second: AsyncSession) -> Response:
         return json({"same": first is second})
 
+    async def lose_connection(session: AsyncSession) -> Response:
+        # The server ends this very connection while the statement runs: a crash, as the pool sees it.
+        await session.execute(text("SELECT pg_terminate_backend(pg_backend_pid())"))
+        return json({"survived": True})
+
     router.add_get("/db/one", one)
+    router.add_get("/db/lose-connection", lose_connection)
     router.add_get("/db/two-sessions", two_sessions)
     router.add_get("/db/slow", slow)
     router.add_get("/db/hold", hold)

@@ -40,6 +40,15 @@ async def fill_pool(client: TestClient, connections: int) -> None:
     assert {r.status for r in responses} == {200}
 
 
+async def test_a_connection_lost_in_the_middle_of_a_statement_is_a_503_and_the_next_request_is_served(pg_settings):
+    async with running_app(pg_settings, routes_for_tests) as app:
+        client = TestClient(app)
+        for _ in range(3):
+            lost = await client.get("/db/lose-connection")
+            assert lost.status == 503 and (await lost.json())["title"] == "Database unavailable"
+            assert (await client.get("/db/one")).status == 200
+
+
 @pytest.mark.parametrize(
     "pre_ping_idle",
     [
