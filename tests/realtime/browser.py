@@ -1,8 +1,9 @@
 """Headless Chromium (Debian's ``chromium`` package) driven over the DevTools protocol, loopback only.
 
 No browser is downloaded: the test uses ``/usr/bin/chromium`` (or ``chromium`` on PATH) and skips
-with the reason when it is absent. The browser gets a fresh profile, no background networking,
-and a host-resolver rule that resolves every name but 127.0.0.1 to nothing.
+with the reason when it is absent (fails under ``CI=true``, like the service fixtures). The
+browser gets a fresh profile, no background networking, and a host-resolver rule that resolves
+every name but 127.0.0.1 to nothing.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import httpx
 import pytest
 import websockets
 
+from tests.conftest import in_ci
 from tests.support.ports import spare_port
 
 FLAGS = [
@@ -40,7 +42,10 @@ def chromium_path() -> str:
     """The Chromium binary; skips the test (with the apt packages to install) when there is none."""
     path = shutil.which("chromium") or shutil.which("chromium-browser")
     if path is None:
-        pytest.skip("Chromium is not installed (apt-get install chromium chromium-driver)")
+        reason = "Chromium is not installed (apt-get install chromium)"
+        if in_ci():
+            pytest.fail(f"{reason}; CI=true requires it", pytrace=False)
+        pytest.skip(reason)
     return path
 
 
