@@ -73,8 +73,9 @@ def sheepfold_register_routes(router: Router, platform: Platform) -> None:
         await session.flush()
         return json({"flushed": True})
 
-    async def slow(session: AsyncSession) -> Response:
-        await session.execute(text("SELECT pg_sleep(2)"))
+    async def slow(request: Request, session: AsyncSession) -> Response:
+        seconds = float(request.query.get("seconds", ["2"])[0])
+        await session.execute(text("SELECT pg_sleep(:seconds)"), {"seconds": seconds})
         return json({"slept": True})
 
     async def two_sessions(first: AsyncSession, second: AsyncSession) -> Response:

@@ -49,6 +49,22 @@ async def test_a_connection_lost_in_the_middle_of_a_statement_is_a_503_and_the_n
             assert (await client.get("/db/one")).status == 200
 
 
+async def test_a_connection_reset_during_a_statement_is_a_503(postgres_url, pg_settings):
+    proxy = await RestartingProxy(urlsplit(postgres_url).port or 5432).start()
+    try:
+        async with running_app({**pg_settings, "url": through(postgres_url, proxy.port)}, routes_for_tests) as app:
+            client = TestClient(app)
+            slow = asyncio.ensure_future(client.get("/db/slow?seconds=0.5"))
+            await asyncio.sleep(0.2)
+            await proxy.close()  # the socket is reset while PostgreSQL is still working on the statement
+            answer = await slow
+            assert answer.status == 503 and (await answer.json())["title"] == "Database unavailable"
+            await proxy.start()
+            assert (await client.get("/db/one")).status == 200
+    finally:
+        await proxy.close()
+
+
 @pytest.mark.parametrize(
     "pre_ping_idle",
     [
