@@ -200,10 +200,12 @@ async def _clients(addresses: list[str], subscribe: bool, connection) -> None:
             ready.set()
             sink = received[index]
             async for raw in ws:
-                frame = json.loads(raw)
-                data = frame.get("data") if subscribe else frame
-                if data is not None and "n" in data:
-                    sink.append((data["n"], time.time() - data["t"]))
+                message = json.loads(raw)
+                now = time.time()
+                for frame in message if isinstance(message, list) else [message]:  # sheepfold batches backlogs
+                    data = frame.get("data") if subscribe else frame
+                    if data is not None and "n" in data:
+                        sink.append((data["n"], now - data["t"]))
 
     readies = [asyncio.Event() for _ in addresses]
     tasks = []

@@ -59,7 +59,8 @@ class Client:
     async def _read(self) -> None:
         with contextlib.suppress(websockets.ConnectionClosed):
             async for raw in self.connection:
-                self.frames.append(json.loads(raw))
+                message = json.loads(raw)
+                self.frames.extend(message if isinstance(message, list) else [message])  # a batch is a JSON array
 
     async def send(self, **message: Any) -> None:
         await self.connection.send(json.dumps(message))

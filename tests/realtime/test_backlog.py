@@ -26,7 +26,8 @@ class FakeWebSocket:
 
     async def send_text(self, text: str) -> None:
         await self.gate.wait()
-        self.sent.append(json.loads(text))
+        message = json.loads(text)
+        self.sent.extend(message if isinstance(message, list) else [message])  # a batch is a JSON array
 
     async def close(self, code: int) -> None:
         self.close_code = code
