@@ -128,9 +128,17 @@ def _free(port: int) -> bool:
     return True
 
 
-def start_sentinel(master: RedisServer, service_name: str = "mymaster") -> RedisServer:
-    """A Redis Sentinel on a spare loopback port that watches ``master`` as ``service_name``."""
-    config = f"sentinel monitor {service_name} 127.0.0.1 {master.port} 1\n"
+def start_sentinel(master: RedisServer, service_name: str = "mymaster", *, down_after_ms: int = 500) -> RedisServer:
+    """A Redis Sentinel on a spare loopback port that watches ``master`` as ``service_name``.
+
+    It alone forms the quorum, and calls the master down after ``down_after_ms``
+    milliseconds without an answer (Redis' default is 30 s), so a test can fail over fast.
+    """
+    config = (
+        f"sentinel monitor {service_name} 127.0.0.1 {master.port} 1\n"
+        f"sentinel down-after-milliseconds {service_name} {down_after_ms}\n"
+        f"sentinel failover-timeout {service_name} 5000\n"
+    )
     return RedisServer(extra=["--sentinel"], config=config).start()
 
 
