@@ -226,3 +226,17 @@ async def test_a_call_cancelled_while_connecting_leaves_no_half_open_connection(
             assert all(not connection.is_connected for connection in pool._available_connections)
         finally:
             await conn.close()
+
+
+async def test_a_script_survives_a_real_server_restart():
+    with RedisServer() as server:
+        conn = RedisConnection(RedisSettings(url=server.url, prefix="restart", command_timeout=2.0))
+        try:
+            script = conn.script(INCR_SCRIPT)
+            assert await script(keys=[conn.key("n")], args=[1]) == 1
+            await asyncio.to_thread(server.kill)
+            await asyncio.to_thread(server.start)  # empty: no data, no scripts
+            with unavailable_on_failure():
+                assert await script(keys=[conn.key("n")], args=[1]) == 1
+        finally:
+            await conn.close()
