@@ -71,7 +71,9 @@ for band = 0, 2 do
       end
     end
   end
-  local later = redis.call('ZRANGEBYSCORE', KEYS[2], '(' .. (low + now), low + width - 1, 'WITHSCORES', 'LIMIT', 0, 1)
+  -- string.format: Lua's own number-to-string keeps 14 digits and would cut the fraction of the ms.
+  local later = redis.call('ZRANGEBYSCORE', KEYS[2], '(' .. string.format('%.3f', low + now), low + width - 1,
+                           'WITHSCORES', 'LIMIT', 0, 1)
   if #later > 0 then
     local due = tonumber(later[2]) - low
     if next_due < 0 or due < next_due then next_due = due end

@@ -114,6 +114,8 @@ class QueueWorker(Worker):
 
     async def _poll_iteration(self) -> None:
         free = self.max_jobs - self.job_counter
+        # No free slot: nothing could be claimed at the next due time either, so wait for a slot.
+        self._next_due_ms = -1
         if self.allow_pick_jobs and free > 0:
             # With the fraction of a ms: the index orders jobs of one ms by it, and a truncated "now"
             # would leave the later-enqueued of them due while an earlier, higher one is not yet.
@@ -134,6 +136,10 @@ class QueueWorker(Worker):
         for job_id, task in list(self.tasks.items()):
             if task.done():
                 del self.tasks[job_id]
+                # Normally gone with the finish script; left behind when Redis failed mid-job.
+                self.claimed.pop(job_id, None)
+                self.succeeded.discard(job_id)
+                self.failures.pop(job_id, None)
                 task.result()
         await self.heart_beat()
 
