@@ -64,6 +64,8 @@ class RedisServer:
 
     def start(self, timeout: float = 10.0) -> RedisServer:
         """Start the server and wait until it answers PING."""
+        if self.process is not None and self.process.poll() is None:
+            raise RuntimeError(f"redis-server on port {self.port} is already running")
         config_file = []
         if self.config is not None:
             path = self.directory / f"redis-{self.port}.conf"
