@@ -63,9 +63,10 @@ class ClientSocket:
         self._backlog: deque[tuple[str, str | None]] = deque()
         self._control: deque[str] = deque()
         self._resync: dict[str, str] = {}  # channel -> reason of its queued resync marker
-        self._ready = asyncio.Event()
+        self._loop = asyncio.get_running_loop()
+        self._wakeup: asyncio.Future[None] | None = None  # set while the writer waits for work
         self._writer: asyncio.Task[None] | None = None
-        self.last_heard = asyncio.get_running_loop().time()
+        self.last_heard = self._loop.time()
 
     @property
     def queued(self) -> int:
@@ -77,7 +78,7 @@ class ClientSocket:
 
     def heard(self) -> None:
         """Note that the client sent something (it is alive)."""
-        self.last_heard = asyncio.get_running_loop().time()
+        self.last_heard = self._loop.time()
 
     def push(self, channel: str, frame: str) -> None:
         """Queue an event frame of ``channel``; applies the drop policy when the backlog is full."""
@@ -94,7 +95,7 @@ class ClientSocket:
                 return
             self._drop_oldest_event()
         backlog.append((channel, frame))
-        self._ready.set()
+        self._wake()
 
     def send_control(self, frame: str) -> None:
         """Queue an answer or notice, sent before any waiting event; a client that never reads is closed."""
@@ -104,14 +105,22 @@ class ClientSocket:
             self.close_soon(CLOSE_POLICY, "policy")
             return
         self._control.append(frame)
-        self._ready.set()
+        self._wake()
 
     def resync(self, channel: str, reason: str) -> None:
         """Queue ``resync`` for ``channel`` after the events already queued (one pending per channel)."""
         if channel in self.channels and channel not in self._resync:
             self._resync[channel] = reason
             self._backlog.append((channel, None))
-            self._ready.set()
+            self._wake()
+
+    def _wake(self) -> None:
+        # A bare future rather than an asyncio.Event: this runs once per delivery.
+        waiter = self._wakeup
+        if waiter is not None:
+            self._wakeup = None
+            if not waiter.done():
+                waiter.set_result(None)
 
     def _drop_oldest_event(self) -> None:
         backlog = self._backlog
@@ -163,8 +172,9 @@ class ClientSocket:
         send = self.websocket.send_text
         try:
             while True:
-                await self._ready.wait()
-                self._ready.clear()
+                if not (self._control or self._backlog):
+                    self._wakeup = self._loop.create_future()
+                    await self._wakeup
                 while self._control or self._backlog:
                     if self._control:
                         await send(self._control.popleft())
