@@ -52,6 +52,9 @@ class RedisCache:
     back cold instead of stale. Without it, stale values live until their TTL.
     """
 
+    # redis-py bounds every call (pool, connect and command timeouts, few retries): the switch adds no timer.
+    bounds_its_calls = True
+
     def __init__(self, connection: RedisConnection, *, clear_after_outage: bool | None = None) -> None:
         self.connection = connection
         self.clear_after_outage = (

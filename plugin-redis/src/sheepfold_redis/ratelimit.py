@@ -149,6 +149,9 @@ class RedisRateLimiter:
     (scripts that read ``TIME`` before writing).
     """
 
+    # redis-py bounds every call (pool, connect and command timeouts, few retries): the switch adds no timer.
+    bounds_its_calls = True
+
     def __init__(self, connection: RedisConnection) -> None:
         self.connection = connection
         self._hit = connection.script(_HIT)

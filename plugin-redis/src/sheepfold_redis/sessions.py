@@ -146,6 +146,9 @@ class RedisSessionRecords:
     Deadlines are wall-clock times from the calling instance's clock.
     """
 
+    # redis-py bounds every call (pool, connect and command timeouts, few retries): the switch adds no timer.
+    bounds_its_calls = True
+
     def __init__(self, connection: RedisConnection) -> None:
         self.connection = connection
         self._session_prefix = connection.key("session", "", tag=HASH_TAG)

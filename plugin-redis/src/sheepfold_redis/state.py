@@ -29,6 +29,9 @@ class RedisState:
     down raises :class:`~sheepfold.errors.BackendUnavailable`.
     """
 
+    # redis-py bounds every call (pool, connect and command timeouts, few retries): the switch adds no timer.
+    bounds_its_calls = True
+
     def __init__(self, connection: RedisConnection) -> None:
         self.connection = connection
         self._client = connection.client
