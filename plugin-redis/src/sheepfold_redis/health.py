@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 
 from prometheus_client import CollectorRegistry, Gauge
 
 from sheepfold.errors import BackendUnavailable
 from sheepfold.health import ComponentHealth, Status
+from sheepfold.periodic import PeriodicTask
 from sheepfold_redis.connection import RedisConnection
 
 logger = logging.getLogger("sheepfold.redis")
@@ -30,7 +29,7 @@ class RedisMonitor:
     def __init__(self, connection: RedisConnection, registry: CollectorRegistry, *, interval: float) -> None:
         self.connection = connection
         self.interval = interval
-        self._task: asyncio.Task[None] | None = None
+        self._rounds = PeriodicTask(self.measure, interval, name="sheepfold-redis-monitor", logger=logger)
         self._up = Gauge("sheepfold_redis_up", "1 when Redis answered the last PING, else 0.", registry=registry)
         self._ping = Gauge(
             "sheepfold_redis_ping_seconds", "Round trip of the last PING that Redis answered.", registry=registry
@@ -65,20 +64,8 @@ class RedisMonitor:
         return ComponentHealth(COMPONENT, status, details=details)
 
     def start(self) -> None:
-        if self.interval > 0 and self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._measure_periodically(), name="sheepfold-redis")
+        if self.interval > 0:
+            self._rounds.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-
-    async def _measure_periodically(self) -> None:
-        while True:
-            await asyncio.sleep(self.interval)
-            try:
-                await self.measure()
-            except Exception:  # a monitor must outlive any surprise; the next round tries again
-                logger.exception("measuring Redis failed")
+        await self._rounds.stop()

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
+import logging
 
 from sheepfold.memory.expiring import ExpiringLRU
+from sheepfold.periodic import PeriodicTask
+
+logger = logging.getLogger("sheepfold.memory")
 
 
 class MemoryAdapter:
@@ -20,7 +22,7 @@ class MemoryAdapter:
 
     def __init__(self, max_entries: int) -> None:
         self.store: ExpiringLRU[bytes] = ExpiringLRU(max_entries, on_evict=self._evicted)
-        self._sweeper: asyncio.Task[None] | None = None
+        self._sweeper: PeriodicTask | None = None
 
     def _evicted(self, key: str) -> None:
         """Called with every key that leaves by eviction or expiry; subclasses keep indexes here."""
@@ -30,17 +32,12 @@ class MemoryAdapter:
 
     async def start(self) -> None:
         if self._sweeper is None:
-            self._sweeper = asyncio.get_running_loop().create_task(self._sweep(), name="sheepfold-memory-sweeper")
+            self._sweeper = PeriodicTask(
+                self.store.purge_expired, self.sweep_interval, name="sheepfold-memory-sweeper", logger=logger
+            )
+        self._sweeper.start()
 
     async def close(self) -> None:
         if self._sweeper is not None:
-            self._sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._sweeper
-            self._sweeper = None
+            await self._sweeper.stop()
         self.store.clear()
-
-    async def _sweep(self) -> None:
-        while True:
-            await asyncio.sleep(self.sweep_interval)
-            self.store.purge_expired()

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from enum import IntEnum
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
+from sheepfold.periodic import PeriodicTask
 from sheepfold_database.adapter import SqlDatabase
 from sheepfold_database.pool import PoolFigures
 
@@ -54,7 +53,7 @@ class PoolMonitor:
         self.alert = PoolAlert.OK
         self.alert_reason = ""
         self._waiting_alerted = False
-        self._task: asyncio.Task[None] | None = None
+        self._rounds = PeriodicTask(self.sample, interval, name="sheepfold-database-pool-monitor", logger=logger)
         self._gauges = {
             name: Gauge(f"sheepfold_database_pool_{name}", help_text, registry=registry)
             for name, help_text in (
@@ -75,22 +74,10 @@ class PoolMonitor:
         """Sample once now and then every ``interval`` seconds, until :meth:`stop`."""
         self.database.figures(reset_peaks=True)  # start-up's own work (migrations) is not load
         self.sample()
-        self._task = asyncio.get_running_loop().create_task(self._run(), name="sheepfold-database-pool-monitor")
+        self._rounds.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self.interval)
-            try:
-                self.sample()
-            except Exception:
-                logger.exception("sampling the database pool failed")
+        await self._rounds.stop()
 
     def sample(self) -> PoolFigures:
         """Take a sample: update the gauges and the alert; return the figures."""

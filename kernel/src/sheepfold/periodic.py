@@ -1,0 +1,59 @@
+"""A background task that runs one action on an interval: sweepers, samplers, monitors."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import logging
+from collections.abc import Awaitable, Callable
+
+
+class PeriodicTask:
+    """Runs ``action`` every ``interval`` seconds between :meth:`start` and :meth:`stop`.
+
+    ``action`` may be sync or async. A round that raises is logged on
+    ``logger`` and the next round still runs: a monitor must outlive any
+    surprise. The first round runs one interval after ``start``.
+    """
+
+    def __init__(
+        self,
+        action: Callable[[], Awaitable[object] | object],
+        interval: float,
+        *,
+        name: str,
+        logger: logging.Logger,
+    ) -> None:
+        self.action = action
+        self.interval = interval
+        self.name = name
+        self._logger = logger
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    def start(self) -> None:
+        """Start the rounds (a no-op while they run); needs a running event loop."""
+        if not self.running:
+            self._task = asyncio.get_running_loop().create_task(self._run(), name=self.name)
+
+    async def stop(self) -> None:
+        """Cancel the rounds and wait until the task has ended; idempotent."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval)
+            try:
+                outcome = self.action()
+                if inspect.isawaitable(outcome):
+                    await outcome
+            except Exception:
+                self._logger.exception("%s: a round failed; the next one runs in %s s", self.name, self.interval)

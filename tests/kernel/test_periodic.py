@@ -1,0 +1,36 @@
+"""PeriodicTask: rounds on an interval, surviving a failing round, stopping cleanly."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from sheepfold.periodic import PeriodicTask
+
+logger = logging.getLogger("tests.periodic")
+
+
+async def test_rounds_run_on_the_interval_and_a_failing_round_does_not_stop_them(caplog):
+    rounds = []
+
+    async def action():
+        rounds.append(len(rounds))
+        if len(rounds) == 2:
+            raise RuntimeError("one bad round")
+
+    task = PeriodicTask(action, 0.01, name="test-rounds", logger=logger)
+    task.start()
+    task.start()  # idempotent while running
+    async with asyncio.timeout(2):
+        while len(rounds) < 4:
+            await asyncio.sleep(0.01)
+    await task.stop()
+    assert not task.running
+    assert "test-rounds: a round failed" in caplog.text
+    count = len(rounds)
+    await asyncio.sleep(0.05)
+    assert len(rounds) == count  # stopped means stopped
+
+
+async def test_stop_without_start_is_harmless():
+    await PeriodicTask(lambda: None, 1, name="idle", logger=logger).stop()
