@@ -160,3 +160,14 @@ async def test_health_and_metrics_report_the_sockets():
         assert health["components"]["realtime"]["status"] == "ok"
         assert "sheepfold_realtime_deliveries_total 1.0" in metrics
         assert sockets["sockets"][0]["channels"] == ["platform"]
+
+
+async def test_a_full_memory_broker_refuses_a_new_channel_with_an_error_and_keeps_the_socket():
+    async with served(realtime_settings(pubsub={"max_channels": 1})) as (address, _app):
+        cookie = await login(address, "alice")
+        async with Client.connect(address, additional_headers={"Cookie": cookie}) as client:
+            await client.subscribe("platform")
+            await client.send(type="subscribe", channel="user:alice")
+            assert (await client.wait_for("error"))[0]["code"] == "too_many_channels"
+            await client.send(type="ping")
+            await client.wait_for("pong")

@@ -11,6 +11,7 @@ from typing import Any
 from blacksheep.server.websocket import WebSocket, WebSocketDisconnectError
 
 from sheepfold.platform import Platform
+from sheepfold.pubsub import PubSubChannelLimit
 from sheepfold_realtime.channels import ChannelRules
 from sheepfold_realtime.hub import RealtimeHub
 from sheepfold_realtime.identity import identity_of
@@ -109,7 +110,11 @@ class RealtimeEndpoint:
         if channel not in socket.channels and len(socket.channels) >= self.settings.max_subscriptions:
             socket.send_control(control_frame("error", code="too_many_subscriptions", channel=channel))
             return
-        seq = await self.hub.join(socket, channel)
+        try:
+            seq = await self.hub.join(socket, channel)
+        except PubSubChannelLimit:
+            socket.send_control(control_frame("error", code="too_many_channels", channel=channel))
+            return
         socket.send_control(control_frame("subscribed", channel=channel, seq=seq))
 
     async def _heartbeat(self, socket: ClientSocket) -> None:

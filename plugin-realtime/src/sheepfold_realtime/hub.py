@@ -13,7 +13,7 @@ from typing import Any
 from sheepfold.errors import BackendUnavailable
 from sheepfold.fallback import BACKEND_FAILURES
 from sheepfold.platform import Platform
-from sheepfold.pubsub.port import PubSub
+from sheepfold.pubsub import PubSub, PubSubChannelLimit
 from sheepfold_realtime.channels import valid_channel
 from sheepfold_realtime.metrics import RealtimeMetrics
 from sheepfold_realtime.settings import RealtimeSettings
@@ -172,6 +172,7 @@ class RealtimeHub:
         The first local socket of a channel subscribes the instance in the
         broker. A broker that is down does not refuse the join: local events
         flow at once and remote ones once the broker is back (with a resync).
+        A broker that holds no more channels raises ``PubSubChannelLimit``.
         """
         socket.channels.add(channel)
         sockets = self._channels.get(channel)
@@ -182,6 +183,9 @@ class RealtimeHub:
                 await self._broker.subscribe(channel, self._received)
             except (BackendUnavailable, *BACKEND_FAILURES) as error:
                 logger.info("channel %r: broker subscription deferred until it is back (%s)", channel, error)
+            except PubSubChannelLimit:
+                await self.leave(socket, channel)
+                raise
         else:
             sockets.add(socket)
         return self._seq.get(channel, 0)
