@@ -114,3 +114,12 @@ async def test_redis_killed_sockets_stay_open_local_delivery_goes_on_and_clients
     assert on_a.of("resync")[0]["reason"] == on_b.of("resync")[0]["reason"] == "reconnected"
     assert resynced_within < 2.0
     assert after["remote_instances"] == 1
+
+
+async def test_stopping_an_instance_closes_its_sockets_with_1001_before_uvicorn_would_say_1012(redis_and_fleet):
+    server, prefix, _addresses = redis_and_fleet
+    with fleet(realtime_fleet_settings(server.url, prefix), size=1) as (instance,):
+        async with Client.connect(address_of(instance.url)) as client:
+            await client.subscribe("platform")
+            instance.process.terminate()  # SIGTERM, as a process manager stops it
+            assert await client.closed(timeout=10) == 1001

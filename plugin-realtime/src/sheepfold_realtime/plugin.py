@@ -12,6 +12,7 @@ from sheepfold.platform import Platform
 from sheepfold_realtime import routes
 from sheepfold_realtime.channels import ChannelRules, builtin_rules
 from sheepfold_realtime.endpoint import RealtimeEndpoint
+from sheepfold_realtime.going_away import GoingAwayOnSignal
 from sheepfold_realtime.hub import RealtimeHub
 from sheepfold_realtime.metrics import RealtimeMetrics
 from sheepfold_realtime.settings import RealtimeSettings, settings_validators
@@ -77,7 +78,17 @@ def sheepfold_health(platform: Platform) -> ComponentHealth:
 
 
 @hookimpl
+def sheepfold_startup(app: Application, platform: Platform) -> None:
+    going_away = GoingAwayOnSignal(platform.require(RealtimeHub).close_all)
+    going_away.install()
+    platform.provide(GoingAwayOnSignal, going_away)
+
+
+@hookimpl
 async def sheepfold_shutdown(app: Application, platform: Platform) -> None:
+    going_away = platform.find(GoingAwayOnSignal)
+    if going_away is not None:
+        going_away.uninstall()
     hub = platform.find(RealtimeHub)
     if hub is not None:
         await hub.close_all()

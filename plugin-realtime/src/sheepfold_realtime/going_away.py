@@ -1,0 +1,53 @@
+"""Closing sockets with 1001 when the server is told to stop, before uvicorn closes them with 1012.
+
+On SIGTERM or SIGINT uvicorn first closes every open WebSocket itself (close
+code 1012, "service restart") and only then runs the app's shut-down, where
+the hub would say 1001 ("going away"). So while the app runs, the signal
+handler uvicorn installed is wrapped: the wrapper starts closing every socket
+with 1001 and then calls uvicorn's handler, whose shut-down begins a tenth of
+a second later (its main loop's tick), by which time the close frames are out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import threading
+from collections.abc import Callable
+from types import FrameType
+from typing import Any
+
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+
+class GoingAwayOnSignal:
+    """Wraps the process's stop-signal handlers with ``close_all`` while installed (main thread only)."""
+
+    def __init__(self, close_all: Callable[[], Any]) -> None:
+        self._close_all = close_all
+        self._previous: dict[signal.Signals, Any] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def install(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return  # signal handlers can only be set from the main thread (an app served by a test's thread)
+        self._loop = asyncio.get_running_loop()
+        for number in STOP_SIGNALS:
+            previous = signal.getsignal(number)
+            if callable(previous):  # uvicorn's handle_exit; leave default or ignored dispositions alone
+                self._previous[number] = previous
+                signal.signal(number, self._handle)
+
+    def uninstall(self) -> None:
+        for number, previous in self._previous.items():
+            with contextlib.suppress(ValueError):
+                signal.signal(number, previous)
+        self._previous.clear()
+
+    def _handle(self, number: int, frame: FrameType | None) -> None:
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(lambda: self._loop.create_task(self._close_all()))
+        previous = self._previous.get(signal.Signals(number))
+        if previous is not None:
+            previous(number, frame)
