@@ -9,7 +9,7 @@ from typing import Any
 
 from arq.connections import ArqRedis
 from arq.constants import expires_extra_ms
-from arq.jobs import deserialize_result, serialize_job, serialize_result
+from arq.jobs import SerializationError, deserialize_result, serialize_job, serialize_result
 
 from sheepfold.errors import SettingsError
 from sheepfold.jobs import (
@@ -94,7 +94,6 @@ class ArqJobs:
         """The port's ``enqueue``; ``enqueued_at`` (epoch seconds) lets a spool replay keep a job's first time."""
         definition = self.registry.get(function)
         args, kwargs = tuple(args), dict(kwargs or {})
-        dump_arguments(function, args, kwargs)  # a clear error before anything is sent
         band = Priority.parse(priority)
         job_id = job_id or new_job_id()
         now = time.time()
@@ -102,7 +101,11 @@ class ArqJobs:
         due = due_at(now, delay, run_at) * 1000
         due_ms = int(due)  # arq's queue score: whole ms
         queue_keys = self.keys(self.registry.queue_for(definition, queue))
-        data = serialize_job(function, args, kwargs, None, enqueue_ms)
+        try:
+            data = serialize_job(function, args, kwargs, None, enqueue_ms)
+        except SerializationError:
+            dump_arguments(function, args, kwargs)  # raises JobArgumentsError, naming the function and why
+            raise
         expires = max(due_ms - int(now * 1000), 0) + expires_extra_ms
         with unavailable_on_failure():
             await self._enqueue(
