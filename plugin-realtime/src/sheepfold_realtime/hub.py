@@ -131,7 +131,7 @@ class RealtimeHub:
         seq = self._seq[channel] = self._seq.get(channel, 0) + 1
         frame = f'{{"type":"event","channel":{json.dumps(channel)},"seq":{seq},"data":{data}}}'
         for socket in sockets:
-            socket.push(channel, frame)
+            socket.offer(channel, frame)
         self.metrics.deliveries.inc(len(sockets))
         return len(sockets)
 

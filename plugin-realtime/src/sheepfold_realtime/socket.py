@@ -11,6 +11,7 @@ from collections import deque
 
 from blacksheep.server.websocket import WebSocket
 
+from sheepfold_realtime.eager import Suspended, run_until_suspended
 from sheepfold_realtime.identity import Identity
 from sheepfold_realtime.metrics import RealtimeMetrics
 from sheepfold_realtime.settings import RealtimeSettings
@@ -65,6 +66,7 @@ class ClientSocket:
         self._resync: dict[str, str] = {}  # channel -> reason of its queued resync marker
         self._loop = asyncio.get_running_loop()
         self._wakeup: asyncio.Future[None] | None = None  # set while the writer waits for work
+        self._in_flight: Suspended | None = None  # a send started by offer() that the writer finishes
         self._writer: asyncio.Task[None] | None = None
         self.last_heard = self._loop.time()
 
@@ -96,6 +98,25 @@ class ClientSocket:
             self._drop_oldest_event()
         backlog.append((channel, frame))
         self._wake()
+
+    def offer(self, channel: str, frame: str) -> None:
+        """Send an event frame at once when the socket is idle, else :meth:`push` it.
+
+        Idle means nothing is queued and the writer waits: the send is run by
+        hand and nearly always completes on the spot; if the client's buffer
+        is full it suspends, and the writer finishes it before anything else.
+        """
+        if self._wakeup is None or self._backlog or self._control or self.close_code is not None:
+            self.push(channel, frame)
+            return
+        try:
+            self._in_flight = run_until_suspended(self.websocket.send_text(frame))
+        except Exception as error:
+            # The peer went away: the receive loop sees the disconnect and cleans up.
+            logger.debug("socket %s: send failed: %s", self.id, error)
+            return
+        if self._in_flight is not None:
+            self._wake()
 
     def send_control(self, frame: str) -> None:
         """Queue an answer or notice, sent before any waiting event; a client that never reads is closed."""
@@ -172,9 +193,12 @@ class ClientSocket:
         send = self.websocket.send_text
         try:
             while True:
-                if not (self._control or self._backlog):
+                if not (self._control or self._backlog or self._in_flight):
                     self._wakeup = self._loop.create_future()
                     await self._wakeup
+                if self._in_flight is not None:
+                    in_flight, self._in_flight = self._in_flight, None
+                    await in_flight
                 while self._control or self._backlog:
                     if self._control:
                         await send(self._control.popleft())
