@@ -10,6 +10,7 @@ import pytest
 from sheepfold import create_app
 from sheepfold_realtime import RealtimeHub
 from sheepfold_realtime import plugin as realtime_plugin
+from sheepfold_realtime.eager import run_until_suspended
 from sheepfold_realtime.identity import ANONYMOUS
 from sheepfold_realtime.socket import ClientSocket
 
@@ -122,3 +123,41 @@ async def test_a_gap_in_another_instances_numbers_sends_resync_and_own_echoes_ar
     await until(lambda: len(websocket.events()) == 3)
     kinds = [(frame["type"], frame.get("data", frame.get("reason"))) for frame in websocket.sent]
     assert kinds == [("event", "a"), ("event", "b"), ("resync", "gap"), ("event", "d")]
+
+
+async def test_a_send_run_by_hand_that_suspends_is_finished_in_a_task_and_can_be_cancelled():
+    gate = asyncio.Event()
+    log: list[str] = []
+
+    async def send() -> str:
+        log.append("started")
+        try:
+            await gate.wait()
+        except asyncio.CancelledError:
+            log.append("cancelled")
+            raise
+        log.append("finished")
+        return "sent"
+
+    async def immediate() -> None:
+        log.append("immediate")
+
+    assert run_until_suspended(immediate()) is None and log == ["immediate"]
+    log.clear()
+    finishing = asyncio.create_task(_await(run_until_suspended(send())))
+    await asyncio.sleep(0)
+    gate.set()
+    assert await finishing == "sent" and log == ["started", "finished"]
+
+    gate.clear()
+    log.clear()
+    cancelled = asyncio.create_task(_await(run_until_suspended(send())))
+    await asyncio.sleep(0)
+    cancelled.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await cancelled
+    assert log == ["started", "cancelled"]
+
+
+async def _await(suspended):
+    return await suspended
