@@ -10,6 +10,7 @@ import pytest
 from sheepfold.errors import BackendUnavailable
 from sheepfold_redis import RedisConnection, RedisSettings
 from sheepfold_redis.pubsub import RedisPubSub
+from tests.support.fault_proxy import Fault, FaultProxy
 from tests.support.redis_server import RedisServer
 
 
@@ -73,3 +74,28 @@ async def test_a_subscription_made_during_the_outage_is_made_when_redis_is_back(
         finally:
             await broker.close()
             await connection.close()
+
+
+async def test_a_silent_redis_counts_as_lost_and_the_link_comes_back_when_it_answers():
+    with RedisServer() as server:
+        proxy = await FaultProxy(server.port).start()
+        connection = RedisConnection(RedisSettings(url=proxy.url, prefix="silent"))
+        broker = RedisPubSub(connection, ping_interval=0.2, dead_after=0.8)
+        heard: list[bool] = []
+        broker.add_link_listener(heard.append)
+        await broker.start()
+        try:
+            await broker.subscribe("news", lambda _channel, _message: None)
+            proxy.mode = Fault.SILENT
+            async with asyncio.timeout(5):
+                while heard != [False]:
+                    await asyncio.sleep(0.01)
+            proxy.mode = Fault.NONE
+            async with asyncio.timeout(5):
+                while heard != [False, True]:
+                    await asyncio.sleep(0.01)
+            assert await broker.publish("news", b"x") == 1
+        finally:
+            await broker.close()
+            await connection.close()
+            await proxy.close()
