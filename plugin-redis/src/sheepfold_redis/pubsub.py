@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections import deque
 from typing import Any
 
@@ -16,6 +17,8 @@ from sheepfold_redis.failures import REDIS_FAILURES, unavailable_on_failure
 logger = logging.getLogger("sheepfold.redis.pubsub")
 
 _LINK_CHANNEL = "-link-"
+#: Seconds the reader dispatches buffered messages before it lets other tasks run.
+_READ_SLICE = 0.005
 
 
 class RedisPubSub:
@@ -171,6 +174,7 @@ class RedisPubSub:
         self._connected.set()
         resubscribed = loop.create_task(self._resubscribe(pubsub))
         last_heard = last_ping = loop.time()
+        slice_started = time.monotonic()  # not loop.time(): uvloop's stands still within one turn of the loop
         try:
             while True:
                 message = await pubsub.get_message(timeout=self.ping_interval / 2)
@@ -178,8 +182,12 @@ class RedisPubSub:
                 if message is not None:
                     last_heard = now
                     self._dispatch(message)
-                    # Buffered messages are read without suspending: let the rest of the app run between them.
-                    await asyncio.sleep(0)
+                    if time.monotonic() - slice_started > _READ_SLICE:
+                        # Buffered messages are read without suspending: after a slice of them, let the rest
+                        # of the app run (yielding after every message would cap a busy reader at one
+                        # message per turn of the event loop).
+                        await asyncio.sleep(0)
+                        slice_started = time.monotonic()
                 elif now - last_heard > self.dead_after:
                     raise ConnectionError(f"Redis pub/sub was silent for {self.dead_after} s")
                 if resubscribed.done() and resubscribed.exception() is not None:
