@@ -42,7 +42,8 @@ def request_metrics(metrics: PlatformMetrics) -> Callable[[Request, Handler], Aw
         except Exception:
             observe(request.method, 500, started)
             raise
-        observe(request.method, response.status, started)
+        if response is not None:  # a WebSocket handler answers with no response
+            observe(request.method, response.status, started)
         return response
 
     return middleware
