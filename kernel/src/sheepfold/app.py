@@ -14,7 +14,7 @@ from sheepfold.cache.aside import CacheAside
 from sheepfold.cache.port import Cache
 from sheepfold.capabilities import bind_capabilities
 from sheepfold.errors import SettingsError
-from sheepfold.http.body_limit import limited_receive
+from sheepfold.http.body_limit import BODILESS_METHODS, limited_receive
 from sheepfold.metrics import PlatformMetrics
 from sheepfold.platform import Platform
 from sheepfold.plugins import PluginHost
@@ -29,7 +29,9 @@ class PlatformApplication(Application):
     max_body_size: int
 
     def instantiate_request(self, scope: Any, receive: Any) -> Request:
-        return super().instantiate_request(scope, limited_receive(scope, receive, self.max_body_size))
+        if scope["method"] not in BODILESS_METHODS:
+            receive = limited_receive(scope, receive, self.max_body_size)
+        return Application.instantiate_request(self, scope, receive)  # direct: super() costs per request
 
 
 def create_app(

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
+
+from sheepfold.tally import TallyCounter, TallyHistogram
 
 
 class PlatformMetrics:
@@ -14,17 +16,18 @@ class PlatformMetrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
-        self.requests = Counter(
+        # Counted on every request, so tallied without a lock (see sheepfold.tally).
+        self.requests = TallyCounter(
             "sheepfold_http_requests",
             "HTTP requests answered, by method and status code.",
             ["method", "status"],
-            registry=self.registry,
+            self.registry,
         )
-        self.latency = Histogram(
+        self.latency = TallyHistogram(
             "sheepfold_http_request_duration_seconds",
             "Time from request to response, by method.",
             ["method"],
-            registry=self.registry,
+            self.registry,
         )
         self.fallback_switches = Counter(
             "sheepfold_fallback_switches",

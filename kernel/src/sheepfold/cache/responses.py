@@ -6,17 +6,17 @@ import hashlib
 import inspect
 import logging
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from blacksheep import Request, Response
 from blacksheep.server.application import MiddlewareCategory
-from prometheus_client import Counter
 
 from sheepfold.cache.port import Cache
 from sheepfold.cache.stored_response import decode_response, encode_response
 from sheepfold.cache.tags import namespace_tag, user_tag
 from sheepfold.fallback import BACKEND_FAILURES
+from sheepfold.tally import TallyCounter
 
 if TYPE_CHECKING:
     from sheepfold.platform import Platform
@@ -43,8 +43,6 @@ class CachedRoute:
     ttl: float
     vary: tuple[bytes, ...] = ()
     tags: tuple[str, ...] = ()
-    hits: Any = field(default=None, repr=False)
-    misses: Any = field(default=None, repr=False)
 
 
 class ResponseCache:
@@ -74,14 +72,15 @@ class ResponseCache:
         self._routes: dict[Any, CachedRoute] = {}
         self._resolved: dict[Any, CachedRoute | None] = {}
         registry = platform.metrics.registry
-        self._hits = Counter(
-            "sheepfold_response_cache_hits", "Responses served from the cache, by namespace.", ["namespace"],
-            registry=registry,
-        )  # fmt: skip
-        self._misses = Counter(
-            "sheepfold_response_cache_misses", "Cached routes' requests the cache could not answer, by namespace.",
-            ["namespace"], registry=registry,
-        )  # fmt: skip
+        self._hits = TallyCounter(
+            "sheepfold_response_cache_hits", "Responses served from the cache, by namespace.", ["namespace"], registry
+        )
+        self._misses = TallyCounter(
+            "sheepfold_response_cache_misses",
+            "Cached routes' requests the cache could not answer, by namespace.",
+            ["namespace"],
+            registry,
+        )
 
     @classmethod
     def of(cls, platform: Platform) -> ResponseCache:
@@ -115,8 +114,6 @@ class ResponseCache:
             ttl=ttl,
             vary=tuple(name.strip().lower().encode("latin-1") for name in vary),
             tags=tuple(tags),
-            hits=self._hits.labels(namespace),
-            misses=self._misses.labels(namespace),
         )
         self._resolved.clear()
         return handler
@@ -130,10 +127,10 @@ class ResponseCache:
         stored = await self._lookup(key)
         response = None if stored is None else decode_response(stored)
         if response is not None:
-            route.hits.inc()
+            self._hits.inc(route.namespace)
             response.headers[CACHE_HEADER] = b"hit"
             return response
-        route.misses.inc()
+        self._misses.inc(route.namespace)
         response = await handler(request)
         encoded = encode_response(response) if _storable(request, response, route) else None
         if encoded is not None:

@@ -8,7 +8,8 @@ from typing import Any
 from blacksheep.exceptions import HTTPException
 
 Receive = Callable[[], Awaitable[dict[str, Any]]]
-_BODILESS = frozenset({"GET", "HEAD", "OPTIONS"})
+#: Methods whose requests are not wrapped: they carry no body worth limiting.
+BODILESS_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 class PayloadTooLarge(HTTPException):
@@ -24,8 +25,6 @@ def limited_receive(scope: dict[str, Any], receive: Receive, limit: int) -> Rece
     is raised while the handler reads the body, where BlackSheep turns it into
     a response.
     """
-    if scope["method"] in _BODILESS:
-        return receive
     declared = 0
     for name, value in scope["headers"]:
         if name == b"content-length":
