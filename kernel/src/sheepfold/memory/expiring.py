@@ -31,7 +31,8 @@ class ExpiringLRU(Generic[V]):
         if max_entries < 1:
             raise ValueError("max_entries must be at least 1")
         self.max_entries = max_entries
-        self._clock = clock
+        #: The clock every deadline is on (monotonic seconds); read it once and pass it to :meth:`get_at`.
+        self.clock = clock
         self._on_evict = on_evict
         self._values: OrderedDict[str, tuple[V, float | None]] = OrderedDict()
         self._deadlines: list[tuple[float, str]] = []
@@ -42,15 +43,16 @@ class ExpiringLRU(Generic[V]):
     def __iter__(self) -> Iterator[str]:
         return iter(list(self._values))
 
-    def now(self) -> float:
-        return self._clock()
-
     def get(self, key: str) -> V | None:
+        return self.get_at(key, self.clock())
+
+    def get_at(self, key: str, now: float) -> V | None:
+        """:meth:`get` for a caller that has just read the clock (``now``): one reading serves both."""
         entry = self._values.get(key)
         if entry is None:
             return None
         value, expires_at = entry
-        if expires_at is not None and expires_at <= self._clock():
+        if expires_at is not None and expires_at <= now:
             self._drop(key)
             return None
         self._values.move_to_end(key)
@@ -62,7 +64,7 @@ class ExpiringLRU(Generic[V]):
         return None if entry is None else entry[1]
 
     def set(self, key: str, value: V, ttl: float | None = None) -> None:
-        expires_at = None if ttl is None else self._clock() + ttl
+        expires_at = None if ttl is None else self.clock() + ttl
         self.set_until(key, value, expires_at)
 
     def set_until(self, key: str, value: V, expires_at: float | None) -> None:
@@ -79,13 +81,13 @@ class ExpiringLRU(Generic[V]):
     def pop(self, key: str) -> V | None:
         """Remove ``key``; its value, or None when it was absent or had expired."""
         entry = self._values.pop(key, None)
-        if entry is None or (entry[1] is not None and entry[1] <= self._clock()):
+        if entry is None or (entry[1] is not None and entry[1] <= self.clock()):
             return None
         return entry[0]
 
     def purge_expired(self) -> int:
         """Drop every expired entry; returns how many were dropped."""
-        now = self._clock()
+        now = self.clock()
         dropped = 0
         deadlines = self._deadlines
         while deadlines and deadlines[0][0] <= now:

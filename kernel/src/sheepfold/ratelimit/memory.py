@@ -9,6 +9,8 @@ from sheepfold.memory.expiring import ExpiringLRU
 from sheepfold.ratelimit.policy import RateLimitPolicy, RateLimitWindow
 from sheepfold.ratelimit.port import RateLimitResult, WindowState
 
+_new_tuple = tuple.__new__
+
 
 class _KeyRecord:
     """One key under one policy: the admitted hits of each window, and its penalty state."""
@@ -53,17 +55,21 @@ class MemoryRateLimiter(MemoryAdapter):
         super().__init__(max_entries)
 
     async def hit(self, key: str, policy: RateLimitPolicy, cost: int = 1) -> RateLimitResult:
+        # This runs on every rate-limited request: loops avoid zip/enumerate and the common
+        # single-window result is built without a comprehension (each costs more than the arithmetic).
         store = self.store
-        now = store.now()
+        now = store.clock()
         entry_key = policy.fingerprint + "|" + key
         windows = policy.windows
-        record = store.get(entry_key)
+        count = len(windows)
+        record = store.get_at(entry_key, now)
         if record is None:
-            record = _KeyRecord(len(windows))
+            record = _KeyRecord(count)
         totals = record.totals
         all_hits = record.hits
         fits = True
-        for index, window in enumerate(windows):
+        for index in range(count):
+            window = windows[index]
             hits = all_hits[index]
             horizon = now - window.seconds
             while hits and hits[0][0] <= horizon:
@@ -78,8 +84,8 @@ class MemoryRateLimiter(MemoryAdapter):
         if allowed:
             entry = (now, cost)
             record.newest = now
-            for index, hits in enumerate(all_hits):
-                hits.append(entry)
+            for index in range(count):
+                all_hits[index].append(entry)
                 totals[index] += cost
         elif blocked:
             retry_after = record.blocked_until - now
@@ -98,14 +104,6 @@ class MemoryRateLimiter(MemoryAdapter):
                 blocked = True
         # Every admitted hit is in every window, so the newest one (when a window holds any) is the same.
         newest = record.newest
-        states = tuple(
-            [
-                WindowState(
-                    window, window.limit - totals[index], newest + window.seconds - now if all_hits[index] else 0.0
-                )
-                for index, window in enumerate(windows)
-            ]
-        )
         # Keep the record while a hit is in a window or a penalty is remembered, and move its deadline
         # only when it falls short (to twice that), so a busy key does not rewrite it on every hit.
         longest = policy.longest
@@ -117,6 +115,25 @@ class MemoryRateLimiter(MemoryAdapter):
         elif record.expires_at < needed:
             record.expires_at = max(needed, now + 2 * longest)
             store.set_until(entry_key, record, record.expires_at)
+        if count == 1:
+            window = windows[0]
+            reset = newest + window.seconds - now if all_hits[0] else 0.0
+            remaining = window.limit - totals[0]
+            state = _new_tuple(WindowState, (window, remaining, reset))
+            # What RateLimitResult.of gives for one window, without its call.
+            return _new_tuple(
+                RateLimitResult,
+                (allowed, window.limit, remaining, reset, 0.0 if allowed else retry_after, (state,), blocked),
+            )
+        states = tuple(
+            [
+                _new_tuple(
+                    WindowState,
+                    (window, window.limit - totals[index], newest + window.seconds - now if all_hits[index] else 0.0),
+                )
+                for index, window in enumerate(windows)
+            ]
+        )
         return RateLimitResult.of(allowed, retry_after, states, blocked)
 
     async def reset(self, key: str, policy: RateLimitPolicy) -> None:
