@@ -12,6 +12,10 @@ on two routes of one app, both on its watched, pre-pinged pool:
 - ``driver``: ``async with database.driver_connection()`` borrows the asyncpg
   connection from the same pool and runs ``fetchval``, as the bare app does.
 
+A third app, bare BlackSheep with SQLAlchemy's own engine and AsyncSession,
+runs the session route without sheepfold: it tells what SQLAlchemy's session
+costs (three round trips and the ORM's work) from what sheepfold adds.
+
 Goal: sheepfold >= 0.8 x bare asyncpg. Prints the rates, the ratios, and each
 pool's peak use.
 
@@ -64,8 +68,9 @@ def main() -> None:
     with (
         serve("benchmarks.apps.database_routes:bare", factory=True, env=env, ready_path="/peak") as bare_url,
         serve("benchmarks.apps.database_routes:platform", factory=True, env=env, ready_path="/health/live") as sf_url,
+        serve("benchmarks.apps.database_routes:bare_sqlalchemy", factory=True, env=env, ready_path="/select") as sa_url,
     ):
-        for url in (bare_url + "/select", sf_url + "/select", sf_url + "/select-driver"):  # warm up
+        for url in (bare_url + "/select", sf_url + "/select", sf_url + "/select-driver", sa_url + "/select"):  # warm up
             wrk(url, seconds=1, connections=args.connections)
         results = compare(
             args.rounds,
@@ -77,17 +82,22 @@ def main() -> None:
                 "sheepfold driver": lambda: wrk(
                     sf_url + "/select-driver", seconds=args.seconds, connections=args.connections
                 ),
+                "bare SQLAlchemy session": lambda: wrk(
+                    sa_url + "/select", seconds=args.seconds, connections=args.connections
+                ),
             },
         )
         bare_use, sheepfold_use = bare_peak(bare_url), sheepfold_peak(sf_url)
     pre_ping = "off" if args.no_pre_ping else "on"
     print(f"one SELECT per request, pool of {args.pool_size}, {args.connections} wrk connections, pre-ping {pre_ping}")
     for name, rps in results.items():
-        print(f"{name:<18} {rps:>10,.0f} requests/s")
+        print(f"{name:<24} {rps:>10,.0f} requests/s")
     for name, (peak, size) in (("bare asyncpg", bare_use), ("sheepfold", sheepfold_use)):
         print(f"pool peak use, {name:<12} {peak}/{size} ({100 * peak / size:.0f} %)")
     for name in ("sheepfold session", "sheepfold driver"):
         print(f"ratio {name} / bare asyncpg: {results[name] / results['bare asyncpg']:.3f} (goal >= 0.8)")
+    session_share = results["sheepfold session"] / results["bare SQLAlchemy session"]
+    print(f"ratio sheepfold session / bare SQLAlchemy session: {session_share:.3f} (what sheepfold adds to a session)")
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ import os
 import asyncpg
 from blacksheep import Application, Response, Router, json, text
 from sqlalchemy import text as sql
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
 from sheepfold import create_app, hookimpl
 from sheepfold.database import Database
@@ -52,6 +52,29 @@ def bare() -> Application:
     app.on_stop += close_pool
     app.router.add_get("/select", select)
     app.router.add_get("/peak", peak)
+    return app
+
+
+def bare_sqlalchemy() -> Application:
+    """BlackSheep and SQLAlchemy's own async engine (defaults, same pool size): the session route without sheepfold.
+
+    What SQLAlchemy's AsyncSession costs by itself (BEGIN, SELECT, ROLLBACK,
+    the ORM's work), so the run can tell it from what sheepfold adds.
+    """
+    app = Application(router=Router())
+    engine = create_async_engine(URL, pool_size=POOL_SIZE, max_overflow=0)
+    sessions = async_sessionmaker(engine, expire_on_commit=False)
+
+    async def select() -> Response:
+        async with sessions() as session:
+            value = (await session.execute(sql(QUERY))).scalar_one()
+        return text(str(value))
+
+    async def dispose(_application: Application) -> None:
+        await engine.dispose()
+
+    app.on_stop += dispose
+    app.router.add_get("/select", select)
     return app
 
 

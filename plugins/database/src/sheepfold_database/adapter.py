@@ -9,10 +9,10 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
-from sqlalchemy.util import greenlet_spawn
 
 from sheepfold_database.engine import build_engine
 from sheepfold_database.errors import describe_error
+from sheepfold_database.greenlets import GreenletRunner
 from sheepfold_database.pool import PoolFigures, WatchedQueuePool
 from sheepfold_database.settings import DatabaseSettings
 
@@ -36,6 +36,8 @@ class SqlDatabase:
         self._probe = build_engine(settings, pool_size=1, max_overflow=2).execution_options(
             isolation_level="AUTOCOMMIT"
         )
+        # driver_connection's checkout and return, once per request each, on kept greenlets.
+        self._greenlets = GreenletRunner(keep=settings.pool_size + settings.max_overflow)
 
     @property
     def engine(self) -> AsyncEngine:
@@ -59,12 +61,13 @@ class SqlDatabase:
     @contextlib.asynccontextmanager
     async def driver_connection(self) -> AsyncIterator[Any]:
         """The driver's connection, checked out of the watched pool and returned to it on exit."""
-        pooled = await self._engine.raw_connection()
+        # What AsyncEngine.raw_connection() does, on a kept greenlet (see sheepfold_database.greenlets).
+        pooled = await self._greenlets.run(self._engine.sync_engine.raw_connection)
         try:
             yield pooled.driver_connection
         finally:
-            # Returning it may roll back, which on an asyncio driver must run inside SQLAlchemy's greenlet.
-            await greenlet_spawn(pooled.close)
+            # Returning it may roll back or close it, which on an asyncio driver must run in a greenlet too.
+            await self._greenlets.run(pooled.close)
 
     async def ping(self) -> None:
         """Run ``SELECT 1`` on the probe connection; raise if it fails or takes over ``health_timeout`` s.

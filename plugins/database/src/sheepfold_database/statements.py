@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from contextvars import ContextVar, Token
@@ -19,11 +20,13 @@ _LISTS = re.compile(r"\?(?:\s*,\s*\?)+")
 _SHOWN_LENGTH = 300
 
 
+@functools.lru_cache(maxsize=1024)
 def statement_shape(statement: str) -> str:
     """``statement`` with literals and parameters as ``?`` and lists of them as one ``?, ...``.
 
     ``SELECT * FROM t WHERE id = $1`` and ``... WHERE id = 7`` have one shape:
-    the same query for a different row.
+    the same query for a different row. Cached: an application runs few
+    distinct statements (SQLAlchemy binds parameters), each many times.
     """
     return _LISTS.sub("?, ...", _LITERALS.sub("?", " ".join(statement.split())))
 
