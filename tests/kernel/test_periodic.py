@@ -34,3 +34,23 @@ async def test_rounds_run_on_the_interval_and_a_failing_round_does_not_stop_them
 
 async def test_stop_without_start_is_harmless():
     await PeriodicTask(lambda: None, 1, name="idle", logger=logger).stop()
+
+
+async def test_immediately_runs_the_first_round_at_start_and_failures_log_at_their_level(caplog):
+    rounds = []
+
+    def action():
+        rounds.append(len(rounds))
+        raise ConnectionError("backend down")
+
+    task = PeriodicTask(action, 60, name="test-eager", logger=logger, immediately=True, failure_level=logging.DEBUG)
+    with caplog.at_level(logging.DEBUG, logger="tests.periodic"):
+        task.start()
+        async with asyncio.timeout(2):
+            while not rounds:
+                await asyncio.sleep(0.01)
+        await task.stop()
+    assert rounds == [0]  # at once, not after the 60 s interval
+    (record,) = [r for r in caplog.records if r.name == "tests.periodic"]
+    assert record.levelno == logging.DEBUG
+    assert record.exc_info is not None

@@ -13,8 +13,9 @@ class PeriodicTask:
     """Runs ``action`` every ``interval`` seconds between :meth:`start` and :meth:`stop`.
 
     ``action`` may be sync or async. A round that raises is logged on
-    ``logger`` and the next round still runs: a monitor must outlive any
-    surprise. The first round runs one interval after ``start``.
+    ``logger`` at ``failure_level`` (with its traceback) and the next round
+    still runs: a monitor must outlive any surprise. The first round runs one
+    interval after ``start``, or at once with ``immediately``.
     """
 
     def __init__(
@@ -24,10 +25,14 @@ class PeriodicTask:
         *,
         name: str,
         logger: logging.Logger,
+        immediately: bool = False,
+        failure_level: int = logging.ERROR,
     ) -> None:
         self.action = action
         self.interval = interval
         self.name = name
+        self.immediately = immediately
+        self.failure_level = failure_level
         self._logger = logger
         self._task: asyncio.Task[None] | None = None
 
@@ -49,11 +54,19 @@ class PeriodicTask:
             self._task = None
 
     async def _run(self) -> None:
-        while True:
+        if not self.immediately:
             await asyncio.sleep(self.interval)
+        while True:
             try:
                 outcome = self.action()
                 if inspect.isawaitable(outcome):
                     await outcome
             except Exception:
-                self._logger.exception("%s: a round failed; the next one runs in %s s", self.name, self.interval)
+                self._logger.log(
+                    self.failure_level,
+                    "%s: a round failed; the next one runs in %s s",
+                    self.name,
+                    self.interval,
+                    exc_info=True,
+                )
+            await asyncio.sleep(self.interval)

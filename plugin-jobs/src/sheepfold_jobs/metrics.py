@@ -8,13 +8,12 @@ the last reading.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 
 from prometheus_client import CollectorRegistry, Gauge
 
 from sheepfold.jobs import Jobs
+from sheepfold.periodic import PeriodicTask
 
 logger = logging.getLogger("sheepfold.jobs.metrics")
 STATES = ("waiting", "delayed", "active", "completed", "failed")
@@ -38,7 +37,15 @@ class JobMetrics:
             ["queue", "priority", "quantile"],
             registry=registry,
         )
-        self._task: asyncio.Task[None] | None = None
+        # Statistics are unavailable while Redis is down, which /health reports: not worth more than a debug line.
+        self._rounds = PeriodicTask(
+            self.refresh,
+            interval,
+            name="sheepfold-jobs-metrics",
+            logger=logger,
+            immediately=True,
+            failure_level=logging.DEBUG,
+        )
 
     async def refresh(self) -> None:
         """Read the statistics once and set every gauge."""
@@ -53,19 +60,7 @@ class JobMetrics:
 
     def start(self) -> None:
         if self.interval > 0:
-            self._task = asyncio.get_running_loop().create_task(self._run(), name="sheepfold-jobs-metrics")
+            self._rounds.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                await self.refresh()
-            except Exception as error:
-                logger.debug("job statistics unavailable: %s", error)
-            await asyncio.sleep(self.interval)
+        await self._rounds.stop()
