@@ -146,6 +146,10 @@ def instances(system: System, redis_url: str, count: int = 2) -> Iterator[list[t
                        "--ws", "websockets-sansio"]  # fmt: skip
             if system.factory:
                 command.append("--factory")
+            if system.name == "sheepfold-realtime":
+                # What `sheepfold serve` does unless http.ws_per_message_deflate is set; the bare side keeps
+                # uvicorn's default (compression on for clients that offer it, as the benchmark's do).
+                command += ["--ws-per-message-deflate", "false"]
             processes.append(subprocess.Popen(command, cwd=ROOT, env=env))
             addresses.append(f"127.0.0.1:{port}")
         try:

@@ -85,3 +85,18 @@ def test_serve_answers_on_the_given_port_and_stops_cleanly():
         server.terminate()
         # uvicorn shuts down gracefully, then re-raises the SIGTERM it caught (exit -15).
         assert server.wait(timeout=15) in (0, -15)
+
+
+@pytest.mark.parametrize(("setting", "expected"), [(None, False), ("true", True)])
+def test_serve_turns_websocket_compression_on_only_when_asked(monkeypatch, setting, expected):
+    import uvicorn
+
+    from sheepfold.cli import serve
+
+    calls = []
+    monkeypatch.setattr(uvicorn, "run", lambda *args, **options: calls.append(options))
+    if setting is not None:
+        monkeypatch.setenv("SHEEPFOLD_HTTP__WS_PER_MESSAGE_DEFLATE", setting)
+    serve.main(["--port", "8123"], standalone_mode=False)
+    assert calls[0]["ws_per_message_deflate"] is expected
+    assert calls[0]["port"] == 8123

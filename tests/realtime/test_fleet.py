@@ -33,6 +33,13 @@ def redis_and_fleet():
         yield server, prefix, [address_of(instance.url) for instance in instances]
 
 
+async def test_sheepfold_serve_declines_per_message_deflate_that_a_client_offers(redis_and_fleet):
+    _server, _prefix, (a, _b) = redis_and_fleet
+    # websockets offers permessage-deflate by default; the answer accepts no extension.
+    async with Client.connect(a) as client:
+        assert client.connection.response.headers.get("Sec-WebSocket-Extensions") is None
+
+
 async def test_every_socket_on_either_instance_gets_every_event_exactly_once(redis_and_fleet):
     _server, _prefix, (a, b) = redis_and_fleet
     async with contextlib.AsyncExitStack() as stack:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from typing import TYPE_CHECKING
 
 import click
 
@@ -11,6 +12,9 @@ from sheepfold.builtin import BUILTIN_PLUGINS
 from sheepfold.errors import SheepfoldError
 from sheepfold.plugins import PluginHost
 from sheepfold.settings import load_settings
+
+if TYPE_CHECKING:
+    from sheepfold.app import PlatformApplication
 
 
 def _load_plugins() -> PluginHost:
@@ -24,11 +28,11 @@ def _load_plugins() -> PluginHost:
     return host
 
 
-def _create_app_or_exit() -> None:
+def _create_app_or_exit() -> PlatformApplication:
     from sheepfold.app import create_app
 
     try:
-        create_app()
+        return create_app()
     except SheepfoldError as error:
         click.echo(f"sheepfold: {error}", err=True)
         sys.exit(1)
@@ -49,7 +53,8 @@ def serve(host: str, port: int, workers: int, log_level: str) -> None:
     """Serve the platform with uvicorn (N worker processes with --workers N)."""
     import uvicorn
 
-    _create_app_or_exit()  # fail here, once, with a readable message, rather than in every worker
+    # Fail here, once, with a readable message, rather than in every worker.
+    settings = _create_app_or_exit().platform.settings
     uvicorn.run(
         "sheepfold.app:create_app",
         factory=True,
@@ -61,6 +66,9 @@ def serve(host: str, port: int, workers: int, log_level: str) -> None:
         # Client addresses are the platform's to judge (ratelimit.trusted_proxies): uvicorn must not
         # rewrite them from X-Forwarded-For, which it does by default for peers on 127.0.0.1.
         proxy_headers=False,
+        # Compressing every WebSocket message costs a fan-out about a third of its CPU and each socket a
+        # zlib context of a few hundred kB, for short JSON events that gain little: off unless asked for.
+        ws_per_message_deflate=settings.get("http.ws_per_message_deflate"),
     )
 
 

@@ -31,6 +31,7 @@ def sheepfold_settings_validators() -> list[Validator]:
         Validator("admin.token", default="", is_type_of=str),
         Validator("http.max_body_size", default=1_048_576, is_type_of=int, gte=1),
         Validator("http.openapi", default=True, is_type_of=bool),
+        Validator("http.ws_per_message_deflate", default=False, is_type_of=bool),
         Validator("health.timeout", default=2.0, is_type_of=(int, float), gt=0),
         Validator("switch.probe_interval", default=0.5, is_type_of=(int, float), gt=0),
         Validator("switch.failure_threshold", default=1, is_type_of=int, gte=1),
