@@ -95,8 +95,8 @@ def main() -> None:
     for name, (peak, size) in (("bare asyncpg", bare_use), ("sheepfold", sheepfold_use)):
         print(f"pool peak use, {name:<12} {peak}/{size} ({100 * peak / size:.0f} %)")
     for name in ("sheepfold session", "sheepfold driver"):
-        print(f"ratio {name} / bare asyncpg: {results[name] / results['bare asyncpg']:.3f} (goal >= 0.8)")
-    session_share = results["sheepfold session"] / results["bare SQLAlchemy session"]
+        print(f"ratio {name} / bare asyncpg: {results.ratio(name, 'bare asyncpg'):.3f} (goal >= 0.8)")
+    session_share = results.ratio("sheepfold session", "bare SQLAlchemy session")
     print(f"ratio sheepfold session / bare SQLAlchemy session: {session_share:.3f} (what sheepfold adds to a session)")
 
 

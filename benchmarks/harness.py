@@ -96,10 +96,26 @@ def wrk(
     return float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
 
 
-def compare(rounds: int, measure: dict[str, callable]) -> dict[str, float]:
-    """Median of ``rounds`` interleaved measurements per name (interleaving spreads machine noise evenly)."""
+class Comparison(dict[str, float]):
+    """The median rate of each side (``results[name]``), and :meth:`ratio` of two sides."""
+
+    def __init__(self, samples: dict[str, list[float]]) -> None:
+        super().__init__({name: statistics.median(values) for name, values in samples.items()})
+        self.samples = samples
+
+    def ratio(self, side: str, baseline: str) -> float:
+        """The median over rounds of ``side / baseline``, each measured back to back in one round.
+
+        The machine's speed drifts between rounds; a ratio of two rates taken
+        moments apart is steadier than the ratio of two medians.
+        """
+        return statistics.median(a / b for a, b in zip(self.samples[side], self.samples[baseline], strict=True))
+
+
+def compare(rounds: int, measure: dict[str, callable]) -> Comparison:
+    """``rounds`` interleaved measurements per name (interleaving spreads machine noise evenly)."""
     samples: dict[str, list[float]] = {name: [] for name in measure}
     for _ in range(rounds):
         for name, run in measure.items():
             samples[name].append(run())
-    return {name: statistics.median(values) for name, values in samples.items()}
+    return Comparison(samples)

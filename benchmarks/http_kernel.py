@@ -36,7 +36,7 @@ def main() -> None:
         )
     for name, rps in results.items():
         print(f"{name:<16} {rps:>10,.0f} requests/s")
-    ratio = results["sheepfold"] / results["bare BlackSheep"]
+    ratio = results.ratio("sheepfold", "bare BlackSheep")
     print(f"ratio sheepfold / bare BlackSheep: {ratio:.3f} (goal >= 0.85)")
 
 

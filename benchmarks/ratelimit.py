@@ -32,7 +32,7 @@ import time
 from collections.abc import Iterator
 
 import redis
-from harness import compare, free_port, serve, wrk
+from harness import Comparison, compare, free_port, serve, wrk
 
 APPS = "benchmarks.apps.ratelimit_routes"
 PATH = "/limited"
@@ -50,9 +50,9 @@ def main() -> None:
         results = measure(args, redis_url)
     for name, rps in results.items():
         print(f"{name:<30} {rps:>10,.0f} requests/s")
-    on_redis = results["sheepfold limiter on Redis"] / results["bare BlackSheep + raw EVALSHA"]
-    on_memory = results["sheepfold limiter on memory"] / results["bare BlackSheep route"]
-    limiter_only = results["sheepfold limiter on memory"] / results["sheepfold route, no limiter"]
+    on_redis = results.ratio("sheepfold limiter on Redis", "bare BlackSheep + raw EVALSHA")
+    on_memory = results.ratio("sheepfold limiter on memory", "bare BlackSheep route")
+    limiter_only = results.ratio("sheepfold limiter on memory", "sheepfold route, no limiter")
     print(f"ratio Redis limiter / raw EVALSHA:  {on_redis:.3f} (goal >= 0.9)")
     print(f"ratio memory limiter / bare route:  {on_memory:.3f} (goal >= 0.9)")
     print(f"ratio memory limiter / the same sheepfold route unlimited: {limiter_only:.3f} (the limiter's own cost)")
@@ -81,7 +81,7 @@ def private_redis() -> Iterator[str]:
         server.wait(timeout=10)
 
 
-def measure(args: argparse.Namespace, redis_url: str) -> dict[str, float]:
+def measure(args: argparse.Namespace, redis_url: str) -> Comparison:
     prefix = f"bench-{secrets.token_hex(4)}"
     env = {"BENCH_REDIS_URL": redis_url, "BENCH_PREFIX": prefix, "SHEEPFOLD_ENV": "production"}
 

@@ -201,7 +201,7 @@ def main() -> None:
                 print(f"\n{operation}, concurrency {concurrency}:")
                 raw_cpu = statistics.median(cpu["raw redis-py"])
                 for name, rate in results.items():
-                    ratio = rate / results["raw redis-py"]
+                    ratio = results.ratio(name, "raw redis-py")
                     cpu_per_call = statistics.median(cpu[name])
                     print(
                         f"  {name:<16} {rate:>9,.0f} ops/s  ratio {ratio:5.3f}  "

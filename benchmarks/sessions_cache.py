@@ -77,10 +77,9 @@ def main() -> None:
 
     for name, rps in results.items():
         print(f"{name:<28} {rps:>10,.0f} requests/s")
-    baseline = results["bare BlackSheep + GET"]
     for name, goal in (("sheepfold session", 0.85), ("sheepfold cached", 0.85), ("sheepfold cached, signed in", None)):
         suffix = f" (goal >= {goal})" if goal else " (two round trips; for information)"
-        print(f"ratio {name} / bare BlackSheep + GET: {results[name] / baseline:.3f}{suffix}")
+        print(f"ratio {name} / bare BlackSheep + GET: {results.ratio(name, 'bare BlackSheep + GET'):.3f}{suffix}")
 
 
 if __name__ == "__main__":
