@@ -29,7 +29,7 @@ from __future__ import annotations
 import functools
 import math
 
-from sheepfold.ratelimit import RateLimitPolicy, RateLimitResult, WindowState
+from sheepfold.ratelimit import RateLimitPolicy, RateLimitResult, WindowState, one_window_result
 from sheepfold_redis.connection import RedisConnection
 from sheepfold_redis.failures import unavailable_on_failure
 
@@ -182,13 +182,17 @@ class RedisRateLimiter:
         layout = self._layout(policy)
         with unavailable_on_failure():
             answer = await self._hit(keys=self._key_names(key, policy.fingerprint), args=[cost, *layout.arguments])
+        allowed, retry_after, blocked = answer[0] == 1, answer[1] / MICROSECONDS, answer[2] == 1
+        if len(layout.windows) == 1:
+            reset = answer[4] / MICROSECONDS
+            return one_window_result(layout.windows[0], answer[3], reset, allowed, retry_after, blocked)
         states = tuple(
             [
                 WindowState(window, answer[3 + 2 * index], answer[4 + 2 * index] / MICROSECONDS)
                 for index, window in enumerate(layout.windows)
             ]
         )
-        return RateLimitResult.of(answer[0] == 1, answer[1] / MICROSECONDS, states, answer[2] == 1)
+        return RateLimitResult.of(allowed, retry_after, states, blocked)
 
     async def reset(self, key: str, policy: RateLimitPolicy) -> None:
         with unavailable_on_failure():

@@ -2,7 +2,7 @@
 
 from sheepfold.ratelimit.memory import MemoryRateLimiter
 from sheepfold.ratelimit.policy import OutageMode, PenaltyPolicy, RateLimitPolicy, RateLimitWindow
-from sheepfold.ratelimit.port import RateLimiter, RateLimitResult, WindowState
+from sheepfold.ratelimit.port import RateLimiter, RateLimitResult, WindowState, one_window_result
 
 __all__ = [
     "MemoryRateLimiter",
@@ -13,4 +13,5 @@ __all__ = [
     "RateLimitWindow",
     "RateLimiter",
     "WindowState",
+    "one_window_result",
 ]

@@ -7,7 +7,7 @@ from collections import deque
 from sheepfold.memory.adapter import MemoryAdapter
 from sheepfold.memory.expiring import ExpiringLRU
 from sheepfold.ratelimit.policy import RateLimitPolicy, RateLimitWindow
-from sheepfold.ratelimit.port import RateLimitResult, WindowState
+from sheepfold.ratelimit.port import RateLimitResult, WindowState, one_window_result
 
 _new_tuple = tuple.__new__
 
@@ -118,13 +118,7 @@ class MemoryRateLimiter(MemoryAdapter):
         if count == 1:
             window = windows[0]
             reset = newest + window.seconds - now if all_hits[0] else 0.0
-            remaining = window.limit - totals[0]
-            state = _new_tuple(WindowState, (window, remaining, reset))
-            # What RateLimitResult.of gives for one window, without its call.
-            return _new_tuple(
-                RateLimitResult,
-                (allowed, window.limit, remaining, reset, 0.0 if allowed else retry_after, (state,), blocked),
-            )
+            return one_window_result(window, window.limit - totals[0], reset, allowed, retry_after, blocked)
         states = tuple(
             [
                 _new_tuple(

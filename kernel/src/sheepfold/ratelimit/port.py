@@ -53,6 +53,23 @@ class RateLimitResult(NamedTuple):
         )
 
 
+_new_tuple = tuple.__new__
+
+
+def one_window_result(
+    window: RateLimitWindow, remaining: int, reset: float, allowed: bool, retry_after: float, blocked: bool
+) -> RateLimitResult:
+    """:meth:`RateLimitResult.of` for a policy of one window (most are), without building a list.
+
+    Adapters call it on every hit; ``tuple.__new__`` skips the named tuples'
+    own ``__new__``, one more Python call each.
+    """
+    state = _new_tuple(WindowState, (window, remaining, reset))
+    return _new_tuple(
+        RateLimitResult, (allowed, window.limit, remaining, reset, 0.0 if allowed else retry_after, (state,), blocked)
+    )
+
+
 @runtime_checkable
 class RateLimiter(Protocol):
     """Counts hits against policies, one atomic operation per hit.
