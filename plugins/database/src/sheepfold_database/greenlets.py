@@ -79,7 +79,8 @@ class GreenletRunner:
             else:
                 step = worker.switch(value)
         result, error = worker.result, worker.error
-        worker.result = worker.error = None
+        # An idle greenlet keeps nothing of the request it served: no result, and not its context variables.
+        worker.result = worker.error = worker.gr_context = None
         if len(self._idle) < self.keep:
             self._idle.append(worker)
         if error is not None:
