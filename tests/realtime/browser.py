@@ -9,9 +9,12 @@ every name but 127.0.0.1 to nothing.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
+import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -60,6 +63,7 @@ class Browser:
              f"--remote-debugging-port={self.port}", "about:blank"],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            start_new_session=True,  # its helper processes share the session: they are ended together
         )  # fmt: skip
         self._ids = itertools.count(1)
         self._connection: Any = None
@@ -82,13 +86,25 @@ class Browser:
     async def __aexit__(self, *_exc: object) -> None:
         if self._connection is not None:
             await self._connection.close()
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        self._end_chromium()
         self.profile.cleanup()
+
+    def _end_chromium(self) -> None:
+        # Chromium's helpers (zygote, renderers, crashpad) can outlive the browser process and still be
+        # writing to the profile: end the whole process group before the profile is removed.
+        group = self.process.pid
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(group, sig)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.process.wait(timeout=10)
+            deadline = time.monotonic() + 5
+            while time.monotonic() < deadline:
+                try:
+                    os.killpg(group, 0)
+                except ProcessLookupError:
+                    return
+                time.sleep(0.05)
 
     async def command(self, method: str, **params: Any) -> dict[str, Any]:
         """Send one DevTools command and return its result (events in between are ignored)."""
