@@ -101,6 +101,7 @@ class System:
     channel: str  # the Redis channel the publisher sends to
     http_path: str  # the route probed under load
     subscribe: bool  # clients send a subscribe frame first
+    uvicorn_options: tuple[str, ...] = ()  # beyond the flags both systems share
 
     def envelope(self, number: int, payload: bytes) -> bytes:
         # sheepfold's envelope: origin instance, that origin's per-channel number, the event's JSON.
@@ -122,6 +123,9 @@ def systems() -> list[System]:
             "sheepfold:bench:pubsub:platform",
             "/health/live",
             True,
+            # What `sheepfold serve` does unless http.ws_per_message_deflate is set; the bare side keeps
+            # uvicorn's default (compression on for clients that offer it, as the benchmark's do).
+            ("--ws-per-message-deflate", "false"),
         ),
     ]
 
@@ -146,10 +150,7 @@ def instances(system: System, redis_url: str, count: int = 2) -> Iterator[list[t
                        "--ws", "websockets-sansio"]  # fmt: skip
             if system.factory:
                 command.append("--factory")
-            if system.name == "sheepfold-realtime":
-                # What `sheepfold serve` does unless http.ws_per_message_deflate is set; the bare side keeps
-                # uvicorn's default (compression on for clients that offer it, as the benchmark's do).
-                command += ["--ws-per-message-deflate", "false"]
+            command += system.uvicorn_options
             processes.append(subprocess.Popen(command, cwd=ROOT, env=env))
             addresses.append(f"127.0.0.1:{port}")
         try:

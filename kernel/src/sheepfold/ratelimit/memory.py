@@ -9,8 +9,6 @@ from sheepfold.memory.expiring import ExpiringLRU
 from sheepfold.ratelimit.policy import RateLimitPolicy, RateLimitWindow
 from sheepfold.ratelimit.port import RateLimitResult, WindowState, one_window_result
 
-_new_tuple = tuple.__new__
-
 
 class _KeyRecord:
     """One key under one policy: the admitted hits of each window, and its penalty state."""
@@ -121,9 +119,8 @@ class MemoryRateLimiter(MemoryAdapter):
             return one_window_result(window, window.limit - totals[0], reset, allowed, retry_after, blocked)
         states = tuple(
             [
-                _new_tuple(
-                    WindowState,
-                    (window, window.limit - totals[index], newest + window.seconds - now if all_hits[index] else 0.0),
+                WindowState(
+                    window, window.limit - totals[index], newest + window.seconds - now if all_hits[index] else 0.0
                 )
                 for index, window in enumerate(windows)
             ]

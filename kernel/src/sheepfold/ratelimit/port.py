@@ -53,21 +53,14 @@ class RateLimitResult(NamedTuple):
         )
 
 
-_new_tuple = tuple.__new__
-
-
 def one_window_result(
     window: RateLimitWindow, remaining: int, reset: float, allowed: bool, retry_after: float, blocked: bool
 ) -> RateLimitResult:
-    """:meth:`RateLimitResult.of` for a policy of one window (most are), without building a list.
+    """:meth:`RateLimitResult.of` for a policy of one window (most are), without building a list of states.
 
-    Adapters call it on every hit; ``tuple.__new__`` skips the named tuples'
-    own ``__new__``, one more Python call each.
+    Adapters call it on every hit; ``tuple.__new__`` skips the named tuple's own ``__new__``.
     """
-    state = _new_tuple(WindowState, (window, remaining, reset))
-    return _new_tuple(
-        RateLimitResult, (allowed, window.limit, remaining, reset, 0.0 if allowed else retry_after, (state,), blocked)
-    )
+    return RateLimitResult.of(allowed, retry_after, (tuple.__new__(WindowState, (window, remaining, reset)),), blocked)
 
 
 @runtime_checkable
