@@ -29,13 +29,16 @@ async def limiter(redis_url):
 async def test_every_hit_is_one_command_to_redis(limiter, monkeypatch):
     await limiter.hit("ip:192.0.2.1", POLICY)  # loads the script
     sent: list[object] = []
-    original = limiter.connection.client.execute_command
+    connection = limiter.connection
+    # Both ways a command can leave: the shared (multiplexed) connection and redis-py's pool.
+    for owner, name in ((connection, "execute"), (connection.client, "execute_command")):
+        original = getattr(owner, name)
 
-    async def counting(*args, **kwargs):
-        sent.append(args[0])
-        return await original(*args, **kwargs)
+        async def counting(*args, _original=original, **kwargs):
+            sent.append(args[0])
+            return await _original(*args, **kwargs)
 
-    monkeypatch.setattr(limiter.connection.client, "execute_command", counting)
+        monkeypatch.setattr(owner, name, counting)
     for _ in range(5):  # admitted, refused with a penalty, refused while blocked
         await limiter.hit("ip:192.0.2.1", POLICY)
     assert sent == ["EVALSHA"] * 5

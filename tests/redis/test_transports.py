@@ -13,13 +13,18 @@ from tests.support.ports import spare_port
 from tests.support.redis_server import RedisServer
 
 
-async def round_trip(url: str) -> bytes | None:
+async def round_trip(url: str, *, multiplexed: bool) -> tuple[bytes | None, bytes | None]:
+    """What the pooled client and :meth:`RedisConnection.execute` each read back of what the other wrote."""
     connection = RedisConnection(RedisSettings(url=url, prefix="transport", command_timeout=2.0, connect_timeout=2.0))
     try:
+        assert (connection.multiplexed is not None) is multiplexed
         assert await connection.ping() > 0
         with unavailable_on_failure():
-            await connection.client.set(connection.key("k"), b"v")
-            return await connection.client.get(connection.key("k"))
+            await connection.client.set(connection.key("pooled"), b"v")
+            await connection.execute("SET", connection.key("shared"), b"w")
+            return await connection.execute("GET", connection.key("pooled")), await connection.client.get(
+                connection.key("shared")
+            )
     finally:
         await connection.close()
 
@@ -27,7 +32,7 @@ async def round_trip(url: str) -> bytes | None:
 async def test_a_unix_socket_url(tmp_path):
     socket_path = tmp_path / "redis.sock"
     with RedisServer(extra=["--unixsocket", str(socket_path), "--unixsocketperm", "700"]):
-        assert await round_trip(f"unix://{socket_path}?db=0") == b"v"
+        assert await round_trip(f"unix://{socket_path}?db=0", multiplexed=True) == (b"v", b"w")
 
 
 @pytest.fixture
@@ -51,4 +56,8 @@ async def test_a_rediss_url_speaks_tls(self_signed):
     tls = ["--tls-port", str(tls_port), "--tls-cert-file", str(cert), "--tls-key-file", str(key),
            "--tls-ca-cert-file", str(cert), "--tls-auth-clients", "no"]  # fmt: skip
     with RedisServer(extra=tls):  # the plain port stays open only to tell when the server is up
-        assert await round_trip(f"rediss://127.0.0.1:{tls_port}/0?ssl_ca_certs={cert}") == b"v"
+        # TLS keeps redis-py's connections for every call.
+        assert await round_trip(f"rediss://127.0.0.1:{tls_port}/0?ssl_ca_certs={cert}", multiplexed=False) == (
+            b"v",
+            b"w",
+        )

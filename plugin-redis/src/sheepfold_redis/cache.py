@@ -61,6 +61,7 @@ class RedisCache:
             connection.settings.cache_clear_after_outage if clear_after_outage is None else clear_after_outage
         )
         self._client = connection.client
+        self._execute = connection.execute
         self._value_prefix = connection.key("cache", "")
         self._tag_prefix = connection.key("cache-tag", "")
         self._calls = unavailable_on_failure(self._missed_calls)
@@ -69,7 +70,7 @@ class RedisCache:
 
     async def get(self, key: str) -> bytes | None:
         with self._calls:
-            return await self._client.hget(self._value_prefix + key, VALUE_FIELD)
+            return await self._execute("HGET", self._value_prefix + key, VALUE_FIELD)
 
     async def set(self, key: str, value: bytes, ttl: float | None = None, tags: Iterable[str] = ()) -> None:
         name = self._value_prefix + key

@@ -9,15 +9,18 @@ once it exists, or by declaring ``connection: RedisConnection`` in a handler.
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from redis.asyncio import RedisCluster
+from redis.asyncio import Redis, RedisCluster
 from redis.commands.core import AsyncScript
+from redis.exceptions import NoScriptError
 
 from sheepfold.errors import BackendUnavailable
 from sheepfold_redis.client import RedisClient, build_client
 from sheepfold_redis.failures import unavailable_on_failure
+from sheepfold_redis.multiplex import MultiplexedConnection, multiplexed_for
 from sheepfold_redis.settings import RedisSettings
 
 if TYPE_CHECKING:
@@ -55,6 +58,15 @@ class RedisConnection:
             starts with it, so apps with different prefixes share one Redis.
         is_cluster: True when ``client`` is a ``RedisCluster``: keys touched by
             one script or transaction must then share a hash tag (:meth:`key`).
+        execute: ``await connection.execute("HGET", name, field)`` runs one
+            command and returns Redis's raw reply (``bytes``, ``int``, ``list``,
+            ``None``). On a plain ``redis://`` or ``unix://`` server (unless
+            ``redis.multiplex = false``) it goes over :attr:`multiplexed`, one
+            connection that all concurrent callers share (see
+            :mod:`sheepfold_redis.multiplex`); elsewhere (TLS, Sentinel,
+            Cluster, an injected client) it is ``client.execute_command``. For
+            hot single commands whose reply needs no redis-py conversion; wrap
+            it in :func:`~sheepfold_redis.unavailable_on_failure` like any call.
     """
 
     def __init__(self, settings: RedisSettings, *, client: RedisClient | None = None) -> None:
@@ -68,6 +80,14 @@ class RedisConnection:
         self.is_cluster = isinstance(client, RedisCluster)
         self.closed = False
         self._sentinel: Sentinel | None = sentinel
+        #: The connection :meth:`execute` shares between callers, when the topology allows one.
+        self.multiplexed: MultiplexedConnection | None = (
+            multiplexed_for(client) if settings.multiplex and sentinel is None and type(client) is Redis else None
+        )
+        # An attribute, not a method that forwards: this runs for every rate-limited or session request.
+        self.execute: Callable[..., Awaitable[Any]] = (
+            self.multiplexed.execute if self.multiplexed is not None else client.execute_command
+        )
 
     @classmethod
     def of(cls, platform: Platform) -> RedisConnection:
@@ -115,6 +135,13 @@ class RedisConnection:
         """
         return self.client.register_script(source)
 
+    async def run_script(self, script: AsyncScript, keys: list[Any], args: list[Any]) -> Any:
+        """``EVALSHA`` of a :meth:`script` by :meth:`execute`; on NOSCRIPT the script object loads it and runs it."""
+        try:
+            return await self.execute("EVALSHA", script.sha, len(keys), *keys, *args)
+        except NoScriptError:
+            return await script(keys=keys, args=args)
+
     def pipeline(self) -> Any:
         """A pipeline sent in one round trip (per node): MULTI/EXEC on one server, plain on a cluster.
 
@@ -161,6 +188,8 @@ class RedisConnection:
         if self.closed:
             return
         self.closed = True
+        if self.multiplexed is not None:
+            await self.multiplexed.aclose()
         await self.client.aclose()
         if self._sentinel is not None:
             for sentinel in self._sentinel.sentinels:

@@ -72,7 +72,7 @@ class RedisPubSub:
 
     async def publish(self, channel: str, message: bytes) -> int:
         with unavailable_on_failure():
-            return await self._client.publish(self._prefix + channel, message)
+            return await self.connection.execute("PUBLISH", self._prefix + channel, message)
 
     async def subscribe(self, channel: str, handler: MessageHandler) -> None:
         handlers = self._handlers.setdefault(channel, [])

@@ -181,7 +181,9 @@ class RedisRateLimiter:
     async def hit(self, key: str, policy: RateLimitPolicy, cost: int = 1) -> RateLimitResult:
         layout = self._layout(policy)
         with unavailable_on_failure():
-            answer = await self._hit(keys=self._key_names(key, policy.fingerprint), args=[cost, *layout.arguments])
+            answer = await self.connection.run_script(
+                self._hit, self._key_names(key, policy.fingerprint), [cost, *layout.arguments]
+            )
         allowed, retry_after, blocked = answer[0] == 1, answer[1] / MICROSECONDS, answer[2] == 1
         if len(layout.windows) == 1:
             reset = answer[4] / MICROSECONDS

@@ -6,7 +6,6 @@ import math
 import time
 
 from redis.commands.core import AsyncScript
-from redis.exceptions import NoScriptError
 
 from sheepfold.sessions.port import SessionRecord
 from sheepfold_redis.connection import RedisConnection
@@ -157,8 +156,7 @@ class RedisSessionRecords:
         self._restore = connection.script(_RESTORE)
         self._regenerate = connection.script(_REGENERATE)
         self._read_and_touch: AsyncScript = connection.script(_READ_AND_TOUCH)
-        self._read_and_touch_sha = self._read_and_touch.sha
-        self._client = connection.client
+        self._run = connection.run_script
         self._write_if_changed = connection.script(_WRITE_IF_CHANGED)
         self._delete = connection.script(_DELETE)
         self._user_sessions = connection.script(_USER_SESSIONS)
@@ -178,66 +176,60 @@ class RedisSessionRecords:
 
     async def create(self, session_id: str, record: SessionRecord) -> bool:
         with unavailable_on_failure():
-            created = await self._create(
-                keys=[self._session_prefix + session_id], args=self._put_args(session_id, record)
+            created = await self._run(
+                self._create, [self._session_prefix + session_id], self._put_args(session_id, record)
             )
         return bool(created)
 
     async def read_and_touch(self, session_id: str) -> SessionRecord | None:
-        # Every request with a session cookie comes here: EVALSHA straight from the client
-        # (the script object's own call costs more than the rest), the script only on NOSCRIPT.
-        key = self._session_prefix + session_id
-        now = _ms(time.time())
         with unavailable_on_failure():
-            try:
-                fields = await self._client.evalsha(self._read_and_touch_sha, 1, key, now)
-            except NoScriptError:
-                fields = await self._read_and_touch(keys=[key], args=[now])
+            fields = await self._run(self._read_and_touch, [self._session_prefix + session_id], [_ms(time.time())])
         return None if fields is None else _record(fields)
 
     async def write_if_changed(self, session_id: str, data: bytes) -> bool:
         with unavailable_on_failure():
-            written = await self._write_if_changed(
-                keys=[self._session_prefix + session_id], args=[data, _ms(time.time())]
+            written = await self._run(
+                self._write_if_changed, [self._session_prefix + session_id], [data, _ms(time.time())]
             )
         return bool(written)
 
     async def regenerate(self, old_id: str, new_id: str, record: SessionRecord) -> bool:
         with unavailable_on_failure():
-            moved = await self._regenerate(
-                keys=[self._session_prefix + old_id, self._session_prefix + new_id],
-                args=[*self._put_args(new_id, record), old_id],
+            moved = await self._run(
+                self._regenerate,
+                [self._session_prefix + old_id, self._session_prefix + new_id],
+                [*self._put_args(new_id, record), old_id],
             )
         return bool(moved)
 
     async def delete(self, session_id: str) -> bool:
         with unavailable_on_failure():
-            deleted = await self._delete(
-                keys=[self._session_prefix + session_id], args=[session_id, self._index_prefix, ""]
+            deleted = await self._run(
+                self._delete, [self._session_prefix + session_id], [session_id, self._index_prefix, ""]
             )
         return bool(deleted)
 
     async def restore(self, session_id: str, record: SessionRecord) -> None:
         with unavailable_on_failure():
-            await self._restore(keys=[self._session_prefix + session_id], args=self._put_args(session_id, record))
+            await self._run(self._restore, [self._session_prefix + session_id], self._put_args(session_id, record))
 
     async def user_sessions(self, user: str) -> dict[str, SessionRecord]:
         with unavailable_on_failure():
-            flat = await self._user_sessions(keys=[self._index_prefix + user], args=[self._session_prefix])
+            flat = await self._run(self._user_sessions, [self._index_prefix + user], [self._session_prefix])
         return {flat[at].decode(): _record(flat[at + 1 : at + 6]) for at in range(0, len(flat), 6)}
 
     async def end_user_session(self, user: str, session_id: str) -> bool:
         if not user:
             return False
         with unavailable_on_failure():
-            deleted = await self._delete(
-                keys=[self._session_prefix + session_id], args=[session_id, self._index_prefix, user]
+            deleted = await self._run(
+                self._delete, [self._session_prefix + session_id], [session_id, self._index_prefix, user]
             )
         return bool(deleted)
 
     async def end_user_sessions(self, user: str) -> int:
         with unavailable_on_failure():
-            return await self._end_user_sessions(keys=[self._index_prefix + user], args=[self._session_prefix])
+            return await self._run(self._end_user_sessions, [self._index_prefix + user], [self._session_prefix])
 
     async def ping(self) -> None:
         await self.connection.ping()

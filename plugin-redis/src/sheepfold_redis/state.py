@@ -34,27 +34,32 @@ class RedisState:
 
     def __init__(self, connection: RedisConnection) -> None:
         self.connection = connection
-        self._client = connection.client
+        self._execute = connection.execute
         self._prefix = connection.key("state", "")
         self._incr_with_ttl = connection.script(_INCR_WITH_TTL)
 
     async def get(self, key: str) -> bytes | None:
         with unavailable_on_failure():
-            return await self._client.get(self._prefix + key)
+            return await self._execute("GET", self._prefix + key)
 
     async def set(self, key: str, value: bytes, ttl: float | None = None) -> None:
         with unavailable_on_failure():
-            await self._client.set(self._prefix + key, value, px=None if ttl is None else milliseconds(ttl))
+            if ttl is None:
+                await self._execute("SET", self._prefix + key, value)
+            else:
+                await self._execute("SET", self._prefix + key, value, "PX", milliseconds(ttl))
 
     async def delete(self, key: str) -> bool:
         with unavailable_on_failure():
-            return bool(await self._client.delete(self._prefix + key))
+            return bool(await self._execute("DEL", self._prefix + key))
 
     async def incr(self, key: str, amount: int = 1, ttl: float | None = None) -> int:
         with unavailable_on_failure():
             if ttl is None:
-                return await self._client.incrby(self._prefix + key, amount)
-            return await self._incr_with_ttl(keys=[self._prefix + key], args=[amount, milliseconds(ttl)])
+                return await self._execute("INCRBY", self._prefix + key, amount)
+            return await self.connection.run_script(
+                self._incr_with_ttl, [self._prefix + key], [amount, milliseconds(ttl)]
+            )
 
     async def ping(self) -> None:
         await self.connection.ping()
