@@ -5,6 +5,8 @@ implementation) on one redis-server of the benchmark's own. WebSocket clients
 (``--clients``, split evenly over the two instances, spread over client
 processes) subscribe to one channel; a publisher sends messages straight to
 Redis at a fixed rate, each carrying its number and its send time. Clients
+(``lean_websocket``: they note when bytes arrive and parse nothing until the
+run is over, so the latency measured is the servers', not the instrument's)
 record what arrives; the servers' CPU time is read from ``/proc``.
 
 Per system and rate it prints deliveries/s, p50/p99 publish-to-receive latency,
@@ -40,6 +42,7 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
+import lean_websocket
 import redis
 from harness import ROOT, free_port
 
@@ -191,40 +194,27 @@ def client_process(addresses: list[str], subscribe: bool, connection) -> None:
 
 
 async def _clients(addresses: list[str], subscribe: bool, connection) -> None:
-    import websockets
-
-    received: list[list[tuple[int, float]]] = [[] for _ in addresses]
-
-    async def one(index: int, address: str, ready: asyncio.Event) -> None:
-        async with websockets.connect(f"ws://{address}/ws", max_queue=None, ping_interval=None) as ws:
-            if subscribe:
-                await ws.send('{"type":"subscribe","channel":"platform"}')
-                async for raw in ws:
-                    if '"subscribed"' in raw:
-                        break
-            ready.set()
-            sink = received[index]
-            async for raw in ws:
-                message = json.loads(raw)
-                now = time.time()
-                for frame in message if isinstance(message, list) else [message]:  # sheepfold batches backlogs
-                    data = frame.get("data") if subscribe else frame
-                    if data is not None and "n" in data:
-                        sink.append((data["n"], now - data["t"]))
-
-    readies = [asyncio.Event() for _ in addresses]
-    tasks = []
+    first_message = b'{"type":"subscribe","channel":"platform"}' if subscribe else None
+    sockets: list[lean_websocket.ReceivingSocket] = []
     for index, address in enumerate(addresses):
-        tasks.append(asyncio.create_task(one(index, address, readies[index])))
+        sockets.append(await lean_websocket.connect(address, first_message, ready_marker=b'"subscribed"'))
         if index % 50 == 49:
             await asyncio.sleep(0.05)  # do not flood the accept queue
-    await asyncio.gather(*(ready.wait() for ready in readies))
     connection.send("ready")
     loop = asyncio.get_running_loop()
     await loop.run_in_executor(None, connection.recv)  # "stop"
-    for task in tasks:
-        task.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
+    for socket_ in sockets:
+        socket_.close()
+    received: list[list[tuple[int, float]]] = []
+    for socket_ in sockets:  # parsed after the run: the instrument spends nothing on it while measuring
+        sink = []
+        for arrived, raw in socket_.received:
+            message = json.loads(raw)
+            for frame in message if isinstance(message, list) else [message]:  # sheepfold batches backlogs
+                data = frame.get("data") if subscribe else frame
+                if isinstance(data, dict) and "n" in data:
+                    sink.append((data["n"], arrived - data["t"]))
+        received.append(sink)
     connection.send(received)
 
 

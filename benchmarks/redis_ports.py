@@ -7,7 +7,7 @@ One run, one Redis, interleaved rounds. Three sides per operation:
 - raw, timeouts: the same client with sheepfold's default connect and command timeouts, which
   redis-py enforces with a timer around every read; the difference from raw is their cost;
 - adapter: sheepfold's ``RedisCache.get`` (an ``HGET``: values live in a hash with their tags)
-  and ``RedisState.incr``;
+  and ``RedisState.incr``, on the connection that concurrent calls share (``redis.multiplex``);
 - port: the same call through the capability's fallback switch, as a handler receives it;
 - port, no timeout: a switch without ``switch.call_timeout`` (the kernel's per-call
   ``asyncio.timeout``), to show what that bound costs; Redis calls are bounded by the
@@ -37,30 +37,38 @@ from redis.asyncio.connection import Connection
 from sheepfold import Cache, FallbackSwitch, State, create_app
 from sheepfold_redis import RedisConnection
 from sheepfold_redis import plugin as redis_plugin
+from sheepfold_redis.multiplex import _MultiplexedProtocol
 
 Call = Callable[[int], Awaitable[object]]
 
 
 class WriteCounter:
-    """Counts socket writes of every redis-py connection: one per round trip."""
+    """Counts socket writes of every redis-py connection and of the multiplexed one: one per round trip."""
 
     def __init__(self) -> None:
         self.writes = 0
         self._original = Connection.send_packed_command
+        self._original_flush = _MultiplexedProtocol._flush
 
     def __enter__(self) -> WriteCounter:
-        original = self._original
+        original, original_flush = self._original, self._original_flush
         counter = self
 
         async def counted(connection: Connection, command, check_health: bool = True) -> None:
             counter.writes += 1
             await original(connection, command, check_health)
 
+        def counted_flush(protocol: _MultiplexedProtocol) -> None:
+            counter.writes += 1
+            original_flush(protocol)
+
         Connection.send_packed_command = counted  # type: ignore[method-assign]
+        _MultiplexedProtocol._flush = counted_flush  # type: ignore[method-assign]
         return self
 
     def __exit__(self, *_exc: object) -> None:
         Connection.send_packed_command = self._original  # type: ignore[method-assign]
+        _MultiplexedProtocol._flush = self._original_flush  # type: ignore[method-assign]
 
 
 async def ops_per_second(call: Call, ops: int, concurrency: int, cpu: list[float] | None = None) -> float:
