@@ -40,6 +40,10 @@ async def test_hook_health_reports_reachability_latency_version_and_pool(redis_u
         assert redis["status"] == "ok" and redis["reachable"] is True
         assert redis["latency_ms"] > 0 and redis["version"]
         assert redis["pool"]["size"] == 20 and redis["pool"]["in_use"] == 0
+        assert redis["multiplexed"] == {"connected": False, "waiting": 0}  # opens on the first command
+        await app.platform.require(State).get("k")
+        redis = (await health(app))["components"]["redis"]
+        assert redis["multiplexed"] == {"connected": True, "waiting": 0}
 
 
 async def test_metrics_show_redis_up_latency_and_pool(redis_url):

@@ -17,7 +17,7 @@ COMPONENT = "redis"
 
 
 class RedisMonitor:
-    """Measures the shared connection: reachable or not, PING round trip, server version, pool.
+    """Measures the shared connection: reachable or not, PING round trip, server version, pool, multiplexed.
 
     :meth:`measure` is what ``/health`` reports; every measurement also sets
     the gauges ``sheepfold_redis_up``, ``sheepfold_redis_ping_seconds`` and
@@ -61,6 +61,9 @@ class RedisMonitor:
         self._pool.labels("in_use").set(usage.in_use)
         self._pool.labels("free").set(usage.free)
         details["pool"] = {"in_use": usage.in_use, "free": usage.free, "size": usage.size}
+        if connection.multiplexed is not None:
+            shared = connection.multiplexed
+            details["multiplexed"] = {"connected": shared.connected, "waiting": shared.waiting}
         return ComponentHealth(COMPONENT, status, details=details)
 
     def start(self) -> None:

@@ -41,7 +41,8 @@ class _MultiplexedProtocol(asyncio.Protocol):
         self._loop = loop
         self._timeout = timeout
         self._reader = hiredis.Reader(protocolError=redis_errors.InvalidResponse, replyError=BaseParser.parse_error)
-        self._waiters: collections.deque[asyncio.Future[Any]] = collections.deque()
+        #: One future per command sent and not answered yet, oldest first.
+        self.waiters: collections.deque[asyncio.Future[Any]] = collections.deque()
         # When each waiter's reply is due (loop time), oldest first; one timer watches the oldest.
         self._deadlines: collections.deque[float] = collections.deque()
         self._timer: asyncio.TimerHandle | None = None
@@ -58,7 +59,7 @@ class _MultiplexedProtocol(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         reader = self._reader
         reader.feed(data)
-        waiters = self._waiters
+        waiters = self.waiters
         deadlines = self._deadlines
         try:
             reply = reader.gets()
@@ -84,8 +85,8 @@ class _MultiplexedProtocol(asyncio.Protocol):
         error = self._lost or redis_errors.ConnectionError(
             f"Connection to Redis lost: {exc}" if exc else "Connection to Redis closed."
         )
-        while self._waiters:
-            waiter = self._waiters.popleft()
+        while self.waiters:
+            waiter = self.waiters.popleft()
             if not waiter.done():
                 waiter.set_exception(error)
 
@@ -97,7 +98,7 @@ class _MultiplexedProtocol(asyncio.Protocol):
             raise redis_errors.ConnectionError("Connection to Redis closed.")
         loop = self._loop
         waiter = loop.create_future()
-        self._waiters.append(waiter)
+        self.waiters.append(waiter)
         if self._timeout is not None:
             self._deadlines.append(loop.time() + self._timeout)
             if self._timer is None:
@@ -164,6 +165,16 @@ class MultiplexedConnection:
         self._command_timeout = command_timeout
         self._protocol: _MultiplexedProtocol | None = None
         self._connecting: asyncio.Future[_MultiplexedProtocol] | None = None
+
+    @property
+    def connected(self) -> bool:
+        """True while the shared connection is open (it opens on the first command)."""
+        return self._protocol is not None and not self._protocol.closed
+
+    @property
+    def waiting(self) -> int:
+        """Commands sent and not answered yet."""
+        return len(self._protocol.waiters) if self.connected else 0  # type: ignore[union-attr]
 
     async def execute(self, *args: Any) -> Any:
         """Send one command (``"EVALSHA", sha, 1, key, now``) and return its raw reply."""
