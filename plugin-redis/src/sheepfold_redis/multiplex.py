@@ -185,6 +185,9 @@ class MultiplexedConnection:
 
     async def aclose(self) -> None:
         """Close the connection; callers still waiting get ``ConnectionError``. A later call reconnects."""
+        connecting, self._connecting = self._connecting, None
+        if connecting is not None and not connecting.done():
+            connecting.cancel()  # else it would finish after the close and leave a connection open
         protocol, self._protocol = self._protocol, None
         if protocol is not None and not protocol.closed:
             protocol.abort(redis_errors.ConnectionError("Connection to Redis closed."))
