@@ -58,6 +58,9 @@ class RedisPubSub:
         # by Redis's confirmations: a confirmation answers the oldest SUBSCRIBE of that channel.
         self._confirmations: dict[bytes, deque[asyncio.Future[None]]] = {}
         self._reader: asyncio.Task[None] | None = None
+        # Set by close(): the reader stops on it even if redis-py swallowed the cancellation (it can,
+        # when the cancel lands inside one of its read timeouts, and the reader would then reconnect).
+        self._closing = False
         self._connected = asyncio.Event()
         self._announced_loss = False
         #: True while every channel with a handler is subscribed on a live connection.
@@ -114,11 +117,13 @@ class RedisPubSub:
     async def start(self) -> None:
         """Start the reader task; it connects (and reconnects) by itself, so start never waits on Redis."""
         if self._reader is None:
+            self._closing = False
             self._reader = asyncio.get_running_loop().create_task(self._read_forever(), name="sheepfold-redis-pubsub")
 
     async def close(self) -> None:
         """Stop the reader and give the subscriber connection back to the pool."""
         if self._reader is not None:
+            self._closing = True
             self._reader.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._reader
@@ -145,7 +150,7 @@ class RedisPubSub:
                 future.cancel()  # no-op once resolved; an abandoned one is skipped by the reader
 
     async def _read_forever(self) -> None:
-        while True:
+        while not self._closing:
             try:
                 await self._serve_one_connection()
             except asyncio.CancelledError:
@@ -161,7 +166,9 @@ class RedisPubSub:
                 await self._drop_connection()
                 self._set_linked(False)
                 logger.exception("Redis pub/sub reader failed; reconnecting")
-            await asyncio.sleep(self.retry_interval)
+            if not self._closing:
+                await asyncio.sleep(self.retry_interval)
+        await self._drop_connection()  # closing, though the cancellation did not reach this task
 
     async def _serve_one_connection(self) -> None:
         pubsub = self._client.pubsub()
@@ -176,7 +183,7 @@ class RedisPubSub:
         last_heard = last_ping = loop.time()
         slice_started = time.monotonic()  # not loop.time(): uvloop's stands still within one turn of the loop
         try:
-            while True:
+            while not self._closing:
                 message = await pubsub.get_message(timeout=self.ping_interval / 2)
                 now = loop.time()
                 if message is not None:
