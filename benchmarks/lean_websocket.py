@@ -22,11 +22,21 @@ import zlib
 _DEFLATE_TAIL = b"\x00\x00\xff\xff"
 
 
-def _frame(opcode: int, payload: bytes) -> bytes:
+def client_frame(opcode: int, payload: bytes) -> bytes:
     """A masked client frame (clients must mask), payloads under 126 bytes."""
     mask = os.urandom(4)
     masked = bytes(byte ^ mask[i % 4] for i, byte in enumerate(payload))
     return bytes([0x80 | opcode, 0x80 | len(payload)]) + mask + masked
+
+
+def upgrade_request(address: str, *, offer_deflate: bool) -> bytes:
+    """The opening handshake's request for ``ws://address/ws``."""
+    key = base64.b64encode(os.urandom(16)).decode()
+    extensions = "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n" if offer_deflate else ""
+    return (
+        f"GET /ws HTTP/1.1\r\nHost: {address}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n{extensions}\r\n"
+    ).encode()
 
 
 class ReceivingSocket(asyncio.Protocol):
@@ -50,12 +60,7 @@ class ReceivingSocket(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = transport  # type: ignore[assignment]
-        key = base64.b64encode(os.urandom(16)).decode()
-        transport.write(  # type: ignore[attr-defined]
-            f"GET /ws HTTP/1.1\r\nHost: {self.address}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-            f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
-            "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n\r\n".encode()
-        )
+        transport.write(upgrade_request(self.address, offer_deflate=True))  # type: ignore[attr-defined]
 
     def data_received(self, data: bytes) -> None:
         arrived = time.time()
@@ -73,7 +78,7 @@ class ReceivingSocket(asyncio.Protocol):
             if self.first_message is None:
                 self.ready.set_result(None)
             else:
-                self._transport.write(_frame(0x1, self.first_message))  # type: ignore[union-attr]
+                self._transport.write(client_frame(0x1, self.first_message))  # type: ignore[union-attr]
             data = rest
         buffer = self._buffer + data if self._buffer else data
         at = 0
@@ -104,7 +109,7 @@ class ReceivingSocket(asyncio.Protocol):
                 if not self.ready.done() and self.ready_marker in payload:
                     self.ready.set_result(None)
             elif opcode == 0x9:
-                self._transport.write(_frame(0xA, payload))  # type: ignore[union-attr]
+                self._transport.write(client_frame(0xA, payload))  # type: ignore[union-attr]
         self._buffer = buffer[at:]
 
     def connection_lost(self, exc: Exception | None) -> None:

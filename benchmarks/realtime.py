@@ -23,12 +23,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
 import contextlib
 import json
 import multiprocessing
 import os
-import secrets
 import shutil
 import socket
 import statistics
@@ -47,6 +45,7 @@ import redis
 from harness import ROOT, free_port
 
 CLIENT_PROCESSES = 4
+SUBSCRIBE = b'{"type":"subscribe","channel":"platform"}'
 
 
 # -- servers ------------------------------------------------------------------------------------
@@ -194,7 +193,7 @@ def client_process(addresses: list[str], subscribe: bool, connection) -> None:
 
 
 async def _clients(addresses: list[str], subscribe: bool, connection) -> None:
-    first_message = b'{"type":"subscribe","channel":"platform"}' if subscribe else None
+    first_message = SUBSCRIBE if subscribe else None
     sockets: list[lean_websocket.ReceivingSocket] = []
     for index, address in enumerate(addresses):
         sockets.append(await lean_websocket.connect(address, first_message, ready_marker=b'"subscribed"'))
@@ -224,17 +223,10 @@ def stalled_client(address: str, subscribe: bool) -> socket.socket:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     host, port = address.split(":")
     sock.connect((host, int(port)))
-    key = base64.b64encode(secrets.token_bytes(16)).decode()
-    sock.sendall(
-        f"GET /ws HTTP/1.1\r\nHost: {address}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-        f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n".encode()
-    )
+    sock.sendall(lean_websocket.upgrade_request(address, offer_deflate=False))
     sock.recv(1024)
     if subscribe:
-        payload = b'{"type":"subscribe","channel":"platform"}'
-        mask = secrets.token_bytes(4)
-        masked = bytes(byte ^ mask[i % 4] for i, byte in enumerate(payload))
-        sock.sendall(bytes([0x81, 0x80 | len(payload)]) + mask + masked)
+        sock.sendall(lean_websocket.client_frame(0x1, SUBSCRIBE))
     return sock
 
 

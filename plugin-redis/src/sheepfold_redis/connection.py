@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from redis.asyncio import Redis, RedisCluster
+from redis.asyncio import RedisCluster
 from redis.commands.core import AsyncScript
 from redis.exceptions import NoScriptError
 
@@ -81,9 +81,7 @@ class RedisConnection:
         self.closed = False
         self._sentinel: Sentinel | None = sentinel
         #: The connection :meth:`execute` shares between callers, when the topology allows one.
-        self.multiplexed: MultiplexedConnection | None = (
-            multiplexed_for(client) if settings.multiplex and sentinel is None and type(client) is Redis else None
-        )
+        self.multiplexed: MultiplexedConnection | None = multiplexed_for(client) if settings.multiplex else None
         # An attribute, not a method that forwards: this runs for every rate-limited or session request.
         self.execute: Callable[..., Awaitable[Any]] = (
             self.multiplexed.execute if self.multiplexed is not None else client.execute_command

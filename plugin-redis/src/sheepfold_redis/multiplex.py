@@ -13,9 +13,10 @@ caller. A cancelled caller cannot desynchronise the stream: its reply is
 read and dropped like any other.
 
 Only single commands whose replies the caller reads raw (``bytes``,
-integers, lists; no redis-py response callbacks) go through here:
-``EVALSHA`` of the rate limiter and the session store, ``HGET`` of the
-cache. Transactions, pipelines, blocking commands and pub/sub keep using
+integers, lists; no redis-py response callbacks) go through here, by
+:attr:`RedisConnection.execute <sheepfold_redis.RedisConnection>` and
+``run_script``: the rate limiter's and the session store's scripts, cache
+reads, the state port and ``PUBLISH``. Transactions, pipelines, blocking commands and pub/sub keep using
 redis-py's pooled connections. Errors are redis-py's own classes
 (``ConnectionError``, ``TimeoutError``, ``ResponseError``,
 ``NoScriptError``), so adapters handle both paths alike.
@@ -205,16 +206,16 @@ class MultiplexedConnection:
 
     async def _connect(self) -> _MultiplexedProtocol:
         loop = asyncio.get_running_loop()
+
+        def protocol_factory() -> _MultiplexedProtocol:
+            return _MultiplexedProtocol(loop, self._command_timeout)
+
         try:
             async with asyncio.timeout(self._connect_timeout):
                 if self._path is not None:
-                    _transport, protocol = await loop.create_unix_connection(
-                        lambda: _MultiplexedProtocol(loop, self._command_timeout), self._path
-                    )
+                    _transport, protocol = await loop.create_unix_connection(protocol_factory, self._path)
                 else:
-                    _transport, protocol = await loop.create_connection(
-                        lambda: _MultiplexedProtocol(loop, self._command_timeout), *self._address
-                    )
+                    _transport, protocol = await loop.create_connection(protocol_factory, *self._address)
         except TimeoutError:
             raise redis_errors.TimeoutError("Timeout connecting to Redis.") from None
         except OSError as error:
@@ -240,15 +241,18 @@ def _handshake(username: str | None, password: str | None, db: int, client_name:
     return commands
 
 
-def multiplexed_for(client: Redis) -> MultiplexedConnection | None:
+def multiplexed_for(client: Any) -> MultiplexedConnection | None:
     """A multiplexed connection to the server of ``client``'s pool, with its options; None where there is none.
 
-    Only a plain TCP or Unix-socket pool qualifies: TLS (``rediss://``),
-    Sentinel (the master moves) and Cluster (keys live on several servers)
-    keep redis-py's own connections.
+    Only a ``Redis`` on a plain TCP or Unix-socket pool qualifies: TLS
+    (``rediss://``), Sentinel (the master moves), Cluster (keys live on
+    several servers) and test doubles such as fakeredis keep their client.
     """
+    if not isinstance(client, Redis):  # a RedisCluster has no single pool
+        return None
     pool = client.connection_pool
-    if pool.connection_class not in (Connection, UnixDomainSocketConnection):  # subclasses: TLS, Sentinel
+    # Exactly these classes: their subclasses are TLS, Sentinel's managed connection, fakeredis's.
+    if pool.connection_class not in (Connection, UnixDomainSocketConnection):
         return None
     options = pool.connection_kwargs
     return MultiplexedConnection(

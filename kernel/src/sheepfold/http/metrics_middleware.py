@@ -21,19 +21,18 @@ def request_metrics(metrics: PlatformMetrics) -> Callable[[Request, Handler], Aw
 
     async def middleware(request: Request, handler: Handler) -> Response:
         started = clock()
+        status: int | None = None  # a WebSocket (no response) or a cancelled request: nothing to count
         try:
             response = await handler(request)
-        except HTTPException as error:
-            count(request.method, error.status)
-            observe(clock() - started, request.method)
+            if response is not None:
+                status = response.status
+            return response
+        except Exception as error:
+            status = error.status if isinstance(error, HTTPException) else 500
             raise
-        except Exception:
-            count(request.method, 500)
-            observe(clock() - started, request.method)
-            raise
-        if response is not None:  # a WebSocket handler answers with no response
-            count(request.method, response.status)
-            observe(clock() - started, request.method)
-        return response
+        finally:
+            if status is not None:
+                count(request.method, status)
+                observe(clock() - started, request.method)
 
     return middleware
