@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from sheepfold.fallback import FallbackSwitch
 from sheepfold.metrics import PlatformMetrics
 from sheepfold.plugins import PluginHost
+from sheepfold.tasks import BackgroundTasks
 
 if TYPE_CHECKING:
     from blacksheep import Application
@@ -28,7 +29,9 @@ class Platform:
     :class:`FallbackSwitch`, which stands in for the port. Services that
     plugins share (a Redis client, an engine) are offered with :meth:`provide`
     and found with :meth:`require`; the same instances reach route handlers
-    through BlackSheep's dependency injection.
+    through BlackSheep's dependency injection. ``tasks`` owns every
+    background task the platform or a plugin starts; :meth:`stop` cancels and
+    awaits them.
     """
 
     def __init__(self, *, app: Application, settings: Dynaconf, plugins: PluginHost, metrics: PlatformMetrics) -> None:
@@ -40,6 +43,7 @@ class Platform:
             f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
         )
         self.capabilities: dict[str, FallbackSwitch] = {}
+        self.tasks = BackgroundTasks()
         self._services: dict[type, Any] = {}
 
     def provide(self, service_type: type[T], instance: T) -> None:
@@ -65,8 +69,12 @@ class Platform:
         logger.info("sheepfold instance %s started", self.instance_id)
 
     async def stop(self) -> None:
-        """Call ``sheepfold_shutdown`` in reverse order, then close every capability."""
+        """Call ``sheepfold_shutdown`` in reverse order, end every background task, close every capability.
+
+        Tasks still running after ``tasks.stop_timeout`` seconds are abandoned and logged.
+        """
         await self.plugins.await_each("sheepfold_shutdown", reverse=True, isolate=True, app=self.app, platform=self)
+        await self.tasks.stop(self.settings.get("tasks.stop_timeout"))
         for switch in self.capabilities.values():
             try:
                 await switch.close()
