@@ -60,8 +60,12 @@ async def test_health_reports_instance_components_and_capabilities(client):
         "configured": "memory",
         "fallback": "memory",
         "active": "memory",
+        "phase": "backend",
         "switches": 0,
+        "last_switch_at": None,
+        "last_recovery": None,
     }
+    assert set(report["event_loop"]["lag"]) == {"current_seconds", "worst_seconds"}
 
 
 async def test_hook_health_failure_costs_only_that_plugins_part():

@@ -4,18 +4,21 @@ from sheepfold.app import PlatformApplication, create_app
 from sheepfold.cache import Cache, CacheAside
 from sheepfold.database import Database
 from sheepfold.errors import BackendUnavailable, PluginError, SettingsError, SheepfoldError
-from sheepfold.fallback import FallbackSwitch
+from sheepfold.fallback import BACKEND_FAILURES, FallbackSwitch, Phase, SwitchListener
 from sheepfold.health import ComponentHealth, Status
 from sheepfold.hookspecs import hookimpl
 from sheepfold.http.problems import problem
 from sheepfold.jobs import Jobs
 from sheepfold.platform import Platform
+from sheepfold.port_methods import standing_interest
 from sheepfold.pubsub import PubSub
 from sheepfold.ratelimit import RateLimiter
+from sheepfold.recovery import Recovery, RecoveryResult, RecoveryStep
 from sheepfold.sessions import SessionRecords
 from sheepfold.state import State
 
 __all__ = [
+    "BACKEND_FAILURES",
     "BackendUnavailable",
     "Cache",
     "CacheAside",
@@ -25,15 +28,21 @@ __all__ = [
     "Jobs",
     "Platform",
     "PlatformApplication",
+    "Phase",
     "PluginError",
     "PubSub",
     "RateLimiter",
+    "Recovery",
+    "RecoveryResult",
+    "RecoveryStep",
     "SessionRecords",
     "SettingsError",
     "SheepfoldError",
     "State",
     "Status",
+    "SwitchListener",
     "create_app",
     "hookimpl",
     "problem",
+    "standing_interest",
 ]

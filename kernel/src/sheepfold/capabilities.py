@@ -5,6 +5,7 @@ from __future__ import annotations
 from sheepfold.errors import SettingsError
 from sheepfold.fallback import FallbackSwitch
 from sheepfold.platform import Platform
+from sheepfold.port_methods import adapter_problems
 from sheepfold.ports import PORTS
 from sheepfold.providers import ProviderRegistry
 
@@ -13,7 +14,8 @@ def bind_capabilities(platform: Platform, registry: ProviderRegistry) -> None:
     """Build every capability's backend and fallback and offer its switch as the port.
 
     Raises one :class:`SettingsError` listing every capability whose settings
-    name an adapter no plugin registered.
+    name an adapter no plugin registered, and every adapter that does not
+    implement its port (a missing method, or async where the port's is not).
     """
     settings = platform.settings
     problems: list[str] = []
@@ -30,13 +32,22 @@ def bind_capabilities(platform: Platform, registry: ProviderRegistry) -> None:
         except SettingsError as error:
             problems += error.problems
             continue
+        shape = adapter_problems(capability, backend_name, backend, port)
+        if fallback is not backend:
+            shape += adapter_problems(capability, fallback_name, fallback, port)
+        if shape:
+            problems += shape
+            continue
         switch = FallbackSwitch(
             capability,
+            port,
             backend_name=backend_name,
             backend=backend,
             fallback_name=fallback_name,
             fallback=fallback,
             metrics=platform.metrics,
+            tasks=platform.tasks,
+            loop_lag=platform.loop_lag,
             probe_interval=settings.get("switch.probe_interval"),
             failure_threshold=settings.get("switch.failure_threshold"),
             call_timeout=settings.get("switch.call_timeout"),

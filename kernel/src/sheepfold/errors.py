@@ -44,5 +44,12 @@ class BackendUnavailable(SheepfoldError):
 
     Adapters raise it (or let ``OSError``/``TimeoutError`` through); the
     :class:`~sheepfold.fallback.FallbackSwitch` treats it as "backend down" and
-    serves the call from the fallback instead.
+    serves the call from the fallback instead. ``timed_out`` says the backend
+    did not answer in time (as opposed to refusing the connection): the switch
+    confirms such a failure with a probe, and discounts it while this
+    instance's own event loop is late.
     """
+
+    def __init__(self, message: str, *, timed_out: bool = False) -> None:
+        super().__init__(message)
+        self.timed_out = timed_out

@@ -1,129 +1,240 @@
-"""The fallback switch: one circuit breaker per capability, shared by every plugin.
+"""The fallback switch: one per capability, the port handlers receive, moving through three phases.
 
-A capability (state, cache, ...) has a configured backend and a fallback. The
-switch sends calls to the backend while it answers; the first failure (or the
-configured number) opens the circuit, the failing call is served by the
-fallback, and so is every call after it, without touching the backend again.
-A probe pings the backend every ``probe_interval`` seconds and closes the
-circuit as soon as it answers. Every switch is logged and counted.
+``backend``: calls go to the configured backend. A call that fails for an
+outage is served by the fallback; a connection error (or ``failure_threshold``
+of them in a row) opens the circuit at once, a timeout only once a probe
+confirms it and never while this instance's own event loop is late (overload
+is not an outage). ``fallback``: every call goes to the fallback; a probe pings
+the backend every ``probe_interval`` seconds. ``recovering``: the backend
+answers again; the capability's recovery steps run (replaying what the
+fallback took meanwhile) while calls are still served by the fallback, and
+traffic returns to the backend in the same event-loop turn as the last step
+ends. A step that fails sends the switch back to ``fallback``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import inspect
 import logging
+import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from enum import StrEnum
+from typing import Any, Generic, TypeVar, cast
 
 from sheepfold.errors import BackendUnavailable
+from sheepfold.loop_lag import LoopLag
 from sheepfold.metrics import PlatformMetrics
+from sheepfold.port_methods import PortMethod, port_methods
+from sheepfold.recovery import Recovery, RecoveryResult, RecoveryStep
+from sheepfold.tasks import BackgroundTasks
 
 logger = logging.getLogger("sheepfold.fallback")
+
+P = TypeVar("P")
+X = TypeVar("X")
 
 #: Exceptions that mean "the backend is down", as opposed to a bad call.
 BACKEND_FAILURES: tuple[type[BaseException], ...] = (BackendUnavailable, OSError, TimeoutError)
 
-SwitchListener = Callable[["FallbackSwitch", bool], Awaitable[None] | None]
-"""Called with ``(switch, on_backend)`` after every switch; may be async."""
+#: A timed-out call is discounted when the loop was late within this many seconds before it failed.
+LATE_HORIZON = 1.0
 
 
-class FallbackSwitch:
-    """Routes the calls of one capability to its backend or its fallback adapter.
+class Phase(StrEnum):
+    """Where a capability's calls go: ``backend``, ``fallback``, or ``fallback`` while ``recovering``."""
 
-    Port methods are reached as attributes (``await switch.get(key)``), so the
-    switch stands in for the port wherever the port is expected (it is what
-    handlers receive through dependency injection). ``call_timeout`` bounds
-    every backend call, so a slow backend counts as down, unless the backend
-    adapter says ``bounds_its_calls = True`` (its client enforces timeouts of
-    its own). With backend and fallback the same adapter, calls go straight
-    to it: nothing to switch, nothing to pay.
+    BACKEND = "backend"
+    FALLBACK = "fallback"
+    RECOVERING = "recovering"
+
+
+SwitchListener = Callable[["FallbackSwitch[Any]", Phase], Awaitable[None] | None]
+"""Called with ``(switch, phase)`` after every change of phase; may be async (run as an owned task)."""
+
+
+class FallbackSwitch(Generic[P]):
+    """Routes the calls of one capability to its backend or its fallback adapter; it *is* the port.
+
+    Every method ``port`` declares is an attribute of the switch, built once
+    (the switch sits on every request's path: one attribute lookup and one
+    ``if``): async methods stay async, synchronous ones (registrations such as
+    ``add_link_listener``) are called on both adapters, methods marked
+    :func:`~sheepfold.port_methods.standing_interest` always reach the
+    backend. Nothing else is: an undeclared method raises AttributeError.
+    :attr:`port` is the switch typed as ``P``. With backend and fallback the
+    same adapter, the attributes are the adapter's own methods.
+
+    ``call_timeout`` bounds every backend call unless the backend adapter
+    says ``bounds_its_calls = True``. Background work (probe, recovery,
+    async listeners) runs in ``tasks``.
     """
 
     def __init__(
         self,
         capability: str,
+        port: type[P],
         *,
         backend_name: str,
         backend: Any,
         fallback_name: str,
         fallback: Any,
         metrics: PlatformMetrics,
+        tasks: BackgroundTasks,
+        loop_lag: LoopLag | None = None,
         probe_interval: float = 0.5,
         failure_threshold: int = 1,
         call_timeout: float | None = None,
     ) -> None:
         self.capability = capability
+        self.port_type = port
         self.backend_name = backend_name
-        self.backend = backend
         self.fallback_name = fallback_name
-        self.fallback = fallback
         self.probe_interval = probe_interval
         self.failure_threshold = failure_threshold
         self.call_timeout = call_timeout
         self.switch_count = 0
         self.last_error: str | None = None
+        self.last_switch_at: float | None = None
+        self.last_recovery: RecoveryResult | None = None
+        self._backend = backend
+        self._fallback = fallback
         self._metrics = metrics
+        self._tasks = tasks
+        self._loop_lag = loop_lag
+        self._phase = Phase.BACKEND
         self._consecutive_failures = 0
-        self._open = False
-        self._probe: asyncio.Task[None] | None = None
+        self._confirming = False
+        self._outage: asyncio.Task[None] | None = None
         self._listeners: list[SwitchListener] = []
-        self._routed: set[str] = set()
-        self._publish_active()
+        self._recovery_steps: list[tuple[str, RecoveryStep]] = []
+        self._methods = port_methods(port)
+        self._install_routes()
+        self._publish_phase()
+
+    # -- what plugins may rely on ---------------------------------------------------------------
+
+    @property
+    def port(self) -> P:
+        """The switch as the port it stands for (what ``platform.require(Port)`` returns)."""
+        return cast(P, self)
+
+    @property
+    def phase(self) -> Phase:
+        return self._phase
 
     @property
     def has_fallback(self) -> bool:
         """False when backend and fallback are the same adapter (nothing to switch to)."""
-        return self.fallback is not self.backend
+        return self._fallback is not self._backend
 
     @property
     def on_backend(self) -> bool:
-        return not self._open
+        return self._phase is Phase.BACKEND
 
     @property
     def active_name(self) -> str:
-        return self.backend_name if not self._open else self.fallback_name
-
-    @property
-    def active(self) -> Any:
-        """The adapter serving calls now."""
-        return self.backend if not self._open else self.fallback
+        """The name of the adapter serving calls now (the fallback's while recovering)."""
+        return self.backend_name if self._phase is Phase.BACKEND else self.fallback_name
 
     def add_listener(self, listener: SwitchListener) -> None:
-        """Call ``listener(switch, on_backend)`` after every switch (a plugin's recovery work)."""
+        """Call ``listener(switch, phase)`` after every change of phase."""
         self._listeners.append(listener)
+
+    def add_recovery_step(self, name: str, step: RecoveryStep) -> None:
+        """Run ``await step(recovery)`` in every recovery, in the order added, before traffic returns.
+
+        Traffic returns in the same event-loop turn as the last step returns:
+        a step that loops until nothing is left to replay leaves nothing behind.
+        """
+        self._recovery_steps.append((name, step))
+
+    def wrap_fallback(self, wrap: Callable[[P], P]) -> None:
+        """Replace the fallback by ``wrap(fallback)`` (a feature's outage policy); no-op without a fallback."""
+        if self.has_fallback:
+            self._fallback = wrap(cast(P, self._fallback))
+            self._install_routes()
+
+    def adapter_as(self, kind: type[X], role: str = "backend") -> X | None:
+        """The ``role`` (``backend`` or ``fallback``) adapter if it is a ``kind``, else None.
+
+        How a plugin reaches an adapter's extras (its own adapter class, or a
+        Protocol of an extra such as an outage journal) without touching the switch.
+        """
+        adapter = self._backend if role == "backend" else self._fallback
+        return adapter if isinstance(adapter, kind) else None
+
+    def describe(self) -> dict[str, Any]:
+        """The switch's state as ``/health`` reports it."""
+        return {
+            "configured": self.backend_name,
+            "fallback": self.fallback_name,
+            "active": self.active_name,
+            "phase": self._phase.value,
+            "switches": self.switch_count,
+            "last_switch_at": self.last_switch_at,
+            "last_recovery": self.last_recovery.to_json() if self.last_recovery else None,
+            **({"last_error": self.last_error} if self._phase is not Phase.BACKEND and self.last_error else {}),
+        }
+
+    # -- the kernel's side ---------------------------------------------------------------------
+
+    @property
+    def backend(self) -> Any:
+        """The backend adapter (kernel and tests only: plugins use :meth:`adapter_as`)."""
+        return self._backend
+
+    @property
+    def fallback(self) -> Any:
+        """The fallback adapter (kernel and tests only)."""
+        return self._fallback
 
     def set_adapters(self, backend: Any, fallback: Any) -> None:
         """Replace both adapters (a test wrapping them, say); calls made from now on reach the new ones."""
-        self.backend, self.fallback = backend, fallback
-        for method in self._routed:
-            self.__dict__.pop(method, None)
-        self._routed.clear()
+        self._backend, self._fallback = backend, fallback
+        self._install_routes()
 
-    def __getattr__(self, method: str) -> Callable[..., Awaitable[Any]]:
-        # Called once per port method: the route is then cached as an instance attribute,
-        # so later calls find it without __getattr__ (the switch sits on every request's path).
-        if method.startswith("_"):
-            raise AttributeError(method)
-        route = self._route(method)
-        self.__dict__[method] = route
-        self._routed.add(method)
-        return route
-
-    def _route(self, method: str) -> Callable[..., Awaitable[Any]]:
-        backend_method = getattr(self.backend, method, None)
-        if not callable(backend_method):
-            raise AttributeError(f"{self.capability} port has no method {method!r}")
+    async def start(self) -> None:
+        """Start both adapters; a backend that fails to start or answer puts the switch on its fallback."""
+        await self._fallback.start()
         if not self.has_fallback:
-            return backend_method
-        fallback_method = getattr(self.fallback, method)
+            return
+        try:
+            await self._backend.start()
+            await self._ping_backend()
+        except BACKEND_FAILURES as error:
+            self._note_error(error)
+            self._open()
+
+    async def close(self) -> None:
+        if self._outage is not None:
+            self._outage.cancel()
+            await asyncio.gather(self._outage, return_exceptions=True)
+            self._outage = None
+        if self.has_fallback:
+            await self._backend.close()
+        await self._fallback.close()
+
+    # -- routing ---------------------------------------------------------------------------------
+
+    def _install_routes(self) -> None:
+        for method in self._methods:
+            self.__dict__[method.name] = self._route(method)
+
+    def _route(self, method: PortMethod) -> Callable[..., Any]:
+        backend_method = getattr(self._backend, method.name)
+        if not self.has_fallback or method.standing:
+            return cast(Callable[..., Any], backend_method)
+        fallback_method = getattr(self._fallback, method.name)
+        if not method.is_async:
+            return _on_both(backend_method, fallback_method)
         # An adapter whose every call is bounded by its client's own timeouts (Redis sockets)
         # is not timed again here: asyncio.timeout costs a timer per call.
-        timeout = None if getattr(self.backend, "bounds_its_calls", False) else self.call_timeout
+        timeout = None if getattr(self._backend, "bounds_its_calls", False) else self.call_timeout
+        switch = self
 
         async def routed(*args: Any, **kwargs: Any) -> Any:
-            if self._open:
+            if switch._phase is not Phase.BACKEND:
                 return await fallback_method(*args, **kwargs)
             try:
                 if timeout is None:
@@ -132,102 +243,151 @@ class FallbackSwitch:
                     async with asyncio.timeout(timeout):
                         result = await backend_method(*args, **kwargs)
             except BACKEND_FAILURES as error:
-                self._metrics.backend_failures.labels(self.capability).inc()
-                self._record_failure(error)
+                if switch._late(error):
+                    # This instance was late, not the backend: the reply may have been on time. Once more.
+                    try:
+                        result = await backend_method(*args, **kwargs)
+                    except BACKEND_FAILURES as again:
+                        error = again
+                    else:
+                        return result
+                switch._failed(error)
                 return await fallback_method(*args, **kwargs)
-            if self._consecutive_failures:
-                self._consecutive_failures = 0
+            if switch._consecutive_failures:
+                switch._consecutive_failures = 0
             return result
 
-        routed.__name__ = method
+        routed.__name__ = method.name
         return routed
 
-    async def start(self) -> None:
-        """Start both adapters; a backend that fails to start or answer opens the circuit."""
-        await self.fallback.start()
-        if not self.has_fallback:
+    # -- deciding "down" ----------------------------------------------------------------------------
+
+    def _late(self, error: BaseException) -> bool:
+        """A timeout while this instance's event loop was late says nothing about the backend."""
+        return (
+            _timed_out(error)
+            and self._loop_lag is not None
+            and self._loop_lag.late_since(time.monotonic() - LATE_HORIZON)
+        )
+
+    def _failed(self, error: BaseException) -> None:
+        self._metrics.backend_failures.labels(self.capability).inc()
+        self._note_error(error)
+        if self._phase is not Phase.BACKEND:
             return
+        if _timed_out(error):
+            # One slow reply is not an outage: a probe of its own confirms it first.
+            if not self._confirming:
+                self._confirming = True
+                self._tasks.spawn(self._confirm_timeout(), name=f"sheepfold-confirm-{self.capability}")
+            return
+        self._consecutive_failures += 1
+        if self._consecutive_failures >= self.failure_threshold:
+            self._open()
+
+    async def _confirm_timeout(self) -> None:
         try:
-            await self.backend.start()
             await self._ping_backend()
         except BACKEND_FAILURES as error:
-            self._consecutive_failures = self.failure_threshold
-            self._record_failure(error)
+            if not self._late(error) and self._phase is Phase.BACKEND:
+                self._note_error(error)
+                self._open()
+        finally:
+            self._confirming = False
 
-    async def close(self) -> None:
-        if self._probe is not None:
-            self._probe.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._probe
-            self._probe = None
-        if self.has_fallback:
-            await self.backend.close()
-        await self.fallback.close()
-
-    def _record_failure(self, error: BaseException) -> None:
+    def _note_error(self, error: BaseException) -> None:
         self.last_error = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
-        self._consecutive_failures += 1
-        if self._open or self._consecutive_failures < self.failure_threshold:
+
+    def _open(self) -> None:
+        if self._phase is Phase.FALLBACK:
             return
-        self._open = True
-        logger.warning(
-            "%s: backend %r failed (%s); serving from fallback %r",
-            self.capability,
-            self.backend_name,
-            self.last_error,
-            self.fallback_name,
-        )
-        self._switched()
-        if self._probe is None or self._probe.done():
-            self._probe = asyncio.get_running_loop().create_task(
-                self._probe_until_recovered(), name=f"sheepfold-probe-{self.capability}"
-            )
+        self._enter(Phase.FALLBACK)
+        if self._outage is None or self._outage.done():
+            self._outage = self._tasks.spawn(self._until_recovered(), name=f"sheepfold-probe-{self.capability}")
 
     async def _ping_backend(self) -> None:
         async with asyncio.timeout(self.call_timeout or self.probe_interval * 4):
-            await self.backend.ping()
+            await self._backend.ping()
 
-    async def _probe_until_recovered(self) -> None:
-        while self._open:
+    # -- recovering ----------------------------------------------------------------------------------
+
+    async def _until_recovered(self) -> None:
+        while self._phase is not Phase.BACKEND:
             await asyncio.sleep(self.probe_interval)
             try:
                 await self._ping_backend()
             except BACKEND_FAILURES as error:
-                self.last_error = f"{type(error).__name__}: {error}"
+                self._note_error(error)
                 continue
-            self._open = False
-            self._consecutive_failures = 0
-            logger.warning("%s: backend %r answers again; switched back", self.capability, self.backend_name)
-            self._switched()
+            self._enter(Phase.RECOVERING)
+            await self._recover()
 
-    def _switched(self) -> None:
-        self.switch_count += 1
-        self._metrics.fallback_switches.labels(self.capability, self.active_name).inc()
-        self._publish_active()
+    async def _recover(self) -> None:
+        started = time.monotonic()
+        recovery: Recovery[Any] = Recovery(
+            self.capability, self.backend_name, self._backend, self._fallback, self.adapter_as
+        )
+        outcome = "ok"
+        try:
+            for _name, step in self._recovery_steps:
+                await step(recovery)
+        except Exception as error:
+            self._note_error(error)
+            outcome = f"failed: {self.last_error}"
+            logger.warning("%s: recovery failed (%s); back on fallback %r", self.capability, outcome, self.fallback_name)
+        duration = time.monotonic() - started
+        self.last_recovery = RecoveryResult(outcome, duration, time.time())
+        self._metrics.recovery_duration.labels(self.capability, "ok" if outcome == "ok" else "failed").observe(
+            duration
+        )
+        # No await between the last step's return and this: nothing written to the fallback is left behind.
+        self._enter(Phase.BACKEND if outcome == "ok" else Phase.FALLBACK)
+
+    # -- telling ----------------------------------------------------------------------------------
+
+    def _enter(self, phase: Phase) -> None:
+        previous, self._phase = self._phase, phase
+        self._consecutive_failures = 0
+        self.last_switch_at = time.time()
+        log = logger.info if phase is Phase.RECOVERING else logger.warning
+        log(
+            "%s: %s -> %s (serving from %r)%s",
+            self.capability,
+            previous.value,
+            phase.value,
+            self.active_name,
+            f"; {self.last_error}" if phase is Phase.FALLBACK and self.last_error else "",
+        )
+        if previous is Phase.BACKEND or phase is Phase.BACKEND:  # a switch: calls go to the other adapter
+            self.switch_count += 1
+            self._metrics.fallback_switches.labels(self.capability, self.active_name).inc()
+        self._publish_phase()
         for listener in self._listeners:
-            outcome = listener(self, self.on_backend)
+            outcome = listener(self, phase)
             if inspect.isawaitable(outcome):
-                asyncio.get_running_loop().create_task(_log_failure(outcome, self.capability))
+                self._tasks.spawn(_awaited(outcome), name=f"sheepfold-switch-listener-{self.capability}")
 
-    def _publish_active(self) -> None:
+    def _publish_phase(self) -> None:
+        for phase in Phase:
+            self._metrics.capability_phase.labels(self.capability, phase.value).set(1 if phase is self._phase else 0)
         gauge = self._metrics.active_backend
         gauge.labels(self.capability, self.backend_name).set(0)
         gauge.labels(self.capability, self.fallback_name).set(0)
         gauge.labels(self.capability, self.active_name).set(1)
 
-    def describe(self) -> dict[str, Any]:
-        """The switch's state as ``/health`` reports it."""
-        return {
-            "configured": self.backend_name,
-            "fallback": self.fallback_name,
-            "active": self.active_name,
-            "switches": self.switch_count,
-            **({"last_error": self.last_error} if self._open and self.last_error else {}),
-        }
+
+def _timed_out(error: BaseException) -> bool:
+    return isinstance(error, TimeoutError) or getattr(error, "timed_out", False) is True
 
 
-async def _log_failure(outcome: Awaitable[None], capability: str) -> None:
-    try:
-        await outcome
-    except Exception:
-        logger.exception("%s: a switch listener failed", capability)
+def _on_both(backend_method: Callable[..., Any], fallback_method: Callable[..., Any]) -> Callable[..., Any]:
+    def registered(*args: Any, **kwargs: Any) -> Any:
+        fallback_method(*args, **kwargs)
+        return backend_method(*args, **kwargs)
+
+    registered.__name__ = getattr(backend_method, "__name__", "registered")
+    return registered
+
+
+async def _awaited(outcome: Awaitable[None]) -> None:
+    await outcome

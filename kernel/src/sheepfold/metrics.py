@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from sheepfold.tally import TallyCounter, TallyHistogram
 
@@ -45,6 +45,25 @@ class PlatformMetrics:
             "sheepfold_backend_failures",
             "Calls to a capability's backend that failed and were served by the fallback.",
             ["capability"],
+            registry=self.registry,
+        )
+
+        self.capability_phase = Gauge(
+            "sheepfold_capability_phase",
+            "1 for the phase a capability is in now (backend, fallback, recovering), 0 for the others.",
+            ["capability", "phase"],
+            registry=self.registry,
+        )
+        self.recovery_duration = Histogram(
+            "sheepfold_recovery_duration_seconds",
+            "How long a capability's recovery steps ran, by outcome (ok, failed).",
+            ["capability", "outcome"],
+            buckets=(0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 30.0),
+            registry=self.registry,
+        )
+        self.loop_lag = Gauge(
+            "sheepfold_event_loop_lag_seconds",
+            "How late the event loop ran a timer at the last measurement (overload, not an outage).",
             registry=self.registry,
         )
 

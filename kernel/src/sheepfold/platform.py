@@ -10,6 +10,7 @@ import socket
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from sheepfold.fallback import FallbackSwitch
+from sheepfold.loop_lag import LoopLag
 from sheepfold.metrics import PlatformMetrics
 from sheepfold.plugins import PluginHost
 from sheepfold.tasks import BackgroundTasks
@@ -42,8 +43,10 @@ class Platform:
         self.instance_id: str = settings.get("instance.id") or (
             f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
         )
-        self.capabilities: dict[str, FallbackSwitch] = {}
+        self.capabilities: dict[str, FallbackSwitch[Any]] = {}
         self.tasks = BackgroundTasks()
+        #: How late this instance's event loop runs (measured by a task of ``tasks`` from :meth:`start`).
+        self.loop_lag = LoopLag()
         self._services: dict[type, Any] = {}
 
     def provide(self, service_type: type[T], instance: T) -> None:
@@ -63,7 +66,8 @@ class Platform:
         return self._services.get(service_type)
 
     async def start(self) -> None:
-        """Start every capability's adapters, then call ``sheepfold_startup`` plugin by plugin."""
+        """Measure loop lag, start every capability's adapters, then call ``sheepfold_startup`` plugin by plugin."""
+        self.tasks.spawn(self.loop_lag.run(on_measured=self.metrics.loop_lag.set), name="sheepfold-loop-lag")
         await asyncio.gather(*(switch.start() for switch in self.capabilities.values()))
         await self.plugins.await_each("sheepfold_startup", app=self.app, platform=self)
         logger.info("sheepfold instance %s started", self.instance_id)

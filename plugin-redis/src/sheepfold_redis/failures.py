@@ -45,7 +45,10 @@ class _UnavailableOnFailure:
         if self._on_failure is not None and (outage or isinstance(error, asyncio.CancelledError)):
             self._on_failure()
         if outage:
-            raise BackendUnavailable(f"Redis: {type(error).__name__}: {error}") from error
+            raise BackendUnavailable(
+                f"Redis: {type(error).__name__}: {error}",
+                timed_out=isinstance(error, redis_errors.TimeoutError | TimeoutError),
+            ) from error
         return False
 
 

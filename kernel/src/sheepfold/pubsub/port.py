@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Protocol, runtime_checkable
 
+from sheepfold.port_methods import standing_interest
+
 MessageHandler = Callable[[str, bytes], None]
 """Called as ``handler(channel, message)`` in the event loop for each message; must not block."""
 
@@ -36,6 +38,7 @@ class PubSub(Protocol):
         """
         ...
 
+    @standing_interest
     async def subscribe(self, channel: str, handler: MessageHandler) -> None:
         """Call ``handler`` for every message on ``channel`` from now on.
 
@@ -48,6 +51,7 @@ class PubSub(Protocol):
         """
         ...
 
+    @standing_interest
     async def unsubscribe(self, channel: str, handler: MessageHandler) -> None:
         """Stop calling ``handler`` for ``channel``; the broker subscription ends with the last handler."""
         ...
@@ -55,7 +59,8 @@ class PubSub(Protocol):
     def add_link_listener(self, listener: LinkListener) -> None:
         """Call ``listener(False)`` when subscriptions are lost and ``listener(True)`` when they are restored.
 
-        Synchronous. A link that never breaks (memory) never calls it.
+        Synchronous. A link that never breaks (memory) never calls it. Through
+        the fallback switch it is registered with both adapters.
         """
         ...
 
