@@ -26,12 +26,27 @@ async def test_sessions_indexes_and_deletions_stay_within_max_entries():
     assert len(deleted) == 10 and len(ended) == 10
 
 
-async def test_forget_drops_what_a_replay_wrote():
+async def test_forget_drops_from_the_journal_what_a_replay_wrote_and_keeps_later_writes():
     records = MemorySessionRecords(max_entries=10)
     await records.create("kept", record("alice"))
     await records.create("replayed", record("alice"))
+    await records.create("rewritten", record("alice"))
     await records.delete("ended-elsewhere")
     await records.end_user_sessions("bob")
-    records.forget(["replayed"], ["ended-elsewhere"], ["bob"])
-    assert records.pending() == ({"kept": await records.read_and_touch("kept")}, [], [])
-    assert list(await records.user_sessions("alice")) == ["kept"]
+    live, deleted, ended = records.pending()
+    await records.write_if_changed("rewritten", b'{"cart": 1}')  # written while the replay ran
+    records.forget({name: live[name] for name in ("replayed", "rewritten")}, deleted, ended)
+    live, deleted, ended = records.pending()
+    assert sorted(live) == ["kept", "rewritten"] and deleted == [] and ended == []
+    assert sorted(await records.user_sessions("alice")) == ["kept", "replayed", "rewritten"]  # still served
+    records.clear()
+    assert records.pending() == ({}, [], []) and await records.user_sessions("alice") == {}
+
+
+async def test_reads_are_not_journaled():
+    records = MemorySessionRecords(max_entries=10)
+    await records.create("s", record("alice"))
+    records.forget(*records.pending())
+    await records.read_and_touch("s")
+    await records.write_if_changed("s", b"{}")  # unchanged data
+    assert records.pending() == ({}, [], [])

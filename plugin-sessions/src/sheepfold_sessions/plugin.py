@@ -29,7 +29,7 @@ def sheepfold_configure_app(app: Application, platform: Platform) -> None:
     platform.provide(UserSessions, UserSessions(records))
     switch = platform.capabilities.get("sessions")
     if switch is not None and switch.has_fallback:
-        switch.add_listener(replay_outage)
+        switch.add_recovery_step("replay-sessions", replay_outage)
 
 
 @hookimpl

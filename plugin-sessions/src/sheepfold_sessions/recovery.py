@@ -4,47 +4,49 @@ from __future__ import annotations
 
 import logging
 
-from sheepfold.fallback import BACKEND_FAILURES, FallbackSwitch
+from sheepfold import Recovery
+from sheepfold.sessions import SessionJournal, SessionRecords
 
 logger = logging.getLogger("sheepfold.sessions")
 
 
-async def replay_outage(switch: FallbackSwitch, on_backend: bool) -> None:
-    """A fallback-switch listener: when the backend answers again, replay the fallback's changes onto it.
+async def replay_outage(recovery: Recovery[SessionRecords]) -> None:
+    """The sessions capability's recovery step: replay the fallback's journal onto the backend.
 
-    Order: users logged out everywhere, then ended sessions, then live
-    records (restored as they are, idle and absolute deadlines kept). What
-    was replayed is forgotten by the fallback; if the backend fails again
-    midway, the rest stays in memory and the next recovery replays it.
-    Sessions created during the outage are unknown to Redis for the moment
-    between the switch back and the end of this replay.
+    Runs while the switch is *recovering*: every request is still served by
+    the fallback, whose journal notes each change. Rounds repeat until a
+    round finds nothing left (a log-out or a change made while a round ran is
+    replayed by the next); then the fallback is emptied and this returns, and
+    traffic returns to the backend in the same event-loop turn, so no change
+    made on the fallback is left behind and no replayed record can undo a
+    later log-out. Order in a round: users logged out everywhere, ended
+    sessions, then records (restored as they are, deadlines kept). A backend
+    failure raises: what was not replayed stays journaled for the next recovery.
     """
-    fallback = switch.fallback
-    if not on_backend or not hasattr(fallback, "pending"):
+    journal = recovery.fallback_as(SessionJournal)
+    if journal is None:
         return
-    records, deleted, ended_users = fallback.pending()
-    backend = switch.backend
-    done_users: list[str] = []
-    done_deleted: list[str] = []
-    done_records: list[str] = []
-    try:
+    backend = recovery.backend
+    replayed = [0, 0, 0]
+    while True:
+        records, deleted, ended_users = journal.pending()
+        if not (records or deleted or ended_users):
+            journal.clear()
+            break
         for user in ended_users:
             await backend.end_user_sessions(user)
-            done_users.append(user)
+            journal.forget({}, [], [user])
+            replayed[2] += 1
         for session_id in deleted:
             await backend.delete(session_id)
-            done_deleted.append(session_id)
+            journal.forget({}, [session_id], [])
+            replayed[1] += 1
         for session_id, record in records.items():
             await backend.restore(session_id, record)
-            done_records.append(session_id)
-    except BACKEND_FAILURES as error:
-        logger.warning("sessions: replay to %r stopped (%s); the rest stays in memory", switch.backend_name, error)
-    finally:
-        fallback.forget(done_records, done_deleted, done_users)
+            journal.forget({session_id: record}, [], [])
+            replayed[0] += 1
     logger.warning(
         "sessions: replayed %d session(s), %d deletion(s), %d user log-out(s) onto %r",
-        len(done_records),
-        len(done_deleted),
-        len(done_users),
-        switch.backend_name,
+        *replayed,
+        recovery.backend_name,
     )

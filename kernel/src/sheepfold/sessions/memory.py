@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Protocol, runtime_checkable
 
 from sheepfold.memory.adapter import MemoryAdapter
 from sheepfold.sessions.port import SessionRecord
@@ -12,10 +13,14 @@ class MemorySessionRecords(MemoryAdapter):
     """:class:`~sheepfold.sessions.SessionRecords` in process memory, at most ``max_entries`` sessions (LRU).
 
     Used alone it is the embedded default; used as the fallback of Redis it
-    only ever holds what was created or changed while Redis was down.
-    :meth:`pending` hands that (plus what was deleted meanwhile) to the
-    recovery that replays it onto Redis, and :meth:`forget` drops what was
-    replayed. Deletions are remembered up to ``max_entries`` ids and users.
+    only ever holds what was created or changed while Redis was down, and
+    keeps a journal of it (a :class:`SessionJournal`): :meth:`pending` hands
+    the records written since the last replay, the ids deleted and the users
+    logged out everywhere to the recovery step that replays them onto Redis,
+    :meth:`forget` drops from the journal what was replayed (a record changed
+    again meanwhile stays in it), and :meth:`clear` empties the adapter once
+    traffic returns to Redis. Deletions are remembered up to ``max_entries``
+    ids and users; reads (touches) are not journaled.
     """
 
     def __init__(self, max_entries: int = 100_000) -> None:
@@ -24,6 +29,7 @@ class MemorySessionRecords(MemoryAdapter):
         # Ordered sets (dicts): what a replay must also delete on the backend, oldest first.
         self._deleted: dict[str, None] = {}
         self._ended_users: dict[str, None] = {}
+        self._written: dict[str, None] = {}  # ids written since their last replay
         super().__init__(max_entries)
 
     async def create(self, session_id: str, record: SessionRecord) -> bool:
@@ -35,14 +41,17 @@ class MemorySessionRecords(MemoryAdapter):
     async def read_and_touch(self, session_id: str) -> SessionRecord | None:
         record = self._live(session_id)
         if record is not None:
-            self._put(session_id, record)
+            self._put(session_id, record, written=False)
         return record
 
     async def write_if_changed(self, session_id: str, data: bytes) -> bool:
         record = self._live(session_id)
         if record is None:
             return False
-        self._put(session_id, record if record.data == data else record.with_data(data))
+        if record.data != data:
+            self._put(session_id, record.with_data(data))
+        else:
+            self._put(session_id, record, written=False)
         return True
 
     async def regenerate(self, old_id: str, new_id: str, record: SessionRecord) -> bool:
@@ -80,22 +89,34 @@ class MemorySessionRecords(MemoryAdapter):
         return ended
 
     def pending(self) -> tuple[dict[str, SessionRecord], list[str], list[str]]:
-        """What a backend must learn after an outage: live records, deleted ids, users logged out everywhere."""
+        """What a backend must still learn: records written since replayed, deleted ids, users logged out everywhere."""
         records = {}
-        for session_id in self.store:
-            record = self.store.get(session_id)
+        for session_id in list(self._written):
+            record = self._live(session_id)
             if record is not None:
-                records[session_id] = record  # type: ignore[assignment]
+                records[session_id] = record
+            else:
+                del self._written[session_id]
         return records, list(self._deleted), list(self._ended_users)
 
-    def forget(self, session_ids: list[str], deleted: list[str], ended_users: list[str]) -> None:
-        """Drop what a replay has written to the backend, so the next outage starts empty."""
-        for session_id in session_ids:
-            self._remove(session_id, remember=False)
+    def forget(self, records: dict[str, SessionRecord], deleted: list[str], ended_users: list[str]) -> None:
+        """Drop from the journal what a replay wrote; a record written again since stays journaled."""
+        for session_id, record in records.items():
+            if self.store.get(session_id) is record:
+                self._written.pop(session_id, None)
         for session_id in deleted:
             self._deleted.pop(session_id, None)
         for user in ended_users:
             self._ended_users.pop(user, None)
+
+    def clear(self) -> None:
+        """Drop every record and the journal (traffic is back on the backend; the next outage starts empty)."""
+        self.store.clear()
+        self._owner.clear()
+        self._user_ids.clear()
+        self._written.clear()
+        self._deleted.clear()
+        self._ended_users.clear()
 
     async def close(self) -> None:
         await super().close()
@@ -105,7 +126,7 @@ class MemorySessionRecords(MemoryAdapter):
     def _live(self, session_id: str) -> SessionRecord | None:
         return self.store.get(session_id)  # type: ignore[return-value]
 
-    def _put(self, session_id: str, record: SessionRecord) -> None:
+    def _put(self, session_id: str, record: SessionRecord, *, written: bool = True) -> None:
         ttl = record.ttl(time.time())
         if ttl <= 0:
             self._remove(session_id, remember=False)
@@ -113,12 +134,15 @@ class MemorySessionRecords(MemoryAdapter):
         self._unindex(session_id)
         self.store.set(session_id, record, ttl)  # type: ignore[arg-type]
         self._deleted.pop(session_id, None)
+        if written:
+            _remember(self._written, session_id, self.store.max_entries)
         if record.user is not None:
             self._owner[session_id] = record.user
             self._user_ids.setdefault(record.user, set()).add(session_id)
 
     def _remove(self, session_id: str, *, remember: bool = True) -> bool:
         self._unindex(session_id)
+        self._written.pop(session_id, None)
         existed = self.store.pop(session_id) is not None
         if existed and remember:
             _remember(self._deleted, session_id, self.store.max_entries)
@@ -142,3 +166,17 @@ def _remember(ordered: dict[str, None], item: str, limit: int) -> None:
     ordered[item] = None
     while len(ordered) > limit:
         del ordered[next(iter(ordered))]
+
+
+@runtime_checkable
+class SessionJournal(Protocol):
+    """An adapter's journal of the session changes a backend has not seen (the memory adapter keeps one).
+
+    A recovery step finds it with ``recovery.fallback_as(SessionJournal)``.
+    """
+
+    def pending(self) -> tuple[dict[str, SessionRecord], list[str], list[str]]: ...
+
+    def forget(self, records: dict[str, SessionRecord], deleted: list[str], ended_users: list[str]) -> None: ...
+
+    def clear(self) -> None: ...
