@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from sheepfold.cache.recovery import apply_outage_changes
 from sheepfold.errors import SettingsError
 from sheepfold.fallback import FallbackSwitch
 from sheepfold.platform import Platform
@@ -52,6 +53,8 @@ def bind_capabilities(platform: Platform, registry: ProviderRegistry) -> None:
             failure_threshold=settings.get("switch.failure_threshold"),
             call_timeout=settings.get("switch.call_timeout"),
         )
+        if capability == "cache" and switch.has_fallback:
+            switch.add_recovery_step("cache-outage-changes", apply_outage_changes)
         platform.capabilities[capability] = switch
         platform.provide(port, switch)
     if problems:

@@ -17,7 +17,7 @@ from sheepfold_jobs.admin import add_admin_routes
 from sheepfold_jobs.metrics import JobMetrics
 from sheepfold_jobs.runner import WorkerPool
 from sheepfold_jobs.settings import settings_validators
-from sheepfold_jobs.spool import SpooledJobs, hand_over_on_recovery
+from sheepfold_jobs.spool import SpooledJobs, drain_spool
 from sheepfold_redis import RedisConnection
 
 
@@ -48,7 +48,7 @@ def sheepfold_register_providers(register: RegisterProvider) -> None:
 def sheepfold_configure_app(app: Application, platform: Platform) -> None:
     switch = platform.capabilities.get("jobs")
     if switch is not None:
-        hand_over_on_recovery(switch)
+        switch.add_recovery_step("drain-spool", drain_spool)
 
 
 @hookimpl
@@ -65,8 +65,8 @@ def sheepfold_register_commands(cli: click.Group) -> None:
 def worker_pool(platform: Platform, queues: list[str] | None = None) -> WorkerPool | None:
     """Workers for ``queues`` (default: ``jobs.worker.queues``, else every queue), or None without the arq backend."""
     switch = platform.capabilities.get("jobs")
-    backend = switch.backend if switch is not None else None
-    if not isinstance(backend, ArqJobs):
+    backend = switch.adapter_as(ArqJobs) if switch is not None else None
+    if backend is None:
         return None
     settings = platform.settings
     chosen = queues or settings.get("jobs.worker.queues") or backend.registry.queues()
@@ -107,9 +107,10 @@ async def sheepfold_shutdown(app: Application, platform: Platform) -> None:
 def sheepfold_health(platform: Platform) -> ComponentHealth | None:
     # Only with the arq backend: the memory runner is reported by the kernel's memory plugin.
     switch = platform.capabilities.get("jobs")
-    if switch is None or not isinstance(switch.backend, ArqJobs):
+    if switch is None or switch.adapter_as(ArqJobs) is None:
         return None
-    spooled = len(switch.fallback.spooled) if isinstance(switch.fallback, SpooledJobs) else 0
+    spool = switch.adapter_as(SpooledJobs, "fallback")
+    spooled = len(spool.spooled) if spool is not None else 0
     pool = platform.find(WorkerPool)
     details = {"spooled": spooled, "workers": sorted(pool.workers) if pool is not None else []}
     return ComponentHealth("jobs", Status.DEGRADED if spooled else Status.OK, details=details)

@@ -2,16 +2,16 @@
 
 Configure it as the jobs capability's fallback (``[jobs] backend = "arq",
 fallback = "spool"``). The fallback switch sends ``enqueue`` here once a
-Redis call fails; when the switch's probe finds Redis again, the plugin
-hands every spooled job to the arq adapter in the order it came, with its
-id, priority, due time and first enqueue time. A job that cannot be handed
-over stays spooled for the next recovery. The spool lives in this process's
+Redis call fails; when the switch's probe finds Redis again, the recovery
+step :func:`drain_spool` hands every spooled job to the arq adapter in the
+order it came, with its id, priority, due time and first enqueue time,
+before enqueues go to Redis again. A job that cannot be handed over stays
+spooled for the next recovery. The spool lives in this process's
 memory: it survives an outage, not a restart of the process.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections import OrderedDict
@@ -19,9 +19,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sheepfold.fallback import FallbackSwitch
+from sheepfold import Recovery
 from sheepfold.jobs import (
     FailedJob,
+    Jobs,
     JobQueueFull,
     JobRegistry,
     JobResult,
@@ -151,21 +152,18 @@ class SpooledJobs:
         return handed
 
 
-def hand_over_on_recovery(switch: FallbackSwitch) -> None:
-    """Make ``switch`` hand its spool to its backend every time it switches back to it."""
+async def drain_spool(recovery: Recovery[Jobs]) -> None:
+    """The jobs capability's recovery step: hand the spool to the backend until it is empty.
 
-    async def recovered(switch: FallbackSwitch, on_backend: bool) -> None:
-        spool = switch.fallback
-        if not isinstance(spool, SpooledJobs):
-            return
-        # Until the spool is empty or Redis is lost again: a failed hand-over is tried again shortly.
-        while on_backend and spool.spooled and switch.on_backend:
-            try:
-                handed = await spool.hand_over(switch.backend)
-            except Exception as error:
-                logger.warning("handing spooled jobs to Redis failed (%s); %d stay spooled", error, len(spool.spooled))
-                await asyncio.sleep(switch.probe_interval)
-            else:
-                logger.warning("handed %d spooled jobs to Redis", handed)
-
-    switch.add_listener(recovered)
+    Enqueues made while it runs are spooled too (the switch still serves the
+    fallback) and handed over by the next round; a failure raises, and what
+    was not handed over stays spooled for the next recovery.
+    """
+    spool = recovery.fallback_as(SpooledJobs)
+    if spool is None:
+        return
+    handed = 0
+    while spool.spooled:
+        handed += await spool.hand_over(recovery.backend)
+    if handed:
+        logger.warning("handed %d spooled jobs to %r", handed, recovery.backend_name)

@@ -6,8 +6,7 @@ from blacksheep import Application
 from blacksheep.server.application import MiddlewareCategory
 from dynaconf import Validator
 
-from sheepfold import ComponentHealth, Platform, SettingsError, Status, hookimpl
-from sheepfold.fallback import FallbackSwitch
+from sheepfold import ComponentHealth, Platform, RateLimiter, SettingsError, Status, hookimpl
 from sheepfold_ratelimit import settings as ratelimit_settings
 from sheepfold_ratelimit.client_ip import ClientAddress
 from sheepfold_ratelimit.metrics import RateLimitMetrics
@@ -36,12 +35,12 @@ def sheepfold_configure_app(app: Application, platform: Platform) -> None:
         raise SettingsError([str(error.args[0])]) from None
     metrics = RateLimitMetrics(platform.metrics)
     switch = platform.capabilities["ratelimit"]
-    if switch.has_fallback:
-        # The switch calls its fallback only while the backend is down: that is where on_outage applies.
-        switch.fallback = OutageRateLimiter(switch.fallback, metrics)
+    # The switch calls its fallback only while the backend is down: that is where on_outage applies.
+    # Nothing to recover when Redis returns: counts resume on Redis (those made meanwhile stay local).
+    switch.wrap_fallback(lambda fallback: OutageRateLimiter(fallback, metrics))
     middleware = RateLimitMiddleware(
-        # Without a fallback the switch only forwards calls: skip it, it is on every request's path.
-        switch if switch.has_fallback else switch.backend,  # type: ignore[arg-type]  # the switch stands in
+        # Without a fallback the switch's methods are the adapter's own: nothing added on the path.
+        platform.require(RateLimiter),
         routes,
         ClientAddress(settings.get("ratelimit.trusted_proxies"), settings.get("ratelimit.ipv6_prefix")),
         metrics,
@@ -63,7 +62,7 @@ def sheepfold_startup(app: Application, platform: Platform) -> None:
 
 @hookimpl
 def sheepfold_health(platform: Platform) -> ComponentHealth:
-    switch: FallbackSwitch = platform.capabilities["ratelimit"]
+    switch = platform.capabilities["ratelimit"]
     on_backend = switch.on_backend
     policies = {
         name: {

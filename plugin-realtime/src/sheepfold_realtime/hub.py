@@ -10,8 +10,8 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
+from sheepfold import BACKEND_FAILURES, Recovery
 from sheepfold.errors import BackendUnavailable
-from sheepfold.fallback import BACKEND_FAILURES
 from sheepfold.platform import Platform
 from sheepfold.pubsub import PubSub, PubSubChannelLimit
 from sheepfold_realtime.channels import valid_channel
@@ -64,7 +64,8 @@ class RealtimeHub:
         self.metrics = metrics
         self._origin = platform.instance_id.encode()
         self._switch = platform.capabilities["pubsub"]
-        self._broker: PubSub = self._switch.backend  # subscriptions are standing interests on the backend
+        # The port: subscriptions are standing interests the switch sends to the backend in every phase.
+        self._broker = platform.require(PubSub)
         self._sockets: set[ClientSocket] = set()
         self._channels: dict[str, set[ClientSocket]] = {}
         self._seq: dict[str, int] = {}  # channel -> last local seq sent to its sockets
@@ -72,7 +73,10 @@ class RealtimeHub:
         self._heard: dict[str, dict[bytes, int]] = {}  # channel -> origin -> last number received
         #: False while the broker says this instance's subscriptions are lost.
         self.linked = True
+        self._resync_owed = False  # subscriptions were lost and no resync was sent since
         self._broker.add_link_listener(self._link_changed)
+        if self._switch.has_fallback:
+            self._switch.add_recovery_step("realtime-resubscribe", self._resubscribe)
 
     @classmethod
     def of(cls, platform: Platform) -> RealtimeHub:
@@ -110,7 +114,7 @@ class RealtimeHub:
             self._published.popitem(last=False)
         envelope = b"%s\n%d\n%s" % (self._origin, number, data.encode())
         try:
-            receivers = await self._switch.publish(channel, envelope)
+            receivers = await self._broker.publish(channel, envelope)
             reached = self._switch.on_backend
         except BACKEND_FAILURES:
             receivers, reached = 0, False
@@ -212,8 +216,29 @@ class RealtimeHub:
         self.linked = linked
         self.metrics.linked.set(1 if linked else 0)
         if not linked:
+            self._resync_owed = True
             logger.warning("realtime: broker subscriptions lost; local delivery only until it is back")
             return
+        if self._switch.on_backend:  # otherwise the switch's recovery step resyncs, once traffic can return
+            self._resync_all()
+
+    async def _resubscribe(self, recovery: Recovery[PubSub]) -> None:
+        """The pubsub capability's recovery step: every local channel subscribed again, then one resync.
+
+        ``subscribe`` of a handler already subscribed is a no-op that returns
+        once the subscription is active: publishes return to the broker only
+        when this instance hears its channels again. A failure raises (the
+        switch stays on its fallback).
+        """
+        for channel in list(self._channels):
+            await recovery.backend.subscribe(channel, self._received)
+        self._resync_owed = True  # publishes of this instance went to the fallback meanwhile
+        self._resync_all()
+
+    def _resync_all(self) -> None:
+        if not self._resync_owed:
+            return
+        self._resync_owed = False
         logger.warning("realtime: broker subscriptions restored; sending resync on %d channel(s)", len(self._channels))
         self._heard.clear()  # numbers heard before the outage say nothing about what was missed
         for channel in list(self._channels):

@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import logging
 import time
 from collections.abc import Iterable
 
-from sheepfold.errors import BackendUnavailable
 from sheepfold_redis.connection import RedisConnection
 from sheepfold_redis.failures import unavailable_on_failure
 from sheepfold_redis.state import milliseconds
-
-logger = logging.getLogger("sheepfold.redis")
 
 VALUE_FIELD = b"v"
 TAG_FIELD_PREFIX = b"t:"
@@ -43,30 +37,21 @@ class RedisCache:
     other tags is kept). A deleted or retagged key stays in an old tag's set
     until that tag is invalidated or the key's expiry passes a later write.
 
-    After an outage: while Redis was down, the fallback took every ``set``,
-    ``delete`` and ``invalidate_tag``, so Redis may hold values that were
-    replaced or invalidated meanwhile. With ``clear_after_outage`` (setting
-    ``redis.cache_clear_after_outage``, default on) the first successful
-    ``ping`` after a failed call (the switch's probe, just before it moves
-    back to Redis) starts :meth:`clear` in the background: the cache comes
-    back cold instead of stale. Without it, stale values live until their TTL.
+    After an outage, the kernel's cache recovery step applies to Redis every
+    delete, ``set`` and tag invalidation the fallback took meanwhile (and
+    :meth:`clear` only when that journal overflowed), before traffic returns.
     """
 
     # redis-py bounds every call (pool, connect and command timeouts, few retries): the switch adds no timer.
     bounds_its_calls = True
 
-    def __init__(self, connection: RedisConnection, *, clear_after_outage: bool | None = None) -> None:
+    def __init__(self, connection: RedisConnection) -> None:
         self.connection = connection
-        self.clear_after_outage = (
-            connection.settings.cache_clear_after_outage if clear_after_outage is None else clear_after_outage
-        )
         self._client = connection.client
         self._execute = connection.execute
         self._value_prefix = connection.key("cache", "")
         self._tag_prefix = connection.key("cache-tag", "")
-        self._calls = unavailable_on_failure(self._missed_calls)
-        self._missed = False  # a call failed: later calls went to the fallback
-        self._clearing: asyncio.Task[None] | None = None
+        self._calls = unavailable_on_failure()
 
     async def get(self, key: str) -> bytes | None:
         with self._calls:
@@ -138,39 +123,13 @@ class RedisCache:
         return removed
 
     async def ping(self) -> None:
-        try:
-            await self.connection.ping()
-        except BaseException:
-            self._missed = True  # down at start-up: calls go to the fallback from the first one
-            raise
-        if self._missed and self.clear_after_outage and (self._clearing is None or self._clearing.done()):
-            self._missed = False
-            self._clearing = asyncio.get_running_loop().create_task(
-                self._clear_after_outage(), name="sheepfold-redis-cache-clear"
-            )
+        await self.connection.ping()
 
     async def start(self) -> None:
         """Nothing to open: the shared client connects on its first command."""
 
     async def close(self) -> None:
-        """Stop a clear in progress; the plugin closes the shared connection at shut-down."""
-        if self._clearing is not None:
-            self._clearing.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._clearing
-            self._clearing = None
-
-    def _missed_calls(self) -> None:
-        self._missed = True
-
-    async def _clear_after_outage(self) -> None:
-        try:
-            removed = await self.clear()
-        except BackendUnavailable as error:
-            self._missed = True  # down again: clear after the next recovery
-            logger.warning("cache: clearing Redis after an outage failed (%s); will retry after the next", error)
-        else:
-            logger.warning("cache: cleared %d Redis keys that may have gone stale during an outage", removed)
+        """Nothing to release: the plugin closes the shared connection at shut-down."""
 
 
 def _glob_escape(text: str) -> str:

@@ -60,7 +60,6 @@ def settings_validators() -> list[Validator]:
         Validator("redis.health_check_interval", default=5.0, is_type_of=number, gte=0),
         Validator("redis.prefix", default="", is_type_of=str),
         Validator("redis.metrics_interval", default=5.0, is_type_of=number, gte=0),
-        Validator("redis.cache_clear_after_outage", default=True, is_type_of=bool),
         Validator("redis.multiplex", default=True, is_type_of=bool),
     ]
 
@@ -77,7 +76,6 @@ class RedisSettings:
     connection is retried ``retry_attempts`` times after an exponential backoff
     with jitter (``retry_backoff_base`` doubling up to ``retry_backoff_cap``);
     timeouts are not retried, so a silent Redis costs one ``command_timeout``.
-    ``cache_clear_after_outage``: see :class:`~sheepfold_redis.RedisCache`.
     ``multiplex``: hot single commands share one connection (see
     :mod:`sheepfold_redis.multiplex`); only plain ``redis://`` and ``unix://`` servers.
     """
@@ -96,7 +94,6 @@ class RedisSettings:
     retry_backoff_cap: float = 0.1
     health_check_interval: float = 5.0
     prefix: str = ""
-    cache_clear_after_outage: bool = True
     multiplex: bool = True
 
     @property
@@ -130,6 +127,5 @@ class RedisSettings:
             retry_backoff_cap=float(settings.get("redis.retry.backoff_cap")),
             health_check_interval=float(settings.get("redis.health_check_interval")),
             prefix=settings.get("redis.prefix"),
-            cache_clear_after_outage=settings.get("redis.cache_clear_after_outage"),
             multiplex=settings.get("redis.multiplex"),
         )
