@@ -30,7 +30,7 @@ async def test_jobs_enqueued_while_redis_is_down_are_spooled_then_run_once():
 
             server.kill()
             during = [await jobs.enqueue("record", (key, n), priority="high" if n % 2 else "low") for n in range(20)]
-            assert not jobs.on_backend and isinstance(jobs.active, SpooledJobs)
+            assert not jobs.on_backend and isinstance(jobs.fallback, SpooledJobs)
             assert len(jobs.fallback.spooled) == 20
             assert await jobs.status(during[0]) is JobStatus.QUEUED
             _status, report = await assess(app.platform)

@@ -26,7 +26,7 @@ def on_redis(url: str, prefix: str) -> dict[str, Any]:
     return {
         "sessions": {"backend": "redis", "fallback": "memory", "secret": SECRET},
         "redis": {"url": url, "prefix": prefix},
-        "switch": {"probe_interval": 0.1},
+        "switch": {"probe_interval": 0.05},
     }
 
 
