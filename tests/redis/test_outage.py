@@ -211,4 +211,3 @@ async def test_after_an_outage_invalidated_values_are_gone_and_untouched_ones_st
             assert await cache.get("price") is None  # changed meanwhile: recomputed, never the old 10
             assert await cache.get("untouched") == b"kept"  # a short outage does not make the cache cold
             assert switch.last_recovery is not None and switch.last_recovery.outcome == "ok"
-

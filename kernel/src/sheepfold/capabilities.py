@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sheepfold.cache.recovery import apply_outage_changes
 from sheepfold.errors import SettingsError
 from sheepfold.fallback import FallbackSwitch
@@ -39,7 +41,7 @@ def bind_capabilities(platform: Platform, registry: ProviderRegistry) -> None:
         if shape:
             problems += shape
             continue
-        switch = FallbackSwitch(
+        switch: FallbackSwitch[Any] = FallbackSwitch(
             capability,
             port,
             backend_name=backend_name,

@@ -155,14 +155,15 @@ class FallbackSwitch(Generic[P]):
             self._fallback = wrap(cast(P, self._fallback))
             self._install_routes()
 
-    def adapter_as(self, kind: type[X], role: str = "backend") -> X | None:
+    def adapter_as(self, kind: Callable[..., X], role: str = "backend") -> X | None:
         """The ``role`` (``backend`` or ``fallback``) adapter if it is a ``kind``, else None.
 
         How a plugin reaches an adapter's extras (its own adapter class, or a
         Protocol of an extra such as an outage journal) without touching the switch.
         """
+        # A class or a runtime-checkable Protocol; typed as a callable so that a Protocol type-checks.
         adapter = self._backend if role == "backend" else self._fallback
-        return adapter if isinstance(adapter, kind) else None
+        return cast(X, adapter) if isinstance(adapter, cast(type, kind)) else None
 
     def describe(self) -> dict[str, Any]:
         """The switch's state as ``/health`` reports it."""
@@ -334,12 +335,12 @@ class FallbackSwitch(Generic[P]):
         except Exception as error:
             self._note_error(error)
             outcome = f"failed: {self.last_error}"
-            logger.warning("%s: recovery failed (%s); back on fallback %r", self.capability, outcome, self.fallback_name)
+            logger.warning(
+                "%s: recovery failed (%s); back on fallback %r", self.capability, outcome, self.fallback_name
+            )
         duration = time.monotonic() - started
         self.last_recovery = RecoveryResult(outcome, duration, time.time())
-        self._metrics.recovery_duration.labels(self.capability, "ok" if outcome == "ok" else "failed").observe(
-            duration
-        )
+        self._metrics.recovery_duration.labels(self.capability, "ok" if outcome == "ok" else "failed").observe(duration)
         # No await between the last step's return and this: nothing written to the fallback is left behind.
         self._enter(Phase.BACKEND if outcome == "ok" else Phase.FALLBACK)
 

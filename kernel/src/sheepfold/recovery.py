@@ -24,14 +24,14 @@ class Recovery(Generic[P]):
     backend_name: str
     backend: P
     fallback: P
-    _extras: Callable[[type[Any], str], Any] = field(repr=False)
+    _extras: Callable[[Callable[..., Any], str], Any] = field(repr=False)
 
-    def fallback_as(self, kind: type[X]) -> X | None:
+    def fallback_as(self, kind: Callable[..., X]) -> X | None:
         """The fallback adapter if it is a ``kind`` (an extra it offers, such as an outage journal), else None."""
         extra: X | None = self._extras(kind, "fallback")
         return extra
 
-    def backend_as(self, kind: type[X]) -> X | None:
+    def backend_as(self, kind: Callable[..., X]) -> X | None:
         """The backend adapter if it is a ``kind``, else None."""
         extra: X | None = self._extras(kind, "backend")
         return extra

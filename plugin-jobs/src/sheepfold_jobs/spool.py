@@ -22,10 +22,10 @@ from typing import Any
 from sheepfold import Recovery
 from sheepfold.jobs import (
     FailedJob,
-    Jobs,
     JobQueueFull,
     JobRegistry,
     JobResult,
+    Jobs,
     JobStatistics,
     JobStatus,
     Priority,

@@ -35,7 +35,9 @@ async def apply_outage_changes(recovery: Recovery[Cache]) -> None:
                 raise RuntimeError(f"cache journal overflowed and backend {recovery.backend_name!r} cannot clear")
             removed = await clearable.clear()
             journal.forget(changes)
-            logger.warning("cache: the outage journal overflowed; cleared %d keys of %r", removed, recovery.backend_name)
+            logger.warning(
+                "cache: the outage journal overflowed; cleared %d keys of %r", removed, recovery.backend_name
+            )
             continue
         if not changes.keys and not changes.tags:
             journal.clear()

@@ -73,9 +73,9 @@ class MemorySessionRecords(MemoryAdapter):
     async def user_sessions(self, user: str) -> dict[str, SessionRecord]:
         found = {}
         for session_id in list(self._user_ids.get(user, ())):
-            record = self.store.get(session_id)
+            record = self._live(session_id)
             if record is not None:
-                found[session_id] = record  # type: ignore[assignment]
+                found[session_id] = record
         return found
 
     async def end_user_session(self, user: str, session_id: str) -> bool:
@@ -102,7 +102,7 @@ class MemorySessionRecords(MemoryAdapter):
     def forget(self, records: dict[str, SessionRecord], deleted: list[str], ended_users: list[str]) -> None:
         """Drop from the journal what a replay wrote; a record written again since stays journaled."""
         for session_id, record in records.items():
-            if self.store.get(session_id) is record:
+            if self._live(session_id) is record:
                 self._written.pop(session_id, None)
         for session_id in deleted:
             self._deleted.pop(session_id, None)
