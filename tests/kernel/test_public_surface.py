@@ -40,10 +40,13 @@ def problems_in(path: Path, modules: set[str]) -> list[str]:
             for alias in node.names:
                 if alias.name.startswith("sheepfold.") and alias.name not in modules:
                     found.append(f"{where}: {alias.name} is not a documented public module")
-        elif isinstance(node, ast.Attribute) and node.attr in SWITCH_INTERNALS:
-            # ``recovery.backend`` is what a recovery step is handed; ``self.backend`` an object's own.
-            if not (isinstance(node.value, ast.Name) and node.value.id in {"self", "recovery"}):
-                found.append(f"{where}: .{node.attr} reaches around a switch")
+        # ``recovery.backend`` is what a recovery step is handed; ``self.backend`` an object's own.
+        elif (
+            isinstance(node, ast.Attribute)
+            and node.attr in SWITCH_INTERNALS
+            and not (isinstance(node.value, ast.Name) and node.value.id in {"self", "recovery"})
+        ):
+            found.append(f"{where}: .{node.attr} reaches around a switch")
     return found
 
 
