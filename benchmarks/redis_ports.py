@@ -142,11 +142,13 @@ def main() -> None:
     untimed = {
         name: FallbackSwitch(
             name,
+            switch.port_type,
             backend_name="redis",
             backend=switch.backend,
             fallback_name="memory",
             fallback=switch.fallback,
             metrics=app.platform.metrics,
+            tasks=app.platform.tasks,
             call_timeout=None,
         )
         for name, switch in app.platform.capabilities.items()
