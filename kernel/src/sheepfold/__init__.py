@@ -8,6 +8,7 @@ from sheepfold.fallback import FallbackSwitch
 from sheepfold.health import ComponentHealth, Status
 from sheepfold.hookspecs import hookimpl
 from sheepfold.http.problems import problem
+from sheepfold.identity import Identity
 from sheepfold.jobs import Jobs
 from sheepfold.platform import Platform
 from sheepfold.pubsub import PubSub
@@ -22,6 +23,7 @@ __all__ = [
     "ComponentHealth",
     "Database",
     "FallbackSwitch",
+    "Identity",
     "Jobs",
     "Platform",
     "PlatformApplication",
