@@ -30,7 +30,7 @@ def sheepfold_configure_app(app: Application, platform: Platform) -> None:
     platform.provide(RealtimeHub, hub)
     declared = platform.plugins.call_each("sheepfold_realtime_channels", platform=platform)
     rules = ChannelRules(
-        [("sheepfold-realtime", rule) for rule in builtin_rules(settings.admin_role)]
+        [("sheepfold-realtime", rule) for rule in builtin_rules(platform)]
         + [(plugin, rule) for plugin, plugin_rules in declared for rule in plugin_rules or ()]
     )
     platform.provide(ChannelRules, rules)
