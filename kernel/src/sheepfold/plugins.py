@@ -321,4 +321,5 @@ def _distribution_of_module(plugin: object) -> tuple[str | None, str | None]:
     module = plugin.__name__ if isinstance(plugin, ModuleType) else type(plugin).__module__
     top = module.split(".")[0]
     dists = metadata.packages_distributions().get(top)
-    return _distribution_of(dists[0]) if dists else (None, None)
+    # Editable installs are missing from packages_distributions: try the package's conventional dist name.
+    return _distribution_of(dists[0] if dists else top.replace("_", "-"))

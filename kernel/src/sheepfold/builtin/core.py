@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from importlib import metadata
 
-from blacksheep import Application, Router
+from blacksheep import Application, Request, Router
 from blacksheep.server.application import MiddlewareCategory
 from blacksheep.server.openapi.v3 import OpenAPIHandler
 from dynaconf import Validator
@@ -66,3 +66,14 @@ def sheepfold_permission_allowed(identity: Identity, platform: Platform) -> bool
     # The documented default, asked after every other plugin: the admin role may do anything;
     # None for everyone else, which refuses unless a plugin allowed.
     return True if identity.has_role(platform.settings.get("permissions.admin_role")) else None
+
+
+@hookimpl(trylast=True)
+def sheepfold_identity_from_request(request: Request) -> Identity | None:
+    # An app using BlackSheep's own authentication (app.use_authentication) has its identity on
+    # request.user: honoured after every plugin, its "sub" claim the subject, its "roles" claim the roles.
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated() or not user.sub:
+        return None
+    roles = user.claims.get("roles") or ()
+    return Identity(str(user.sub), [roles] if isinstance(roles, str) else [r for r in roles if isinstance(r, str)])

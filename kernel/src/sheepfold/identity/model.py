@@ -53,10 +53,6 @@ class Identity:
         """True when the identity holds ``role``."""
         return role in self.roles
 
-    def to_json(self) -> dict[str, Any]:
-        """``{"subject", "roles", "anonymous"}`` (attributes are left out: they may be private)."""
-        return {"subject": self.subject, "roles": sorted(self.roles), "anonymous": self.anonymous}
-
 
 #: The identity of a caller no plugin recognised.
 ANONYMOUS = Identity()

@@ -36,7 +36,9 @@ class IdentityResolver:
 
     async def identify(self, request: Request) -> Identity:
         """The identity ``request`` arrived with (resolved on the first call, then remembered)."""
-        scope: dict[str, Any] = request.scope
+        scope: dict[str, Any] | None = request.scope
+        if scope is None:  # a Request built by hand, not served: nowhere to remember it
+            return await self._resolve(request)
         found = scope.get(SCOPE_KEY)
         if found is None:
             found = scope[SCOPE_KEY] = await self._resolve(request)

@@ -70,7 +70,8 @@ def add_routes(router: Router, platform: Platform) -> None:
         # `identity` arrives by type, resolved once for the request (here: from the session).
         return json(
             {
-                **identity.to_json(),
+                "user": identity.subject,
+                "roles": sorted(identity.roles),
                 "may_moderate": platform.allowed(identity, MODERATE),
                 "instance": platform.instance_id,
                 "rendered_at": time.time(),
