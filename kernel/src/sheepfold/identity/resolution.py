@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import inspect
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from sheepfold.errors import PluginError
 from sheepfold.identity.model import ANONYMOUS, Identity
@@ -36,13 +36,14 @@ class IdentityResolver:
 
     async def identify(self, request: Request) -> Identity:
         """The identity ``request`` arrived with (resolved on the first call, then remembered)."""
-        scope: dict[str, Any] | None = request.scope
+        # BlackSheep types the scope as a protocol; it is the ASGI scope dict (None for a hand-built Request).
+        scope = cast("dict[str, Any] | None", request.scope)
         if scope is None:  # a Request built by hand, not served: nowhere to remember it
             return await self._resolve(request)
         found = scope.get(SCOPE_KEY)
         if found is None:
             found = scope[SCOPE_KEY] = await self._resolve(request)
-        return found  # type: ignore[no-any-return]
+        return cast(Identity, found)
 
     async def _resolve(self, request: Request) -> Identity:
         arguments = {"request": request, "platform": self._platform}
