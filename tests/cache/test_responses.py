@@ -7,11 +7,9 @@ from typing import Any
 
 import pytest
 from blacksheep import Request, Response, Router, json
-from blacksheep.server.application import MiddlewareCategory
 from blacksheep.testing import TestClient
-from guardpost import Identity
 
-from sheepfold import BackendUnavailable, Cache, create_app, hookimpl
+from sheepfold import BackendUnavailable, Cache, Identity, create_app, hookimpl
 from sheepfold.cache import ResponseCache, invalidate_entity, invalidate_namespace, invalidate_user
 from sheepfold.cache.memory import MemoryCache
 
@@ -21,7 +19,7 @@ HIT, MISS = (b"hit",), (b"miss",)
 class CachedRoutes:
     """Cached routes that answer with a counter, so a test sees whether the handler ran.
 
-    A request with ``X-User: name`` is authenticated as ``name`` (BlackSheep identity).
+    A request with ``X-User: name`` is made by the identity ``name`` (this plugin resolves it).
     """
 
     name = "cached_routes_for_tests"
@@ -30,21 +28,16 @@ class CachedRoutes:
         self.counter = itertools.count(1)
 
     @hookimpl
-    def sheepfold_configure_app(self, app: Any, platform: Any) -> None:
-        async def authenticate(request: Request, handler: Any) -> Response:
-            user = request.get_first_header(b"x-user")
-            if user:
-                request.user = Identity({"sub": user.decode()}, "test")
-            return await handler(request)
-
-        app.middlewares.append(authenticate, MiddlewareCategory.AUTH)
+    def sheepfold_identity_from_request(self, request: Request) -> Identity | None:
+        user = request.get_first_header(b"x-user")
+        return Identity(user.decode()) if user else None
 
     @hookimpl
     def sheepfold_register_routes(self, router: Router, platform: Any) -> None:
         responses = ResponseCache.of(platform)
 
         def answer(request: Request, **extra: Any) -> Response:
-            user = request.user.claims.get("sub") if request.user else None
+            user = request.scope["sheepfold.identity"].subject  # resolved by the cache before the handler
             return json({"n": next(self.counter), "user": user, **extra})
 
         async def me(request: Request) -> Response:
@@ -223,14 +216,14 @@ async def test_a_cache_that_is_down_is_a_miss_never_an_error():
         await app.stop()
 
 
-async def test_hook_request_user_keys_and_tags_the_cache_by_the_user_it_names(app):
+async def test_hook_identity_from_request_keys_and_tags_the_cache_by_the_subject_it_names(app):
     class TenantUser:
         name = "tenant_user"
 
-        @hookimpl
-        def sheepfold_request_user(self, request: Request) -> str | None:
+        @hookimpl(tryfirst=True)
+        async def sheepfold_identity_from_request(self, request: Request) -> Identity | None:
             header = request.get_first_header(b"x-account")
-            return header.decode() if header else None
+            return Identity(header.decode()) if header else None
 
     app = create_app({}, plugins=[CachedRoutes(), TenantUser()], load_entry_points=False)
     await app.start()

@@ -8,10 +8,10 @@ import json
 import pytest
 
 from sheepfold import create_app
+from sheepfold.identity import ANONYMOUS
 from sheepfold_realtime import RealtimeHub
 from sheepfold_realtime import plugin as realtime_plugin
 from sheepfold_realtime.eager import run_until_suspended
-from sheepfold_realtime.identity import ANONYMOUS
 from sheepfold_realtime.socket import ClientSocket
 
 

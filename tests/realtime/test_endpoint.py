@@ -46,15 +46,21 @@ async def test_a_user_may_join_only_their_own_user_channel():
             assert await alice.closed() == 1008
 
 
-async def test_only_the_admin_role_joins_admin():
+async def test_only_identities_allowed_realtime_admin_join_admin():
     async with served() as (address, _app):
-        admin_cookie = await login(address, "root", ["admin"])
-        user_cookie = await login(address, "alice")
-        async with Client.connect(address, additional_headers={"Cookie": admin_cookie}) as admin:
-            await admin.subscribe("admin")
-        async with Client.connect(address, additional_headers={"Cookie": user_cookie}) as user:
-            await user.send(type="subscribe", channel="admin")
-            assert await user.closed() == 1008
+        # admin: the kernel's default permission; support: the test plugin's permission hook.
+        for user, roles in [("root", ["admin"]), ("sam", ["support"])]:
+            cookie = await login(address, user, roles)
+            async with Client.connect(address, additional_headers={"Cookie": cookie}) as allowed:
+                await allowed.subscribe("admin")
+        for user, roles in [("alice", []), ("ed", ["editor"])]:
+            cookie = await login(address, user, roles)
+            async with Client.connect(address, additional_headers={"Cookie": cookie}) as refused:
+                await refused.send(type="subscribe", channel="admin")
+                assert await refused.closed() == 1008
+        async with Client.connect(address) as anonymous:
+            await anonymous.send(type="subscribe", channel="admin")
+            assert await anonymous.closed() == 1008
 
 
 async def test_hook_realtime_channels():

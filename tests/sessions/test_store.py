@@ -7,6 +7,7 @@ import asyncio
 import pytest
 from blacksheep import Request
 
+from sheepfold import Identity
 from sheepfold.sessions import MemorySessionRecords, SessionRecords
 from sheepfold_sessions import CookieSigner, PlatformSessionStore
 from tests.sessions.app_for_tests import SECRET, Browser, session_app, set_cookies
@@ -233,14 +234,18 @@ async def test_a_user_lists_their_sessions_ends_one_and_ends_all(app):
     assert await (await bob.request("GET", "/read")).json() == {"user": "bob"}
 
 
-async def test_hook_request_user_names_the_session_user(app):
+async def test_hook_identity_from_request_names_the_session_user_and_roles(app):
     browser = Browser(app)
     await browser.request("POST", "/login/alice")
-    hook = app.platform.plugins.manager.hook.sheepfold_request_user
-    store = app.platform.require(PlatformSessionStore)
-    signed_in = Request("GET", b"/read", [(b"cookie", f"__Host-session={browser.cookie}".encode())])
-    signed_in.session = await store.load(signed_in)
-    assert hook(request=signed_in) == "alice"
+    await browser.request("POST", "/set/roles", ["admin", "editor"])
+    platform = app.platform
+    cookie = [(b"cookie", f"__Host-session={browser.cookie}".encode())]
+    signed_in = Request("GET", b"/read", cookie)
+    signed_in.session = await platform.require(PlatformSessionStore).load(signed_in)
+    assert await platform.identify(signed_in) == Identity("alice", {"admin", "editor"})
+    # A request the session middleware did not see (a WebSocket handshake): the hook loads the session.
+    handshake = Request("GET", b"/ws", cookie)
+    assert await platform.identify(handshake) == Identity("alice", {"admin", "editor"})
     anonymous = Request("GET", b"/read", [])
-    anonymous.session = await store.load(anonymous)
-    assert hook(request=anonymous) is None
+    anonymous.session = await platform.require(PlatformSessionStore).load(anonymous)
+    assert (await platform.identify(anonymous)).anonymous

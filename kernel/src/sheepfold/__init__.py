@@ -8,6 +8,7 @@ from sheepfold.fallback import BACKEND_FAILURES, FallbackSwitch, Phase, SwitchLi
 from sheepfold.health import ComponentHealth, Status
 from sheepfold.hookspecs import hookimpl
 from sheepfold.http.problems import problem
+from sheepfold.identity import Identity
 from sheepfold.jobs import Jobs
 from sheepfold.platform import Platform
 from sheepfold.port_methods import standing_interest
@@ -25,6 +26,7 @@ __all__ = [
     "ComponentHealth",
     "Database",
     "FallbackSwitch",
+    "Identity",
     "Jobs",
     "Phase",
     "Platform",

@@ -15,6 +15,7 @@ from sheepfold.cache.port import Cache
 from sheepfold.capabilities import bind_capabilities
 from sheepfold.errors import SettingsError
 from sheepfold.http.body_limit import BODILESS_METHODS, limited_receive
+from sheepfold.identity import IdentityResolver
 from sheepfold.metrics import PlatformMetrics
 from sheepfold.platform import Platform
 from sheepfold.plugins import PluginHost
@@ -62,19 +63,21 @@ def create_app(
         explicit=plugins or (),
         disabled=disabled,
     )
-    validate_settings(loaded, [v for _plugin, vs in host.call_each("sheepfold_settings_validators") for v in vs or ()])
-
     app = PlatformApplication(router=Router(), services=Container())
-    app.max_body_size = loaded.get("http.max_body_size")
     platform = Platform(app=app, settings=loaded, plugins=host, metrics=PlatformMetrics())
+    validators = host.call_each("sheepfold_settings_validators", platform=platform)
+    validate_settings(loaded, [v for _plugin, vs in validators for v in vs or ()])
+    app.max_body_size = loaded.get("http.max_body_size")
     app.platform = platform
     platform.provide(Platform, platform)
+    platform.provide(IdentityResolver, platform.identities)
 
     registry = ProviderRegistry()
-    host.call_each("sheepfold_register_providers", register=registry.register)
+    host.call_each("sheepfold_register_providers", register=registry.register, platform=platform)
     bind_capabilities(platform, registry)
     platform.provide(CacheAside, CacheAside(platform.require(Cache)))
 
+    # Load order: every plugin configures the app (and provides its services) before any adds routes.
     host.call_each("sheepfold_configure_app", app=app, platform=platform)
     host.call_each("sheepfold_register_routes", router=app.router, platform=platform)
 

@@ -9,6 +9,18 @@ a test keeps the two in step.
 pluggy calls implementations synchronously. Only hooks documented as "may
 return an awaitable" accept ``async def`` implementations; the kernel awaits
 those one plugin at a time, in registration order (built-in plugins first).
+
+Every hook called for an app can receive ``platform`` (the app's
+:class:`~sheepfold.Platform`): an implementation names only the arguments it
+uses, and pluggy passes just those, so adding ``platform`` to an
+implementation's signature is always allowed. The one exception is
+``sheepfold_register_commands``, which runs before any app exists.
+
+Call order: ``tryfirst`` implementations, then plugins in registration order
+(built-ins, entry points, a plugins directory, explicit plugins; a plugin's
+``sheepfold_after`` moves it after the plugins it names), then ``trylast``.
+Every plugin's ``sheepfold_configure_app`` runs before any plugin's
+``sheepfold_register_routes``.
 """
 
 from __future__ import annotations
@@ -25,6 +37,7 @@ if TYPE_CHECKING:
     from dynaconf import Validator
 
     from sheepfold.health import ComponentHealth
+    from sheepfold.identity import Identity
     from sheepfold.jobs.definition import JobDefinition, JobFunction
     from sheepfold.platform import Platform
     from sheepfold.ratelimit.policy import RateLimitPolicy
@@ -36,19 +49,20 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 
 
 @hookspec
-def sheepfold_settings_validators() -> list[Validator]:
+def sheepfold_settings_validators(platform: Platform) -> list[Validator]:
     """Return the dynaconf ``Validator`` objects for this plugin's settings section.
 
     Called once per app, after plugins are loaded and before any adapter is
-    built. Collecting: every plugin's validators are checked together and all
-    failures are reported at once, each naming its key; start-up stops on any.
+    built; ``platform.settings`` are not validated yet. Collecting: every
+    plugin's validators are checked together and all failures are reported
+    at once, each naming its key; start-up stops on any.
     Synchronous. Give defaults through ``Validator(..., default=...)`` so a
     plugin works with an empty settings file.
     """
 
 
 @hookspec
-def sheepfold_register_providers(register: RegisterProvider) -> None:
+def sheepfold_register_providers(register: RegisterProvider, platform: Platform) -> None:
     """Offer adapters for capabilities by calling ``register(capability, name, factory)``.
 
     Called once per app, after settings are validated. ``factory(platform)``
@@ -63,8 +77,12 @@ def sheepfold_register_providers(register: RegisterProvider) -> None:
 def sheepfold_configure_app(app: Application, platform: Platform) -> None:
     """Add middleware, services and event handlers to the BlackSheep ``app``.
 
-    Called once per app after the capabilities are bound and before routes are
-    registered. Use ``app.middlewares.append(fn, MiddlewareCategory...)`` and
+    Called once per app after the capabilities are bound, for every plugin
+    before any plugin's ``sheepfold_register_routes``: a service provided
+    here is found by every plugin from ``sheepfold_register_routes`` on
+    (within this hook, only from plugins called earlier: declare
+    ``sheepfold_after`` to be called after a plugin whose service you need).
+    Use ``app.middlewares.append(fn, MiddlewareCategory...)`` and
     ``platform.provide(SomeType, instance)`` (which also registers the
     instance in ``app.services`` for handlers). Collecting; return value
     ignored. Synchronous.
@@ -75,7 +93,8 @@ def sheepfold_configure_app(app: Application, platform: Platform) -> None:
 def sheepfold_register_routes(router: Router, platform: Platform) -> None:
     """Add HTTP and WebSocket routes to the app's own ``router``.
 
-    Called once per app, after ``sheepfold_configure_app``. Use
+    Called once per app, after every plugin's ``sheepfold_configure_app``
+    (so every provided service can be found). Use
     ``router.add_get(path, handler)`` and friends; never the module-level
     ``blacksheep.get`` decorators, whose router is shared by every app.
     Collecting; return value ignored. Synchronous.
@@ -86,17 +105,20 @@ def sheepfold_register_routes(router: Router, platform: Platform) -> None:
 def sheepfold_register_commands(cli: click.Group) -> None:
     """Add sub-commands to the ``sheepfold`` command-line interface.
 
-    Called once when the CLI starts, with the root ``click.Group``. Collecting;
-    return value ignored. Synchronous.
+    Called once when the CLI starts, with the root ``click.Group``; no app
+    exists yet, so this hook alone gets no ``platform`` (a command that needs
+    one builds it with :func:`~sheepfold.create_app`). Collecting; return
+    value ignored. Synchronous.
     """
 
 
 @hookspec
-def sheepfold_jobs() -> list[JobDefinition | JobFunction]:
+def sheepfold_jobs(platform: Platform) -> list[JobDefinition | JobFunction]:
     """Offer job functions that the job queue may run (``jobs.enqueue(name, ...)``).
 
     Called once per app, the first time the job-queue capability is built
-    (before the app starts). Return :class:`~sheepfold.jobs.JobDefinition`
+    (before the app starts); read queue names or retry settings from
+    ``platform.settings``. Return :class:`~sheepfold.jobs.JobDefinition`
     objects (name, queue, timeout, max tries, retry policy), or bare
     ``async def fn(ctx, *args, **kwargs)`` functions for the defaults.
     Collecting: every plugin's functions are registered; two with one name
@@ -105,7 +127,7 @@ def sheepfold_jobs() -> list[JobDefinition | JobFunction]:
 
 
 @hookspec
-def sheepfold_migrations() -> list[str | Path]:
+def sheepfold_migrations(platform: Platform) -> list[str | Path]:
     """Offer folders of Alembic migration scripts (``sheepfold-database``).
 
     Called by ``sheepfold db upgrade|downgrade|current`` and when an
@@ -152,20 +174,23 @@ def sheepfold_health(platform: Platform) -> MaybeAwaitable[ComponentHealth | Non
 
 
 @hookspec(firstresult=True)
-def sheepfold_ratelimit_key(request: Request, policy: RateLimitPolicy) -> str | None:
+def sheepfold_ratelimit_key(
+    request: Request, policy: RateLimitPolicy, identity: Identity, platform: Platform
+) -> str | None:
     """Supply the key a request is rate-limited under (``sheepfold-ratelimit``).
 
-    Called for every request that a policy limits, before it is counted.
-    Return a string (an API key's id, a tenant) to count the request under
-    it, or None to leave the choice to later plugins and then the default
-    (the authenticated user's ``sub``, else the client address).
+    Called for every request that a policy limits, before it is counted,
+    with the request's resolved ``identity``. Return a string (an API key's
+    id, a tenant) to count the request under it, or None to leave the choice
+    to later plugins and then the default (``user:<subject>`` for a signed-in
+    identity, else ``ip:<client address>``).
     firstresult: the first non-None result wins. Synchronous, and on the
     request path: keep it cheap.
     """
 
 
 @hookspec(firstresult=True)
-def sheepfold_ratelimit_exempt(request: Request, policy: RateLimitPolicy) -> bool | None:
+def sheepfold_ratelimit_exempt(request: Request, policy: RateLimitPolicy, platform: Platform) -> bool | None:
     """Exempt a request from rate limiting (``sheepfold-ratelimit``).
 
     Called for every request that a policy limits, before its key is chosen.
@@ -176,33 +201,56 @@ def sheepfold_ratelimit_exempt(request: Request, policy: RateLimitPolicy) -> boo
     """
 
 
-@hookspec(firstresult=True)
-def sheepfold_request_user(request: Request) -> str | None:
-    """Name the user a request is made by (response caching keys and tags by it).
+@hookspec
+def sheepfold_identity_from_request(request: Request, platform: Platform) -> MaybeAwaitable[Identity | None]:
+    """Say who ``request`` (an HTTP request or a WebSocket handshake) is made by.
 
-    Called for every request to a route cached with
-    :class:`~sheepfold.cache.ResponseCache`, before the cache is read, after
-    session and authentication middlewares ran. Return the user's stable id
-    (``sheepfold-sessions`` answers with the session's user), or None to leave
-    it to later plugins, then to BlackSheep's authenticated identity (its
-    ``sub`` claim). A request with no user but a ``Cookie`` or
-    ``Authorization`` header is cached per those headers, never shared.
-    firstresult: the first non-None result wins. Synchronous, and on the
-    request path: keep it cheap and free of I/O.
+    Called at most once per request, the first time anything asks for its
+    identity (``platform.identify(request)``: the rate limiter, the response
+    cache, a handler's ``identity: Identity`` parameter, the realtime
+    handshake), after the session middleware ran for HTTP requests (a
+    WebSocket's session is not loaded: load it yourself). Return an
+    :class:`~sheepfold.Identity`, an awaitable of one, or None when this
+    plugin does not recognise the caller. Plugins are asked one at a time in
+    call order; the first non-None answer wins and later plugins are not
+    asked; nobody answering means :data:`~sheepfold.identity.ANONYMOUS`.
+    ``sheepfold-sessions`` answers from the session; an API-token plugin or a
+    trusted proxy's header may answer first (``tryfirst``). May return an
+    awaitable; keep it cheap, it is on the request path.
+    """
+
+
+@hookspec(firstresult=True)
+def sheepfold_permission_allowed(
+    identity: Identity, action: str, resource: str | None, platform: Platform
+) -> bool | None:
+    """Decide whether ``identity`` may perform ``action`` (on ``resource``, or on nothing in particular).
+
+    Called by every ``platform.allowed(identity, action, resource)``.
+    ``action`` is a dotted name its plugin documents (``admin``,
+    ``realtime.publish``, ``example.guestbook.delete``). Return True to allow,
+    False to refuse, None to leave the decision to later plugins.
+    firstresult, in call order: the first True or False decides. The kernel
+    answers last (``trylast``): True for an identity holding the
+    ``permissions.admin_role`` role (default ``admin``), else None, and no
+    answer at all refuses. Synchronous and free of I/O (it runs on request
+    and socket paths): put what a decision needs into the identity's roles
+    or attributes when it is resolved.
     """
 
 
 @hookspec
-def sheepfold_realtime_channels() -> list[object]:
+def sheepfold_realtime_channels(platform: Platform) -> list[object]:
     """Declare WebSocket channels and who may join them (``sheepfold-realtime``).
 
     Called once per app, when ``sheepfold-realtime`` configures the app.
     Return ``sheepfold_realtime.ChannelRule(name, authorize)`` objects: a rule
     named ``orders`` covers the channel ``orders`` and every channel
     ``orders:<anything>``; ``authorize(identity, channel) -> bool`` is called
-    at every subscription to such a channel with the socket's identity (user
-    and roles from its session) and must return True for the subscription to
-    be granted (synchronous, no I/O: it runs on the socket's path).
+    at every subscription to such a channel with the socket's
+    :class:`~sheepfold.Identity` (resolved once at the handshake) and must
+    return True for the subscription to be granted (synchronous, no I/O: it
+    runs on the socket's path; ``platform.allowed(identity, ...)`` qualifies).
     Collecting: every plugin's rules are used; two rules with one name, or a
     rule for a built-in name (``user``, ``admin``, ``platform``), stop
     start-up with a :class:`~sheepfold.errors.PluginError`. Synchronous.

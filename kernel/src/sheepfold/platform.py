@@ -10,13 +10,14 @@ import socket
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from sheepfold.fallback import FallbackSwitch
+from sheepfold.identity import Identity, IdentityResolver, Permissions
 from sheepfold.loop_lag import LoopLag
 from sheepfold.metrics import PlatformMetrics
 from sheepfold.plugins import PluginHost
 from sheepfold.tasks import BackgroundTasks
 
 if TYPE_CHECKING:
-    from blacksheep import Application
+    from blacksheep import Application, Request
     from dynaconf import Dynaconf
 
 T = TypeVar("T")
@@ -32,7 +33,8 @@ class Platform:
     and found with :meth:`require`; the same instances reach route handlers
     through BlackSheep's dependency injection. ``tasks`` owns every
     background task the platform or a plugin starts; :meth:`stop` cancels and
-    awaits them.
+    awaits them. :meth:`identify` says who a request is made by and
+    :meth:`allowed` what that identity may do.
     """
 
     def __init__(self, *, app: Application, settings: Dynaconf, plugins: PluginHost, metrics: PlatformMetrics) -> None:
@@ -48,6 +50,8 @@ class Platform:
         #: How late this instance's event loop runs (measured by a task of ``tasks`` from :meth:`start`).
         self.loop_lag = LoopLag()
         self._services: dict[type, Any] = {}
+        self.identities = IdentityResolver(self)
+        self.permissions = Permissions(self)
 
     def provide(self, service_type: type[T], instance: T) -> None:
         """Offer ``instance`` as the app's ``service_type`` to plugins and to route handlers."""
@@ -64,6 +68,19 @@ class Platform:
     def find(self, service_type: type[T]) -> T | None:
         """The instance offered for ``service_type``, or None."""
         return self._services.get(service_type)
+
+    async def identify(self, request: Request) -> Identity:
+        """Who ``request`` (or a WebSocket) is made by: resolved by the plugins once, then remembered on it.
+
+        Anonymous (:data:`~sheepfold.identity.ANONYMOUS`) when no plugin
+        recognises the caller. May read a session record (one backend call)
+        the first time it is asked for a request whose session was not loaded.
+        """
+        return await self.identities.identify(request)
+
+    def allowed(self, identity: Identity, action: str, resource: str | None = None) -> bool:
+        """True when ``identity`` may perform ``action`` (on ``resource``); see ``sheepfold_permission_allowed``."""
+        return self.permissions.allowed(identity, action, resource)
 
     async def start(self) -> None:
         """Measure loop lag, start every capability's adapters, then call ``sheepfold_startup`` plugin by plugin."""

@@ -24,7 +24,11 @@ logger = logging.getLogger("sheepfold.plugins")
 ENTRY_POINT_GROUP = "sheepfold.plugins"
 HOOK_PREFIX = "sheepfold_"
 #: Hooks whose implementations may be ``async def`` (the kernel awaits them).
-AWAITABLE_HOOKS = frozenset({"sheepfold_startup", "sheepfold_shutdown", "sheepfold_health"})
+AWAITABLE_HOOKS = frozenset(
+    {"sheepfold_startup", "sheepfold_shutdown", "sheepfold_health", "sheepfold_identity_from_request"}
+)
+#: The plugin attribute naming the plugins (names or distributions) it must be registered after.
+AFTER_ATTRIBUTE = "sheepfold_after"
 
 
 @dataclass
@@ -69,6 +73,10 @@ class PluginHost:
     Built-in plugins come first, then entry points of the group
     ``sheepfold.plugins``, then single-file plugins from a directory, then
     plugins passed explicitly. Names in ``disabled`` are never imported.
+    A plugin with a ``sheepfold_after`` attribute (a tuple of plugin or
+    distribution names, ``("sheepfold-database",)``) is registered after
+    those plugins, and so called after them by every hook; otherwise the
+    order above holds.
     """
 
     def __init__(self) -> None:
@@ -117,6 +125,7 @@ class PluginHost:
         if problems:
             raise PluginError("; ".join(problems))
 
+        loaded: list[tuple[PluginInfo, object]] = []
         for info, plugin in candidates:
             if info.name in self.infos:
                 raise PluginError("two plugins share this name", plugin=info.name)
@@ -124,7 +133,14 @@ class PluginHost:
             if info.name in disabled_names:
                 info.enabled = False
                 continue
-            self._register(info, _materialise(info, plugin))
+            loaded.append((info, _materialise(info, plugin)))
+        order = ordered_by_after(loaded, disabled=[self.infos[name] for name in disabled_names])
+        for info, plugin in order:
+            self._register(info, plugin)
+        # Listings show enabled plugins in the order hooks call them, then the disabled ones.
+        self.infos = {info.name: info for info, _ in order} | {
+            name: info for name, info in self.infos.items() if not info.enabled
+        }
 
     def _register(self, info: PluginInfo, plugin: object) -> None:
         try:
@@ -218,6 +234,51 @@ class PluginHost:
         return [(impl.plugin_name, result) for impl, result in zip(impls, results, strict=True)]
 
 
+def ordered_by_after(
+    plugins: Sequence[tuple[PluginInfo, object]], *, disabled: Iterable[PluginInfo]
+) -> list[tuple[PluginInfo, object]]:
+    """``plugins`` in registration order, each moved after the plugins its ``sheepfold_after`` names.
+
+    A name matches a plugin's name or its distribution's. Otherwise the
+    given order is kept: each step takes the earliest plugin whose
+    predecessors are all placed. Naming a disabled plugin is allowed (there
+    is nothing to run after); naming one that is not installed, or a cycle,
+    raises :class:`PluginError`.
+    """
+    names: dict[str, int] = {}
+    for index, (info, _plugin) in enumerate(plugins):
+        names[info.name] = index
+        if info.distribution:
+            names.setdefault(info.distribution, index)
+    switched_off = {name for info in disabled for name in (info.name, info.distribution) if name}
+    predecessors: list[set[int]] = []
+    for info, plugin in plugins:
+        after = getattr(plugin, AFTER_ATTRIBUTE, ())
+        if isinstance(after, str) or not all(isinstance(name, str) for name in after):
+            raise PluginError(f"{AFTER_ATTRIBUTE} must be a tuple of plugin names, got {after!r}", plugin=info.name)
+        wanted = set()
+        for name in after:
+            if name in names:
+                wanted.add(names[name])
+            elif name not in switched_off:
+                known = sorted({info.name for info, _ in plugins})
+                raise PluginError(
+                    f"{AFTER_ATTRIBUTE} names {name!r}, which is not installed; installed: {', '.join(known)}",
+                    plugin=info.name,
+                )
+        predecessors.append(wanted)
+    placed: list[int] = []
+    waiting = list(range(len(plugins)))
+    while waiting:
+        ready = next((index for index in waiting if predecessors[index] <= set(placed)), None)
+        if ready is None:
+            cycle = ", ".join(plugins[index][0].name for index in waiting)
+            raise PluginError(f"{AFTER_ATTRIBUTE} forms a cycle among: {cycle}")
+        placed.append(ready)
+        waiting.remove(ready)
+    return [plugins[index] for index in placed]
+
+
 def _name_of(plugin: object) -> str:
     name = getattr(plugin, "name", None)
     if isinstance(name, str):
@@ -260,4 +321,5 @@ def _distribution_of_module(plugin: object) -> tuple[str | None, str | None]:
     module = plugin.__name__ if isinstance(plugin, ModuleType) else type(plugin).__module__
     top = module.split(".")[0]
     dists = metadata.packages_distributions().get(top)
-    return _distribution_of(dists[0]) if dists else (None, None)
+    # Editable installs are missing from packages_distributions: try the package's conventional dist name.
+    return _distribution_of(dists[0] if dists else top.replace("_", "-"))

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 from blacksheep import Request, Response
 
-from sheepfold import problem
+from sheepfold import Platform, problem
 from sheepfold.fallback import BACKEND_FAILURES
 from sheepfold.ratelimit import RateLimiter, RateLimitPolicy
 from sheepfold_ratelimit import headers
@@ -25,7 +24,8 @@ class RateLimitMiddleware:
     """Counts each HTTP request against its route's policy, under the key of its client.
 
     The key is what the ``sheepfold_ratelimit_key`` hook supplies, else the
-    authenticated user's ``sub``, else the client address. A request the
+    subject of the request's :class:`~sheepfold.Identity` (so users behind
+    one address have budgets of their own), else the client address. A request the
     ``sheepfold_ratelimit_exempt`` hook exempts is not counted. Admitted
     responses carry ``RateLimit-Policy`` and ``RateLimit``; a refused
     request gets 429 problem+json with ``Retry-After``. While the backend is
@@ -39,7 +39,7 @@ class RateLimitMiddleware:
         client_address: ClientAddress,
         metrics: RateLimitMetrics,
         *,
-        hook: Any,
+        platform: Platform,
         send_headers: bool = True,
     ) -> None:
         self.limiter = limiter
@@ -47,23 +47,23 @@ class RateLimitMiddleware:
         self.client_address = client_address
         self.metrics = metrics
         self.send_headers = send_headers
+        self.platform = platform
+        hook = platform.plugins.manager.hook
         # Hooks with no implementation are skipped: calling pluggy costs a little on every request.
         self._key_hook = hook.sheepfold_ratelimit_key if hook.sheepfold_ratelimit_key.get_hookimpls() else None
         self._exempt_hook = hook.sheepfold_ratelimit_exempt if hook.sheepfold_ratelimit_exempt.get_hookimpls() else None
         self._policy_headers = {name: headers.policy_header(p) for name, p in routes.policies.items()}
         self._item_names = {name: headers.item_names(p) for name, p in routes.policies.items()}
 
-    def key_of(self, request: Request, policy: RateLimitPolicy) -> str:
-        """The key ``request`` is counted under: hook, else ``user:<sub>``, else ``ip:<address>``."""
+    async def key_of(self, request: Request, policy: RateLimitPolicy) -> str:
+        """The key ``request`` is counted under: hook, else ``user:<subject>``, else ``ip:<address>``."""
+        identity = await self.platform.identify(request)
         if self._key_hook is not None:
-            supplied = self._key_hook(request=request, policy=policy)
+            supplied = self._key_hook(request=request, policy=policy, identity=identity, platform=self.platform)
             if supplied is not None:
                 return str(supplied)
-        user = request.user
-        if user is not None and user.is_authenticated():
-            subject = user.sub or user.get("id")
-            if subject:
-                return f"user:{subject}"
+        if identity.subject is not None:
+            return f"user:{identity.subject}"
         return f"ip:{self.client_address.of(request)}"
 
     async def __call__(self, request: Request, handler: Handler) -> Response:
@@ -73,10 +73,10 @@ class RateLimitMiddleware:
         if choice is None:
             return await handler(request)
         policy, cost = choice
-        if self._exempt_hook is not None and self._exempt_hook(request=request, policy=policy):
+        if self._exempt_hook is not None and self._exempt_hook(request=request, policy=policy, platform=self.platform):
             return await handler(request)
         try:
-            result = await self.limiter.hit(self.key_of(request, policy), policy, cost)
+            result = await self.limiter.hit(await self.key_of(request, policy), policy, cost)
         except OutageDecision as decision:
             return await self._outage(request, handler, policy, decision.admit)
         except BACKEND_FAILURES as error:

@@ -44,12 +44,12 @@ def sheepfold_configure_app(app: Application, platform: Platform) -> None:
         routes,
         ClientAddress(settings.get("ratelimit.trusted_proxies"), settings.get("ratelimit.ipv6_prefix")),
         metrics,
-        hook=platform.plugins.manager.hook,
+        platform=platform,
         send_headers=settings.get("ratelimit.headers"),
     )
     platform.provide(RoutePolicies, routes)
     platform.provide(RateLimitMiddleware, middleware)
-    # After authentication (the key may be the user) and before the application's own middleware.
+    # After sessions and authentication (the key may be the identity) and before the application's own middleware.
     app.middlewares.append(middleware, MiddlewareCategory.AUTHZ)
 
 

@@ -11,9 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 from sheepfold.platform import Platform
-from sheepfold_realtime.channels import Authorize, ChannelRule
+from sheepfold_realtime.channels import REALTIME_ADMIN, Authorize, ChannelRule
 from sheepfold_realtime.hub import EventTooLarge, PublishOutcome, RealtimeHub
-from sheepfold_realtime.identity import Identity
 from sheepfold_realtime.settings import RealtimeSettings
 
 
@@ -28,10 +27,10 @@ async def publish(platform: Platform, channel: str, event: Any) -> PublishOutcom
 
 
 __all__ = [
+    "REALTIME_ADMIN",
     "Authorize",
     "ChannelRule",
     "EventTooLarge",
-    "Identity",
     "PublishOutcome",
     "RealtimeHub",
     "RealtimeSettings",

@@ -6,8 +6,8 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from sheepfold import Identity, Platform
 from sheepfold.errors import PluginError
-from sheepfold_realtime.identity import Identity
 
 Authorize = Callable[[Identity, str], bool]
 """``authorize(identity, channel) -> bool``: synchronous, no I/O; True lets the socket join."""
@@ -35,18 +35,22 @@ class ChannelRule:
     description: str = ""
 
 
+#: The permission (``platform.allowed``) to join ``admin``, publish over HTTP and list sockets.
+REALTIME_ADMIN = "realtime.admin"
+
+
 def _user_channel(identity: Identity, channel: str) -> bool:
-    return identity.user is not None and channel == f"user:{identity.user}"
+    return identity.subject is not None and channel == f"user:{identity.subject}"
 
 
-def builtin_rules(admin_role: str) -> list[ChannelRule]:
-    """``user:<id>`` (that user only), ``admin`` (the admin role), ``platform`` (everyone)."""
+def builtin_rules(platform: Platform) -> list[ChannelRule]:
+    """``user:<subject>`` (that identity only), ``admin`` (``realtime.admin`` allowed), ``platform`` (everyone)."""
     return [
-        ChannelRule("user", _user_channel, "a user's own channel: user:<id>, only that user's sockets"),
+        ChannelRule("user", _user_channel, "an identity's own channel: user:<subject>, only its sockets"),
         ChannelRule(
             "admin",
-            lambda identity, channel: channel == "admin" and identity.has_role(admin_role),
-            f"users with the {admin_role!r} role",
+            lambda identity, channel: channel == "admin" and platform.allowed(identity, REALTIME_ADMIN),
+            f"identities allowed {REALTIME_ADMIN!r} (by default the admin role)",
         ),
         ChannelRule("platform", lambda _identity, channel: channel == "platform", "every socket"),
     ]

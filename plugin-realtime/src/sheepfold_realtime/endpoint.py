@@ -14,7 +14,6 @@ from sheepfold.platform import Platform
 from sheepfold.pubsub import PubSubChannelLimit
 from sheepfold_realtime.channels import ChannelRules
 from sheepfold_realtime.hub import RealtimeHub
-from sheepfold_realtime.identity import identity_of
 from sheepfold_realtime.origin import origin_allowed
 from sheepfold_realtime.socket import (
     CLOSE_HEARTBEAT_TIMEOUT,
@@ -41,12 +40,12 @@ class RealtimeEndpoint:
             # Closing before accepting answers the handshake with 403: the socket never opens.
             await websocket.close(CLOSE_POLICY)
             return
-        identity = await identity_of(websocket, self.platform, settings.roles_key)
+        identity = await self.platform.identify(websocket)  # once, at the handshake: fixed for the socket's life
         await websocket.accept()
         socket = ClientSocket(websocket, identity, settings, self.hub.metrics)
         self.hub.attach(socket)
         socket.start()
-        socket.send_control(control_frame("welcome", user=identity.user, instance=self.hub.instance_id))
+        socket.send_control(control_frame("welcome", user=identity.subject, instance=self.hub.instance_id))
         tasks = [
             asyncio.create_task(self._receive(socket)),
             asyncio.create_task(self._heartbeat(socket)),

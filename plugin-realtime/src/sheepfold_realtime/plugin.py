@@ -28,9 +28,9 @@ def sheepfold_configure_app(app: Application, platform: Platform) -> None:
     settings = RealtimeSettings.from_settings(platform.settings)
     hub = RealtimeHub(platform, settings, RealtimeMetrics(platform.metrics.registry))
     platform.provide(RealtimeHub, hub)
-    declared = platform.plugins.call_each("sheepfold_realtime_channels")
+    declared = platform.plugins.call_each("sheepfold_realtime_channels", platform=platform)
     rules = ChannelRules(
-        [("sheepfold-realtime", rule) for rule in builtin_rules(settings.admin_role)]
+        [("sheepfold-realtime", rule) for rule in builtin_rules(platform)]
         + [(plugin, rule) for plugin, plugin_rules in declared for rule in plugin_rules or ()]
     )
     platform.provide(ChannelRules, rules)

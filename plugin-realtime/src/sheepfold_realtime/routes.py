@@ -6,24 +6,18 @@ import hmac
 
 from blacksheep import Request, Response, Router, json
 
-from sheepfold import problem
-from sheepfold.platform import Platform
-from sheepfold_realtime.channels import ChannelRules
+from sheepfold import Platform, problem
+from sheepfold_realtime.channels import REALTIME_ADMIN, ChannelRules
 from sheepfold_realtime.hub import EventTooLarge, RealtimeHub
-from sheepfold_realtime.identity import identity_of_session
 
 
-def is_realtime_admin(request: Request, platform: Platform, hub: RealtimeHub) -> bool:
-    """True for a session with the admin role, or a request bearing ``admin.token`` (when one is set).
+async def is_realtime_admin(request: Request, platform: Platform) -> bool:
+    """True for an identity allowed ``realtime.admin``, or a request bearing ``admin.token`` (when one is set).
 
     Unlike the kernel's introspection routes, an unset token admits no one:
     publishing to every socket is never open by default.
     """
-    try:
-        session = request.session
-    except TypeError:  # no session middleware (sheepfold-sessions not enabled)
-        session = None
-    if session is not None and identity_of_session(session, hub.settings.roles_key).has_role(hub.settings.admin_role):
+    if platform.allowed(await platform.identify(request), REALTIME_ADMIN):
         return True
     token = str(platform.settings.get("admin.token") or "")
     header = request.get_first_header(b"authorization") or b""
@@ -33,7 +27,7 @@ def is_realtime_admin(request: Request, platform: Platform, hub: RealtimeHub) ->
 
 def add_routes(router: Router, platform: Platform, hub: RealtimeHub, rules: ChannelRules) -> None:
     async def publish(request: Request) -> Response:
-        if not is_realtime_admin(request, platform, hub):
+        if not await is_realtime_admin(request, platform):
             return problem(403, "Publishing needs the admin role or the admin token.")
         body = await request.json() if request.declares_json() else None
         if not isinstance(body, dict) or not isinstance(body.get("channel"), str) or "event" not in body:
@@ -50,7 +44,7 @@ def add_routes(router: Router, platform: Platform, hub: RealtimeHub, rules: Chan
         return json(outcome.to_json(), status=202)
 
     async def sockets(request: Request) -> Response:
-        if not is_realtime_admin(request, platform, hub):
+        if not await is_realtime_admin(request, platform):
             return problem(403, "Listing sockets needs the admin role or the admin token.")
         return json(
             {

@@ -30,8 +30,6 @@ def settings_validators() -> list[Validator]:
         Validator("realtime.max_subscriptions", default=64, is_type_of=int, gte=1),
         Validator("realtime.max_client_message", default=4096, is_type_of=int, gte=64),
         Validator("realtime.max_event_size", default=65_536, is_type_of=int, gte=64),
-        Validator("realtime.roles_key", default="roles", is_type_of=str, len_min=1),
-        Validator("realtime.admin_role", default="admin", is_type_of=str, len_min=1),
     ]
 
 
@@ -45,8 +43,9 @@ class RealtimeSettings:
     oldest or the newest message (and the client gets ``resync``) or closes
     the socket. The server sends ``heartbeat`` every ``heartbeat_interval``
     seconds and closes a socket it has heard nothing from for
-    ``heartbeat_timeout`` seconds. ``roles_key`` is the session value listing
-    the user's roles; ``admin_role`` is the role that may join ``admin``.
+    ``heartbeat_timeout`` seconds. Who a socket is, and what it may join,
+    are the kernel's identity and permissions (``platform.identify``,
+    ``platform.allowed``).
     """
 
     path: str = "/ws"
@@ -60,8 +59,6 @@ class RealtimeSettings:
     max_subscriptions: int = 64
     max_client_message: int = 4096
     max_event_size: int = 65_536
-    roles_key: str = "roles"
-    admin_role: str = "admin"
 
     @classmethod
     def from_settings(cls, settings: Any) -> RealtimeSettings:
@@ -78,6 +75,4 @@ class RealtimeSettings:
             max_subscriptions=settings.get("realtime.max_subscriptions"),
             max_client_message=settings.get("realtime.max_client_message"),
             max_event_size=settings.get("realtime.max_event_size"),
-            roles_key=settings.get("realtime.roles_key"),
-            admin_role=settings.get("realtime.admin_role"),
         )

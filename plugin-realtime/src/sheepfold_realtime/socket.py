@@ -11,8 +11,8 @@ from collections import deque
 
 from blacksheep.server.websocket import WebSocket
 
+from sheepfold import Identity
 from sheepfold_realtime.eager import Suspended, run_until_suspended
-from sheepfold_realtime.identity import Identity
 from sheepfold_realtime.metrics import RealtimeMetrics
 from sheepfold_realtime.settings import RealtimeSettings
 
@@ -232,7 +232,7 @@ class ClientSocket:
     def describe(self) -> dict[str, object]:
         return {
             "id": self.id,
-            "user": self.identity.user,
+            "user": self.identity.subject,
             "channels": sorted(self.channels),
             "queued": self.queued,
             "dropped": self.dropped,

@@ -1,17 +1,19 @@
-"""The plugin's hooks: ``[sessions]`` settings, the session store on every request, outage replay."""
+"""The plugin's hooks: ``[sessions]`` settings, the session store on every request, identity, outage replay."""
 
 from __future__ import annotations
+
+from collections.abc import Awaitable
 
 from blacksheep import Application, Request
 from dynaconf import Validator
 
-from sheepfold.hookspecs import hookimpl
-from sheepfold.platform import Platform
+from sheepfold import Identity, Platform, hookimpl
 from sheepfold.sessions.port import SessionRecords
 from sheepfold_sessions.directory import UserSessions
+from sheepfold_sessions.identity import identity_of_handshake, identity_of_session
 from sheepfold_sessions.recovery import replay_outage
 from sheepfold_sessions.settings import SessionSettings, settings_validators
-from sheepfold_sessions.store import PlatformSession, PlatformSessionStore
+from sheepfold_sessions.store import PlatformSessionStore
 
 
 @hookimpl
@@ -33,9 +35,16 @@ def sheepfold_configure_app(app: Application, platform: Platform) -> None:
 
 
 @hookimpl
-def sheepfold_request_user(request: Request) -> str | None:
-    # The user of a session this server issued and still holds; never a value the client chose.
-    session = request.session
-    if isinstance(session, PlatformSession) and session.record is not None:
-        return session.record.user
-    return None
+def sheepfold_identity_from_request(
+    request: Request, platform: Platform
+) -> Identity | Awaitable[Identity | None] | None:
+    # Synchronous when the session middleware already loaded the session (every HTTP request);
+    # a WebSocket handshake bypasses middlewares, so its session is loaded here.
+    store = platform.find(PlatformSessionStore)
+    if store is None:
+        return None
+    try:
+        session = request.session
+    except TypeError:
+        return identity_of_handshake(store, request)
+    return identity_of_session(session, store.settings.roles_key)

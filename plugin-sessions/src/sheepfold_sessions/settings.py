@@ -34,6 +34,7 @@ def settings_validators() -> list[Validator]:
         Validator("sessions.idle_timeout", default=1800, is_type_of=seconds, gt=0),
         Validator("sessions.absolute_timeout", default=28800, is_type_of=seconds, gt=0),
         Validator("sessions.user_key", default="user", is_type_of=str, len_min=1),
+        Validator("sessions.roles_key", default="roles", is_type_of=str, len_min=1),
         Validator("sessions.privilege_keys", default=["roles"], condition=_is_list_of_str),
     ]
 
@@ -46,8 +47,9 @@ class SessionSettings:
     (rotation: move the old secret there, drop it after ``absolute_timeout``).
     ``cookie_name`` gets the ``__Host-`` prefix when ``cookie_secure``.
     ``user_key`` is the session value naming the user (the per-user index is
-    kept by it); a change of it or of any of ``privilege_keys`` regenerates
-    the session id.
+    kept by it; it is the identity's subject); ``roles_key`` the session
+    value listing the user's roles (the identity's roles). A change of
+    either, or of any of ``privilege_keys``, regenerates the session id.
     """
 
     secret: str
@@ -57,6 +59,7 @@ class SessionSettings:
     idle_timeout: float = 1800.0
     absolute_timeout: float = 28800.0
     user_key: str = "user"
+    roles_key: str = "roles"
     privilege_keys: tuple[str, ...] = ("roles",)
 
     @property
@@ -103,5 +106,6 @@ class SessionSettings:
             idle_timeout=float(settings.get("sessions.idle_timeout")),
             absolute_timeout=float(settings.get("sessions.absolute_timeout")),
             user_key=settings.get("sessions.user_key"),
+            roles_key=settings.get("sessions.roles_key"),
             privilege_keys=tuple(settings.get("sessions.privilege_keys")),
         )

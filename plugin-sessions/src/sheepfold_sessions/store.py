@@ -67,7 +67,7 @@ class PlatformSessionStore(SessionStore):
         self.settings = settings
         self.signer = CookieSigner(settings.secret, settings.previous_secrets)
         self._cookie = settings.cookie
-        self._identity_keys = (settings.user_key, *settings.privilege_keys)
+        self._identity_keys = (settings.user_key, settings.roles_key, *settings.privilege_keys)
 
     async def load(self, request: Request) -> Session:
         raw = request.cookies.get(self._cookie)

@@ -1,4 +1,4 @@
-"""The example's demo sign-in: login, whoami cached per user, the user's sessions, logout."""
+"""The example's demo sign-in: login with roles, whoami cached per identity, permissions, sessions, logout."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ def session_cookie(response) -> dict[str, str]:
 
 async def test_login_whoami_sessions_and_logout(client):
     login = await client.post("/example/login", content=JSONContent({"user": "alice"}))
-    assert await login.json() == {"user": "alice"}
+    assert await login.json() == {"user": "alice", "roles": []}
     cookies = session_cookie(login)
     first = await client.get("/example/whoami", cookies=cookies)
     second = await client.get("/example/whoami", cookies=cookies)
@@ -44,8 +44,23 @@ async def test_login_whoami_sessions_and_logout(client):
     assert (await client.get("/example/sessions", cookies=cookies)).status == 401
 
 
-async def test_login_without_a_user_name_is_a_400(client):
-    response = await client.post("/example/login", content=JSONContent({"name": "alice"}))
+async def test_login_with_roles_gives_the_identity_those_roles_and_their_permissions(client):
+    answers = {}
+    for user, roles in [("mo", ["moderator"]), ("root", ["admin"]), ("rita", [])]:
+        login = await client.post("/example/login", content=JSONContent({"user": user, "roles": roles}))
+        answers[user] = await (await client.get("/example/whoami", cookies=session_cookie(login))).json()
+    assert [answers["mo"]["roles"], answers["root"]["roles"], answers["rita"]["roles"]] == [
+        ["moderator"],
+        ["admin"],
+        [],
+    ]
+    # moderator: the example's own permission hook; admin: the kernel's default; neither: refused.
+    assert [answers[user]["may_moderate"] for user in ("mo", "root", "rita")] == [True, True, False]
+
+
+@pytest.mark.parametrize("body", [{"name": "alice"}, {"user": "alice", "roles": "admin"}, {"user": "a", "roles": [1]}])
+async def test_login_without_a_user_name_or_with_bad_roles_is_a_400(client, body):
+    response = await client.post("/example/login", content=JSONContent(body))
     assert response.status == 400
 
 

@@ -1,10 +1,10 @@
-"""Built-in plugin: the kernel's settings, HTTP API (health, plugins, metrics, OpenAPI) and errors."""
+"""Built-in plugin: the kernel's settings, HTTP API (health, plugins, metrics, OpenAPI), errors, default permissions."""
 
 from __future__ import annotations
 
 from importlib import metadata
 
-from blacksheep import Application, Router
+from blacksheep import Application, Request, Router
 from blacksheep.server.application import MiddlewareCategory
 from blacksheep.server.openapi.v3 import OpenAPIHandler
 from dynaconf import Validator
@@ -15,6 +15,7 @@ from sheepfold.http.health import add_health_routes
 from sheepfold.http.introspection import add_introspection_routes
 from sheepfold.http.metrics_middleware import request_metrics
 from sheepfold.http.problems import install_problem_handlers
+from sheepfold.identity import Identity
 from sheepfold.platform import Platform
 
 
@@ -29,6 +30,7 @@ def sheepfold_settings_validators() -> list[Validator]:
         Validator("plugins.directory", default="", is_type_of=str),
         Validator("instance.id", default="", is_type_of=str),
         Validator("admin.token", default="", is_type_of=str),
+        Validator("permissions.admin_role", default="admin", is_type_of=str, len_min=1),
         Validator("http.max_body_size", default=1_048_576, is_type_of=int, gte=1),
         Validator("http.openapi", default=True, is_type_of=bool),
         Validator("http.ws_per_message_deflate", default=False, is_type_of=bool),
@@ -57,3 +59,21 @@ def sheepfold_configure_app(app: Application, platform: Platform) -> None:
 def sheepfold_register_routes(router: Router, platform: Platform) -> None:
     add_health_routes(router, platform)
     add_introspection_routes(router, platform)
+
+
+@hookimpl(trylast=True)
+def sheepfold_permission_allowed(identity: Identity, platform: Platform) -> bool | None:
+    # The documented default, asked after every other plugin: the admin role may do anything;
+    # None for everyone else, which refuses unless a plugin allowed.
+    return True if identity.has_role(platform.settings.get("permissions.admin_role")) else None
+
+
+@hookimpl(trylast=True)
+def sheepfold_identity_from_request(request: Request) -> Identity | None:
+    # An app using BlackSheep's own authentication (app.use_authentication) has its identity on
+    # request.user: honoured after every plugin, its "sub" claim the subject, its "roles" claim the roles.
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated() or not user.sub:
+        return None
+    roles = user.claims.get("roles") or ()
+    return Identity(str(user.sub), [roles] if isinstance(roles, str) else [r for r in roles if isinstance(r, str)])

@@ -49,13 +49,14 @@ class ResponseCache:
     """Caches the responses of opted-in GET routes on the app's :class:`Cache`.
 
     Keys: the route's namespace, the path and query, the values of the
-    request headers the route declares in ``vary``, and *who asks*: the user
-    (from the ``sheepfold_request_user`` hook, else BlackSheep's authenticated
-    identity's ``sub``), else, for a request carrying a ``Cookie`` or an
-    ``Authorization`` header, a digest of those headers; only a request with
-    none of them shares the public entry. So one user's response is never
-    served to another. Stored values are tagged with the namespace and the
-    user (:mod:`sheepfold.cache.tags` invalidates by them) and the route's tags.
+    request headers the route declares in ``vary``, and *who asks*: the
+    subject of the request's :class:`~sheepfold.Identity`
+    (``platform.identify``), else, for an anonymous request carrying a
+    ``Cookie`` or an ``Authorization`` header, a digest of those headers;
+    only a request with none of them shares the public entry. So one
+    identity's response is never served to another. Stored values are tagged
+    with the namespace and the subject (:mod:`sheepfold.cache.tags`
+    invalidates by them) and the route's tags.
 
     Never stored: anything but a 200; a response that sets a cookie, says
     ``private``, ``no-store`` or ``no-cache``, varies on ``*`` or on a header
@@ -67,8 +68,7 @@ class ResponseCache:
 
     def __init__(self, cache: Cache, platform: Platform) -> None:
         self.cache = cache
-        # Plugins are all registered before a route opts in, so the hook's caller is final.
-        self._request_user = platform.plugins.manager.hook.sheepfold_request_user
+        self._identify = platform.identify
         self._routes: dict[Any, CachedRoute] = {}
         self._resolved: dict[Any, CachedRoute | None] = {}
         registry = platform.metrics.registry
@@ -122,7 +122,7 @@ class ResponseCache:
         route = self._route_of(handler)
         if route is None or request.method != "GET":
             return await handler(request)
-        scope, user = self._scope(request)
+        scope, user = await self._scope(request)
         key = self._key(route, request, scope)
         stored = await self._lookup(key)
         response = None if stored is None else decode_response(stored)
@@ -148,15 +148,11 @@ class ResponseCache:
             route = self._resolved[handler] = self._routes.get(inspect.unwrap(handler))
             return route
 
-    def _scope(self, request: Request) -> tuple[str, str | None]:
-        """Who asks, as a key part, and the user when one is known."""
-        user = self._request_user(request=request)
-        if user is None:
-            identity = request.user
-            if identity is not None and identity.is_authenticated():
-                user = identity.claims.get("sub")
-        if user is not None:
-            return f"user:{user}", str(user)
+    async def _scope(self, request: Request) -> tuple[str, str | None]:
+        """Who asks, as a key part, and the identity's subject when it has one."""
+        subject = (await self._identify(request)).subject
+        if subject is not None:
+            return f"user:{subject}", subject
         credentials = b"\0".join([*request.headers.get(b"cookie"), b"\1", *request.headers.get(b"authorization")])
         if credentials == b"\1":
             return "public", None

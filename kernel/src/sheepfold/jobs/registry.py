@@ -61,7 +61,7 @@ class JobRegistry:
         registry = platform.find(cls)
         if registry is None:
             definitions = []
-            for plugin, offered in platform.plugins.call_each("sheepfold_jobs"):
+            for plugin, offered in platform.plugins.call_each("sheepfold_jobs", platform=platform):
                 for item in offered or ():
                     definitions.append(_as_definition(item, plugin))
             settings = platform.settings

@@ -58,7 +58,7 @@ class Migrations:
     def of(cls, platform: Platform) -> Migrations:
         """Collect ``sheepfold_migrations`` from every plugin; :class:`PluginError` for a folder that is missing."""
         locations: list[Path] = []
-        for plugin, result in platform.plugins.call_each("sheepfold_migrations"):
+        for plugin, result in platform.plugins.call_each("sheepfold_migrations", platform=platform):
             for folder in [result] if isinstance(result, (str, Path)) else result or ():
                 path = Path(folder)
                 if not path.is_dir():

@@ -7,7 +7,7 @@ from pathlib import Path
 from blacksheep import Request, Response, Router, json
 from dynaconf import Validator
 
-from sheepfold import CacheAside, ComponentHealth, Platform, State, Status, hookimpl
+from sheepfold import CacheAside, ComponentHealth, Identity, Platform, State, Status, hookimpl
 from sheepfold.jobs import JobDefinition
 from sheepfold_example import accounts, guestbook, jobs_demo, limited, realtime_page
 
@@ -50,6 +50,14 @@ def sheepfold_register_routes(router: Router, platform: Platform) -> None:
     guestbook.add_routes(router, platform)
     jobs_demo.add_routes(router, platform)
     realtime_page.add_routes(router, platform)
+
+
+@hookimpl
+def sheepfold_permission_allowed(identity: Identity, action: str) -> bool | None:
+    # The example's own permission: moderators may moderate. Other actions are not the example's to answer.
+    if action == accounts.MODERATE and identity.has_role("moderator"):
+        return True
+    return None
 
 
 @hookimpl

@@ -15,7 +15,7 @@ from typing import Any
 from blacksheep import Request, Response, Router, json
 from blacksheep.contents import Content
 
-from sheepfold import Platform, problem
+from sheepfold import Identity, Platform, problem
 from sheepfold.jobs import JobContext, JobDefinition, Jobs
 from sheepfold_sessions import UserSessions
 
@@ -49,8 +49,8 @@ def add_routes(router: Router, platform: Platform) -> None:
     async def show_page() -> Response:
         return Response(200, content=Content(b"text/html; charset=utf-8", page))
 
-    async def start_job(request: Request) -> Response:
-        user = request.session.get("user")
+    async def start_job(request: Request, identity: Identity) -> Response:
+        user = identity.subject
         if user is None:
             return problem(401, "Sign in first: POST /example/login.")
         body = await request.json() if request.declares_json() else None
