@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from sheepfold.memory.adapter import MemoryAdapter
 
 
-class MemoryCache(MemoryAdapter):
+class MemoryCache(MemoryAdapter[bytes]):
     """:class:`~sheepfold.cache.Cache` in process memory, at most ``max_entries`` values (LRU).
 
     Tags are an index from tag to keys, kept consistent when values are

@@ -8,7 +8,7 @@ from sheepfold.memory.adapter import MemoryAdapter
 from sheepfold.sessions.port import SessionRecord
 
 
-class MemorySessionRecords(MemoryAdapter):
+class MemorySessionRecords(MemoryAdapter[SessionRecord]):
     """:class:`~sheepfold.sessions.SessionRecords` in process memory, at most ``max_entries`` sessions (LRU).
 
     Used alone it is the embedded default; used as the fallback of Redis it
@@ -62,11 +62,11 @@ class MemorySessionRecords(MemoryAdapter):
         self._put(session_id, record)
 
     async def user_sessions(self, user: str) -> dict[str, SessionRecord]:
-        found = {}
+        found: dict[str, SessionRecord] = {}
         for session_id in list(self._user_ids.get(user, ())):
             record = self.store.get(session_id)
             if record is not None:
-                found[session_id] = record  # type: ignore[assignment]
+                found[session_id] = record
         return found
 
     async def end_user_session(self, user: str, session_id: str) -> bool:
@@ -81,11 +81,11 @@ class MemorySessionRecords(MemoryAdapter):
 
     def pending(self) -> tuple[dict[str, SessionRecord], list[str], list[str]]:
         """What a backend must learn after an outage: live records, deleted ids, users logged out everywhere."""
-        records = {}
+        records: dict[str, SessionRecord] = {}
         for session_id in self.store:
             record = self.store.get(session_id)
             if record is not None:
-                records[session_id] = record  # type: ignore[assignment]
+                records[session_id] = record
         return records, list(self._deleted), list(self._ended_users)
 
     def forget(self, session_ids: list[str], deleted: list[str], ended_users: list[str]) -> None:
@@ -103,7 +103,7 @@ class MemorySessionRecords(MemoryAdapter):
         self._user_ids.clear()
 
     def _live(self, session_id: str) -> SessionRecord | None:
-        return self.store.get(session_id)  # type: ignore[return-value]
+        return self.store.get(session_id)
 
     def _put(self, session_id: str, record: SessionRecord) -> None:
         ttl = record.ttl(time.time())
@@ -111,7 +111,7 @@ class MemorySessionRecords(MemoryAdapter):
             self._remove(session_id, remember=False)
             return
         self._unindex(session_id)
-        self.store.set(session_id, record, ttl)  # type: ignore[arg-type]
+        self.store.set(session_id, record, ttl)
         self._deleted.pop(session_id, None)
         if record.user is not None:
             self._owner[session_id] = record.user

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import click
 from blacksheep import Application
-from blacksheep.server.application import MiddlewareCategory
+from blacksheep.middlewares import MiddlewareCategory
 from dynaconf import Validator
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
