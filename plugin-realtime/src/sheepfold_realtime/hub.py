@@ -10,7 +10,6 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
-from sheepfold.errors import BackendUnavailable
 from sheepfold.fallback import BACKEND_FAILURES
 from sheepfold.platform import Platform
 from sheepfold.pubsub import PubSub, PubSubChannelLimit
@@ -181,7 +180,7 @@ class RealtimeHub:
             sockets.add(socket)
             try:
                 await self._broker.subscribe(channel, self._received)
-            except (BackendUnavailable, *BACKEND_FAILURES) as error:
+            except BACKEND_FAILURES as error:
                 logger.info("channel %r: broker subscription deferred until it is back (%s)", channel, error)
             except PubSubChannelLimit:
                 await self.leave(socket, channel)
@@ -203,7 +202,7 @@ class RealtimeHub:
         self._heard.pop(channel, None)
         try:
             await self._broker.unsubscribe(channel, self._received)
-        except (BackendUnavailable, *BACKEND_FAILURES) as error:
+        except BACKEND_FAILURES as error:
             logger.debug("channel %r: broker unsubscription failed (%s)", channel, error)
 
     # -- the broker link ----------------------------------------------------------------------
