@@ -33,8 +33,11 @@ def unexplained_type_ignores(source: str) -> list[int]:
     return lines
 
 
-def test_mypy_checks_every_distribution_source_folder():
-    members = re.search(r"^MEMBERS := (.+)$", (ROOT / "Makefile").read_text(), re.MULTILINE)
+def test_make_lint_runs_mypy_on_every_distribution_source_folder():
+    makefile = (ROOT / "Makefile").read_text()
+    lint = re.search(r"^lint:.*\n((?:\t.*\n)+)", makefile, re.MULTILINE)
+    assert lint is not None and "$(BIN)/mypy" in lint.group(1)
+    members = re.search(r"^MEMBERS := (.+)$", makefile, re.MULTILINE)
     assert members is not None
     config = tomllib.loads((ROOT / "pyproject.toml").read_text())
     assert sorted(config["tool"]["mypy"]["files"]) == sorted(f"{member}/src" for member in members.group(1).split())
