@@ -66,7 +66,7 @@ async def test_an_exception_reaches_the_caller_and_the_greenlet_stays_usable() -
         await runner.run(fails)
     assert await runner.run(_sync_caller, 1) == 4
     (kept,) = runner._idle
-    assert kept.result is None and kept.error is None  # nothing of a finished call is held
+    assert kept.result is None and kept.failure is None  # nothing of a finished call is held
     assert kept.gr_context is None  # nor the context variables of the request it served
 
 

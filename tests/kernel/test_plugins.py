@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Protocol
+
 import pytest
 from blacksheep.testing import TestClient
 
@@ -146,6 +148,22 @@ def test_requiring_a_service_nobody_provided_names_it():
 
     with pytest.raises(LookupError, match=r"Missing"):
         app.platform.require(Missing)
+
+
+def test_a_service_is_provided_under_a_class_or_protocol_and_nothing_else():
+    app = create_app(load_entry_points=False)
+
+    class Greeter(Protocol):
+        def greet(self) -> str: ...
+
+    class English:
+        def greet(self) -> str:
+            return "hello"
+
+    app.platform.provide(Greeter, English())
+    assert app.platform.require(Greeter).greet() == "hello"
+    with pytest.raises(TypeError, match="class"):
+        app.platform.provide("greeter", English())
 
 
 def test_plugin_host_lists_hooks_per_plugin():

@@ -7,7 +7,7 @@ import logging
 import os
 import secrets
 import socket
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from sheepfold.fallback import FallbackSwitch
 from sheepfold.identity import Identity, IdentityResolver, Permissions
@@ -19,6 +19,10 @@ from sheepfold.tasks import BackgroundTasks
 if TYPE_CHECKING:
     from blacksheep import Application, Request
     from dynaconf import Dynaconf
+
+    # TypeForm (PEP 747), not type[T]: a service is often a Protocol or an abstract class, which
+    # type checkers refuse where type[T] is expected.
+    from typing_extensions import TypeForm
 
 T = TypeVar("T")
 logger = logging.getLogger("sheepfold")
@@ -49,25 +53,32 @@ class Platform:
         self.tasks = BackgroundTasks()
         #: How late this instance's event loop runs (measured by a task of ``tasks`` from :meth:`start`).
         self.loop_lag = LoopLag()
-        self._services: dict[type, Any] = {}
+        self._services: dict[object, object] = {}
         self.identities = IdentityResolver(self)
         self.permissions = Permissions(self)
 
-    def provide(self, service_type: type[T], instance: T) -> None:
-        """Offer ``instance`` as the app's ``service_type`` to plugins and to route handlers."""
+    def provide(self, service_type: TypeForm[T], instance: T) -> None:
+        """Offer ``instance`` as the app's ``service_type`` (a class or Protocol) to plugins and route handlers.
+
+        :class:`TypeError` when ``service_type`` is not a class: handlers receive services by class.
+        """
+        if not isinstance(service_type, type):
+            raise TypeError(f"a service is provided under a class, not {service_type!r}")
         self._services[service_type] = instance
         self.app.services.register(service_type, instance=instance)
 
-    def require(self, service_type: type[T]) -> T:
+    def require(self, service_type: TypeForm[T]) -> T:
         """The instance offered for ``service_type``; :class:`LookupError` naming it when none was."""
         try:
-            return self._services[service_type]
+            # provide() stores each instance under its own type, so what is found is a T.
+            return cast("T", self._services[service_type])
         except KeyError:
-            raise LookupError(f"no service {service_type.__name__} was provided by any plugin") from None
+            name = getattr(service_type, "__name__", service_type)
+            raise LookupError(f"no service {name} was provided by any plugin") from None
 
-    def find(self, service_type: type[T]) -> T | None:
+    def find(self, service_type: TypeForm[T]) -> T | None:
         """The instance offered for ``service_type``, or None."""
-        return self._services.get(service_type)
+        return cast("T | None", self._services.get(service_type))
 
     async def identify(self, request: Request) -> Identity:
         """Who ``request`` (or a WebSocket) is made by: resolved by the plugins once, then remembered on it.

@@ -88,11 +88,11 @@ class TallyHistogram(Collector):
     def collect(self) -> Iterator[HistogramMetricFamily]:
         family = HistogramMetricFamily(self.name, self.documentation, labels=self.labels)
         for label_values, series in sorted(self._series.items(), key=_as_text):
-            cumulative = 0
+            cumulative: float = 0
             buckets = []
             for bound, count in zip(self.bounds, series, strict=False):
                 cumulative += count
-                buckets.append((floatToGoString(bound), cumulative))
+                buckets.append((floatToGoString(bound), cumulative))  # type: ignore[no-untyped-call]  # unannotated in prometheus_client
             family.add_metric([str(value) for value in label_values], buckets, series[-1])
         yield family
 

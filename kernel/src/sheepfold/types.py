@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeAlias, TypeVar
 
 if TYPE_CHECKING:
     from sheepfold.platform import Platform
 
 T = TypeVar("T")
 
-MaybeAwaitable = T | Awaitable[T]
+# TypeAlias: without it a type checker takes this for a variable holding a union, not a generic alias.
+MaybeAwaitable: TypeAlias = T | Awaitable[T]
+"""A hook result: a value, or an awaitable the kernel awaits for it."""
 
 
 class Adapter(Protocol):

@@ -5,11 +5,12 @@ from __future__ import annotations
 import pickle
 import time
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from arq.connections import ArqRedis
 from arq.constants import expires_extra_ms
 from arq.jobs import SerializationError, deserialize_result, serialize_job, serialize_result
+from redis.asyncio import ConnectionPool, RedisCluster
 
 from sheepfold.errors import SettingsError
 from sheepfold.jobs import (
@@ -37,11 +38,13 @@ def arq_redis(connection: RedisConnection) -> ArqRedis:
     retries and bound) and never closes it. So arq's commands, sheepfold's
     scripts and every other plugin's calls share one pool per process.
     """
-    if connection.is_cluster:
+    client = connection.client
+    if isinstance(client, RedisCluster):
         raise SettingsError(
             ["jobs.backend = 'arq' needs one Redis server (URL or Sentinel): arq has no Cluster support"]
         )
-    return ArqRedis(connection.client.connection_pool)
+    # redis-py declares connection_pool for sync and async clients alike; an asyncio Redis holds an asyncio pool.
+    return ArqRedis(cast(ConnectionPool, client.connection_pool))
 
 
 class ArqJobs:
@@ -179,6 +182,8 @@ class ArqJobs:
             RuntimeError("aborted before it started"), now_ms, now_ms, job_id, self.keys(queue).arq_queue, job_id,
         )  # fmt: skip
         definition_keep = self.registry.get(job["f"]).keep_result
+        if result is None:  # arq could not pickle even the error (it logged why): nothing to store
+            return
         with unavailable_on_failure():
             await self.redis.set(keys.result_key(job_id), result, px=max(int(definition_keep * 1000), 1))
 
@@ -217,12 +222,12 @@ class ArqJobs:
     async def failed_jobs(self, limit: int = 100) -> list[FailedJob]:
         with unavailable_on_failure():
             ids = await self.redis.zrevrange(self.failed_keys.ids, 0, max(limit, 1) - 1)
-            records = await self.redis.hmget(self.failed_keys.records, ids) if ids else []
+            records = await self.redis.hmget(self.failed_keys.records, ids) if ids else []  # type: ignore[misc]  # redis-py types a command's reply for sync and async clients at once
         return [pickle.loads(record) for record in records if record is not None]
 
     async def failed_job(self, job_id: str) -> FailedJob | None:
         with unavailable_on_failure():
-            record = await self.redis.hget(self.failed_keys.records, job_id)
+            record = await self.redis.hget(self.failed_keys.records, job_id)  # type: ignore[misc]  # redis-py types a command's reply for sync and async clients at once
         return None if record is None else pickle.loads(record)
 
     async def retry_failed(self, job_id: str) -> bool:

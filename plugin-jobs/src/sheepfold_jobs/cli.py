@@ -20,11 +20,11 @@ async def _with_platform(work: Callable[[Platform], Awaitable[Any]], **overrides
     from sheepfold.app import create_app
 
     app = create_app({"jobs": {"worker": {"embedded": False}, "metrics_interval": 0}, **overrides})
-    await app.start()
+    await app.start()  # type: ignore[no-untyped-call]  # unannotated in BlackSheep
     try:
         return await work(app.platform)
     finally:
-        await app.stop()
+        await app.stop()  # type: ignore[no-untyped-call]  # unannotated in BlackSheep
 
 
 def _run(work: Callable[[Platform], Awaitable[Any]]) -> Any:

@@ -79,13 +79,13 @@ class WorkerPool:
                 while not self._stopping:
                     message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=5.0)
                     if message is not None:
-                        worker = self._channels.get(message["channel"])
-                        if worker is not None:
-                            worker.wake.set()
+                        woken = self._channels.get(message["channel"])
+                        if woken is not None:
+                            woken.wake.set()
             except Exception as error:
                 if not self._stopping:
                     logger.warning("job wake-up subscription lost (%s); retrying", error)
                     await asyncio.sleep(1.0)
             finally:
                 with contextlib.suppress(Exception):
-                    await pubsub.aclose()
+                    await pubsub.aclose()  # type: ignore[no-untyped-call]  # unannotated in redis-py

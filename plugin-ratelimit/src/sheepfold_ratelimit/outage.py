@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Protocol
+
 from sheepfold import SheepfoldError
 from sheepfold.ratelimit import RateLimiter, RateLimitPolicy, RateLimitResult
 from sheepfold_ratelimit.metrics import RateLimitMetrics
@@ -20,6 +22,14 @@ class OutageDecision(SheepfoldError):
         super().__init__(f"rate limiting backend is down; policy {policy.name!r} is {policy.on_outage}")
 
 
+class LocalRateLimiter(RateLimiter, Protocol):
+    """What :class:`OutageRateLimiter` counts in: a rate-limiter adapter, which also starts and closes."""
+
+    async def start(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+
 class OutageRateLimiter:
     """The fallback of the ``ratelimit`` capability, applying each policy's ``on_outage``.
 
@@ -30,7 +40,7 @@ class OutageRateLimiter:
     Every decision is counted in ``sheepfold_ratelimit_outage_decisions``.
     """
 
-    def __init__(self, local: RateLimiter, metrics: RateLimitMetrics) -> None:
+    def __init__(self, local: LocalRateLimiter, metrics: RateLimitMetrics) -> None:
         self.local = local
         self._metrics = metrics
 
@@ -47,7 +57,7 @@ class OutageRateLimiter:
         await self.local.ping()
 
     async def start(self) -> None:
-        await self.local.start()  # type: ignore[attr-defined]
+        await self.local.start()
 
     async def close(self) -> None:
-        await self.local.close()  # type: ignore[attr-defined]
+        await self.local.close()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from blacksheep import Application
-from blacksheep.server.application import MiddlewareCategory
+from blacksheep.middlewares import MiddlewareCategory
 from dynaconf import Validator
 
 from sheepfold import ComponentHealth, Platform, RateLimiter, SettingsError, Status, hookimpl

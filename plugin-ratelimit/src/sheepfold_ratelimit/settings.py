@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeGuard
 
 from dynaconf import Dynaconf, Validator
 
@@ -15,7 +15,7 @@ from sheepfold.ratelimit import RateLimitPolicy
 DEFAULT_EXEMPT_PATHS = ["/health", "/health/*", "/metrics", "/-/*", "/docs", "/docs/*", "/openapi.json"]
 
 
-def _is_list_of_str(value: object) -> bool:
+def _is_list_of_str(value: object) -> TypeGuard[list[str]]:
     return isinstance(value, list) and all(isinstance(item, str) for item in value)
 
 
@@ -23,7 +23,7 @@ def _is_list_of_networks(value: object) -> bool:
     if not _is_list_of_str(value):
         return False
     try:
-        for item in value:  # type: ignore[union-attr]
+        for item in value:
             ipaddress.ip_network(item, strict=False)
     except ValueError:
         return False

@@ -70,8 +70,9 @@ class RealtimeEndpoint:
                 message = await websocket.receive()
                 socket.heard()
                 raw = message.get("text")
-                if raw is None:
-                    raw = (message.get("bytes") or b"").decode("utf-8", errors="replace")
+                if not isinstance(raw, str):  # a binary frame: ASGI gives "bytes", and "text" None
+                    data = message.get("bytes")
+                    raw = data.decode("utf-8", errors="replace") if isinstance(data, bytes) else ""
                 await self._handle(socket, raw)
 
     async def _handle(self, socket: ClientSocket, raw: str) -> None:

@@ -46,8 +46,9 @@ class GoingAwayOnSignal:
         self._previous.clear()
 
     def _handle(self, number: int, frame: FrameType | None) -> None:
-        if self._loop is not None and not self._loop.is_closed():
-            self._loop.call_soon_threadsafe(lambda: self._loop.create_task(self._close_all()))
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(lambda: loop.create_task(self._close_all()))
         previous = self._previous.get(signal.Signals(number))
         if previous is not None:
             previous(number, frame)

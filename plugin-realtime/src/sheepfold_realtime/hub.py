@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from sheepfold import BACKEND_FAILURES, Recovery
-from sheepfold.errors import BackendUnavailable
 from sheepfold.platform import Platform
 from sheepfold.pubsub import PubSub, PubSubChannelLimit
 from sheepfold_realtime.channels import valid_channel
@@ -185,7 +184,7 @@ class RealtimeHub:
             sockets.add(socket)
             try:
                 await self._broker.subscribe(channel, self._received)
-            except (BackendUnavailable, *BACKEND_FAILURES) as error:
+            except BACKEND_FAILURES as error:
                 logger.info("channel %r: broker subscription deferred until it is back (%s)", channel, error)
             except PubSubChannelLimit:
                 await self.leave(socket, channel)
@@ -207,7 +206,7 @@ class RealtimeHub:
         self._heard.pop(channel, None)
         try:
             await self._broker.unsubscribe(channel, self._received)
-        except (BackendUnavailable, *BACKEND_FAILURES) as error:
+        except BACKEND_FAILURES as error:
             logger.debug("channel %r: broker unsubscription failed (%s)", channel, error)
 
     # -- the broker link ----------------------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
+from typing import cast
 
 from sheepfold_redis.connection import RedisConnection
 from sheepfold_redis.failures import unavailable_on_failure
@@ -55,7 +56,7 @@ class RedisCache:
 
     async def get(self, key: str) -> bytes | None:
         with self._calls:
-            return await self._execute("HGET", self._value_prefix + key, VALUE_FIELD)
+            return cast("bytes | None", await self._execute("HGET", self._value_prefix + key, VALUE_FIELD))
 
     async def set(self, key: str, value: bytes, ttl: float | None = None, tags: Iterable[str] = ()) -> None:
         name = self._value_prefix + key
@@ -95,7 +96,7 @@ class RedisCache:
                 pipe = self._client.pipeline(transaction=False)  # reads and an idempotent ZREM
                 pipe.zrem(tag_name, *members)
                 for member in members:
-                    pipe.hexists(member, tag_field)
+                    pipe.hexists(member, tag_field)  # type: ignore[arg-type]  # redis-py types fields as str; bytes go as is
                 _, *tagged = await pipe.execute()
                 still_tagged = [member for member, has in zip(members, tagged, strict=True) if has]
                 if still_tagged:

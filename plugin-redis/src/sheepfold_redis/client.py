@@ -41,7 +41,7 @@ def build_client(settings: RedisSettings) -> tuple[RedisClient, Sentinel | None]
     """The client for ``settings``' topology, and the ``Sentinel`` behind it if any. No I/O happens here."""
     options = _connection_options(settings)
     if settings.topology == "cluster":
-        client = QueuingRedisCluster(
+        client = QueuingRedisCluster(  # type: ignore[abstract]  # redis-py types cluster classes with a connection_pool they lack
             pool_timeout=settings.pool_timeout,
             startup_nodes=[ClusterNode(host, port) for host, port in settings.cluster_nodes],
             max_connections=settings.pool_size,  # per node
@@ -53,7 +53,7 @@ def build_client(settings: RedisSettings) -> tuple[RedisClient, Sentinel | None]
         )
         return client, None
     if settings.topology == "sentinel":
-        sentinel = Sentinel(
+        sentinel = Sentinel(  # type: ignore[no-untyped-call]  # unannotated in redis-py
             list(settings.sentinel_hosts),
             sentinel_kwargs={
                 "socket_connect_timeout": settings.connect_timeout,

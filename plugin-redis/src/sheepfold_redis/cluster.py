@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from contextvars import ContextVar
-from typing import Any
+from typing import Any, cast
 
 from redis.asyncio import RedisCluster
 from redis.asyncio.cluster import ClusterPipeline
@@ -45,7 +45,7 @@ class QueuingRedisCluster(RedisCluster):
     def pipeline(self, transaction: Any = None, shard_hint: Any = None) -> ClusterPipeline:
         if transaction or shard_hint:
             raise RedisClusterException("a cluster pipeline supports neither transactions nor shard hints")
-        return _QueuingClusterPipeline(self)
+        return _QueuingClusterPipeline(self)  # type: ignore[abstract]  # redis-py types cluster classes with a connection_pool they lack
 
     async def _take_place(self) -> None:
         """Wait (first come, first served) for one of the ``max_connections`` places in flight."""
@@ -64,7 +64,7 @@ class QueuingRedisCluster(RedisCluster):
 
 class _QueuingClusterPipeline(ClusterPipeline):
     async def execute(self, raise_on_error: bool = True, allow_redirections: bool = True) -> list[Any]:
-        client: QueuingRedisCluster = self._client
+        client = cast(QueuingRedisCluster, self._client)  # only QueuingRedisCluster.pipeline builds this pipeline
         if _holding.get():
             return await super().execute(raise_on_error, allow_redirections)
         await client._take_place()

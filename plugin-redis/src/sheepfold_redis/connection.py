@@ -131,7 +131,7 @@ class RedisConnection:
         construction, not per call. All keys of one call must be in one slot
         on a cluster (give them the same ``tag`` in :meth:`key`).
         """
-        return self.client.register_script(source)
+        return self.client.register_script(source)  # type: ignore[misc]  # redis-py types its self as Redis; RedisCluster has it too
 
     async def run_script(self, script: AsyncScript, keys: list[Any], args: list[Any]) -> Any:
         """``EVALSHA`` of a :meth:`script` by :meth:`execute`; on NOSCRIPT the script object loads it and runs it."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from types import TracebackType
+from typing import Literal
 
 from redis import exceptions as redis_errors
 
@@ -38,7 +39,7 @@ class _UnavailableOnFailure:
 
     def __exit__(
         self, kind: type[BaseException] | None, error: BaseException | None, _traceback: TracebackType | None
-    ) -> bool:
+    ) -> Literal[False]:  # never swallows: an outage is re-raised as BackendUnavailable
         if error is None:
             return False
         outage = isinstance(error, REDIS_FAILURES) and not isinstance(error, BackendUnavailable)

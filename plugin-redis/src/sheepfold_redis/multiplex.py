@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
-from typing import Any
+from typing import Any, cast
 
 import hiredis
 from redis import exceptions as redis_errors
@@ -55,7 +55,7 @@ class _MultiplexedProtocol(asyncio.Protocol):
     # -- asyncio.Protocol
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self._transport = transport  # type: ignore[assignment]
+        self._transport = cast(asyncio.Transport, transport)  # create_connection hands a stream transport
 
     def data_received(self, data: bytes) -> None:
         reader = self._reader
@@ -175,7 +175,8 @@ class MultiplexedConnection:
     @property
     def waiting(self) -> int:
         """Commands sent and not answered yet."""
-        return len(self._protocol.waiters) if self.connected else 0  # type: ignore[union-attr]
+        protocol = self._protocol
+        return len(protocol.waiters) if protocol is not None and not protocol.closed else 0
 
     async def execute(self, *args: Any) -> Any:
         """Send one command (``"EVALSHA", sha, 1, key, now``) and return its raw reply."""

@@ -11,7 +11,7 @@ from redis.asyncio.sentinel import SentinelConnectionPool
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 
-class _FairHandOff:
+class _FairHandOff(ConnectionPool):
     """Waiting for a connection in a ``ConnectionPool`` subclass: FIFO, bounded by ``timeout`` seconds.
 
     redis-py's ``BlockingConnectionPool`` lets a task that has just released a
@@ -63,7 +63,7 @@ class _FairHandOff:
             if not waiter.done():
                 waiter.set_result(connection)  # stays in use: it changes hands
                 return
-        await super().release(connection)  # type: ignore[misc]
+        await super().release(connection)
 
 
 class FairConnectionPool(_FairHandOff, ConnectionPool):
@@ -79,6 +79,6 @@ class FairSentinelConnectionPool(_FairHandOff, SentinelConnectionPool):
     """The same for the master that Sentinel names (``Sentinel.master_for(connection_pool_class=...)``)."""
 
     def __init__(self, service_name: str, sentinel_manager: Any, *, timeout: float, **kwargs: Any) -> None:
-        super().__init__(service_name, sentinel_manager, **kwargs)
+        super().__init__(service_name, sentinel_manager, **kwargs)  # type: ignore[no-untyped-call]  # unannotated in redis-py
         self.timeout = timeout
         self._waiters = deque()

@@ -7,7 +7,7 @@ import contextlib
 import logging
 import time
 from collections import deque
-from typing import Any
+from typing import Any, cast
 
 from sheepfold.errors import BackendUnavailable, SettingsError
 from sheepfold.pubsub.port import LinkListener, MessageHandler
@@ -75,7 +75,7 @@ class RedisPubSub:
 
     async def publish(self, channel: str, message: bytes) -> int:
         with unavailable_on_failure():
-            return await self.connection.execute("PUBLISH", self._prefix + channel, message)
+            return cast(int, await self.connection.execute("PUBLISH", self._prefix + channel, message))
 
     async def subscribe(self, channel: str, handler: MessageHandler) -> None:
         handlers = self._handlers.setdefault(channel, [])
@@ -197,8 +197,9 @@ class RedisPubSub:
                         slice_started = time.monotonic()
                 elif now - last_heard > self.dead_after:
                     raise ConnectionError(f"Redis pub/sub was silent for {self.dead_after} s")
-                if resubscribed.done() and resubscribed.exception() is not None:
-                    raise resubscribed.exception()  # type: ignore[misc]
+                failed = resubscribed.exception() if resubscribed.done() else None
+                if failed is not None:
+                    raise failed
                 if now - last_ping >= self.ping_interval:
                     last_ping = now
                     await pubsub.ping()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import time
+from typing import cast
 
 from redis.commands.core import AsyncScript
 
@@ -229,7 +230,8 @@ class RedisSessionRecords:
 
     async def end_user_sessions(self, user: str) -> int:
         with unavailable_on_failure():
-            return await self._run(self._end_user_sessions, [self._index_prefix + user], [self._session_prefix])
+            ended = await self._run(self._end_user_sessions, [self._index_prefix + user], [self._session_prefix])
+        return cast(int, ended)
 
     async def ping(self) -> None:
         await self.connection.ping()

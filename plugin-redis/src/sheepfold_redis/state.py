@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import cast
 
 from sheepfold_redis.connection import RedisConnection
 from sheepfold_redis.failures import unavailable_on_failure
@@ -40,7 +41,7 @@ class RedisState:
 
     async def get(self, key: str) -> bytes | None:
         with unavailable_on_failure():
-            return await self._execute("GET", self._prefix + key)
+            return cast("bytes | None", await self._execute("GET", self._prefix + key))
 
     async def set(self, key: str, value: bytes, ttl: float | None = None) -> None:
         with unavailable_on_failure():
@@ -56,9 +57,12 @@ class RedisState:
     async def incr(self, key: str, amount: int = 1, ttl: float | None = None) -> int:
         with unavailable_on_failure():
             if ttl is None:
-                return await self._execute("INCRBY", self._prefix + key, amount)
-            return await self.connection.run_script(
-                self._incr_with_ttl, [self._prefix + key], [amount, milliseconds(ttl)]
+                return cast(int, await self._execute("INCRBY", self._prefix + key, amount))
+            return cast(
+                int,
+                await self.connection.run_script(
+                    self._incr_with_ttl, [self._prefix + key], [amount, milliseconds(ttl)]
+                ),
             )
 
     async def ping(self) -> None:

@@ -119,14 +119,15 @@ class PlatformSessionStore(SessionStore):
         """Store ``values`` under a fresh id (regenerating ``session`` when it had one) and send its cookie."""
         now = time.time()
         user = _user_of(values, self.settings.user_key)
+        # A login starts the absolute timeout afresh; a privilege change or logout keeps it.
         fresh_start = previous is None or (user is not None and user != previous.user)
+        kept = None if fresh_start else previous
         record = SessionRecord(
             data=encode(values),
             user=user,
             idle_timeout=self.settings.idle_timeout,
-            # A login starts the absolute timeout afresh; a privilege change or logout keeps it.
-            absolute_deadline=now + self.settings.absolute_timeout if fresh_start else previous.absolute_deadline,
-            created_at=now if fresh_start else previous.created_at,
+            absolute_deadline=now + self.settings.absolute_timeout if kept is None else kept.absolute_deadline,
+            created_at=now if kept is None else kept.created_at,
         )
         new_id = new_session_id()
         if previous is None or session.id is None:

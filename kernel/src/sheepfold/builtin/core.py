@@ -5,7 +5,7 @@ from __future__ import annotations
 from importlib import metadata
 
 from blacksheep import Application, Request, Router
-from blacksheep.server.application import MiddlewareCategory
+from blacksheep.middlewares import MiddlewareCategory
 from blacksheep.server.openapi.v3 import OpenAPIHandler
 from dynaconf import Validator
 from openapidocs.v3 import Info

@@ -34,7 +34,7 @@ class ClearableCache(Protocol):
     async def clear(self) -> int: ...
 
 
-class MemoryCache(MemoryAdapter):
+class MemoryCache(MemoryAdapter[bytes]):
     """:class:`~sheepfold.cache.Cache` in process memory, at most ``max_entries`` values (LRU).
 
     Tags are an index from tag to keys, kept consistent when values are

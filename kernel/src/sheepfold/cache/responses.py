@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from blacksheep import Request, Response
-from blacksheep.server.application import MiddlewareCategory
+from blacksheep.middlewares import MiddlewareCategory
 
 from sheepfold.cache.port import Cache
 from sheepfold.cache.stored_response import decode_response, encode_response

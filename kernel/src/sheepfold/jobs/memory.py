@@ -38,7 +38,7 @@ class _Job:
     aborted: bool = False
 
 
-class MemoryJobs(MemoryAdapter):
+class MemoryJobs(MemoryAdapter[JobResult]):
     """:class:`~sheepfold.jobs.Jobs` run by asyncio tasks of this process, with the arq adapter's semantics.
 
     Per queue, at most ``registry.concurrency(queue)`` jobs run at once,
@@ -142,13 +142,13 @@ class MemoryJobs(MemoryAdapter):
             if job.task is not None:
                 return JobStatus.IN_PROGRESS
             return JobStatus.DEFERRED if job.due_at > time.time() else JobStatus.QUEUED
-        result: JobResult | None = self.store.get(job_id)  # type: ignore[assignment]
+        result = self.store.get(job_id)
         if result is None:
             return JobStatus.NOT_FOUND
         return JobStatus.COMPLETE if result.success else JobStatus.FAILED
 
     async def result(self, job_id: str) -> JobResult | None:
-        return self.store.get(job_id)  # type: ignore[return-value]
+        return self.store.get(job_id)
 
     async def abort(self, job_id: str) -> bool:
         job = self._jobs.get(job_id)
@@ -267,7 +267,7 @@ class MemoryJobs(MemoryAdapter):
         result = JobResult(
             job.job_id, job.definition.name, success, value, error, job.job_try, job.enqueued_at, started_at, now
         )
-        self.store.set(job.job_id, result, ttl=max(job.definition.keep_result, 0.001))  # type: ignore[arg-type]
+        self.store.set(job.job_id, result, ttl=max(job.definition.keep_result, 0.001))
         self._finished[(job.queue, job.priority)][0 if success else 1] += 1
         if not success and not job.aborted:  # an aborted job was stopped on purpose: not a failure to retry
             args, kwargs = load_arguments(job.arguments)

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import logging
+from typing import Generic, TypeVar
 
 from sheepfold.memory.expiring import ExpiringLRU
 from sheepfold.periodic import PeriodicTask
 
 logger = logging.getLogger("sheepfold.memory")
 
+V = TypeVar("V")
 
-class MemoryAdapter:
+
+class MemoryAdapter(Generic[V]):
     """Base of the kernel's memory adapters.
 
     ``start`` runs a sweeper that drops expired entries every
@@ -21,7 +24,7 @@ class MemoryAdapter:
     sweep_interval = 1.0
 
     def __init__(self, max_entries: int) -> None:
-        self.store: ExpiringLRU[bytes] = ExpiringLRU(max_entries, on_evict=self._evicted)
+        self.store: ExpiringLRU[V] = ExpiringLRU(max_entries, on_evict=self._evicted)
         self._sweeper: PeriodicTask | None = None
 
     def _evicted(self, key: str) -> None:

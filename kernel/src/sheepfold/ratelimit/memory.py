@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections import deque
 
 from sheepfold.memory.adapter import MemoryAdapter
-from sheepfold.memory.expiring import ExpiringLRU
 from sheepfold.ratelimit.policy import RateLimitPolicy, RateLimitWindow
 from sheepfold.ratelimit.port import RateLimitResult, WindowState, one_window_result
 
@@ -38,7 +37,7 @@ class _KeyRecord:
         return 0.0
 
 
-class MemoryRateLimiter(MemoryAdapter):
+class MemoryRateLimiter(MemoryAdapter[_KeyRecord]):
     """:class:`~sheepfold.ratelimit.RateLimiter` in process memory, at most ``max_entries`` keys (LRU).
 
     The same algorithm as the Redis adapter (a sliding log per window, with
@@ -46,8 +45,6 @@ class MemoryRateLimiter(MemoryAdapter):
     until its last hit has left its longest window and its penalty is
     forgotten, and at most about twice that long.
     """
-
-    store: ExpiringLRU[_KeyRecord]  # type: ignore[assignment]
 
     def __init__(self, max_entries: int = 100_000) -> None:
         super().__init__(max_entries)

@@ -9,7 +9,7 @@ from sheepfold.memory.adapter import MemoryAdapter
 from sheepfold.sessions.port import SessionRecord
 
 
-class MemorySessionRecords(MemoryAdapter):
+class MemorySessionRecords(MemoryAdapter[SessionRecord]):
     """:class:`~sheepfold.sessions.SessionRecords` in process memory, at most ``max_entries`` sessions (LRU).
 
     Used alone it is the embedded default; used as the fallback of Redis it
@@ -71,7 +71,7 @@ class MemorySessionRecords(MemoryAdapter):
         self._put(session_id, record)
 
     async def user_sessions(self, user: str) -> dict[str, SessionRecord]:
-        found = {}
+        found: dict[str, SessionRecord] = {}
         for session_id in list(self._user_ids.get(user, ())):
             record = self._live(session_id)
             if record is not None:
@@ -90,7 +90,7 @@ class MemorySessionRecords(MemoryAdapter):
 
     def pending(self) -> tuple[dict[str, SessionRecord], list[str], list[str]]:
         """What a backend must still learn: records written since replayed, deleted ids, users logged out everywhere."""
-        records = {}
+        records: dict[str, SessionRecord] = {}
         for session_id in list(self._written):
             record = self._live(session_id)
             if record is not None:
@@ -124,7 +124,7 @@ class MemorySessionRecords(MemoryAdapter):
         self._user_ids.clear()
 
     def _live(self, session_id: str) -> SessionRecord | None:
-        return self.store.get(session_id)  # type: ignore[return-value]
+        return self.store.get(session_id)
 
     def _put(self, session_id: str, record: SessionRecord, *, written: bool = True) -> None:
         ttl = record.ttl(time.time())
@@ -132,7 +132,7 @@ class MemorySessionRecords(MemoryAdapter):
             self._remove(session_id, remember=False)
             return
         self._unindex(session_id)
-        self.store.set(session_id, record, ttl)  # type: ignore[arg-type]
+        self.store.set(session_id, record, ttl)
         self._deleted.pop(session_id, None)
         if written:
             _remember(self._written, session_id, self.store.max_entries)

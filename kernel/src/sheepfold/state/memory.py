@@ -5,7 +5,7 @@ from __future__ import annotations
 from sheepfold.memory.adapter import MemoryAdapter
 
 
-class MemoryState(MemoryAdapter):
+class MemoryState(MemoryAdapter[bytes]):
     """:class:`~sheepfold.state.State` in process memory, at most ``max_entries`` keys (LRU)."""
 
     def __init__(self, max_entries: int = 100_000) -> None:

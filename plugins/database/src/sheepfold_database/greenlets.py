@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from greenlet import GreenletExit, getcurrent, greenlet
 
@@ -34,7 +34,8 @@ class _Worker(greenlet):
     def __init__(self) -> None:
         super().__init__(self._serve)
         self.result: Any = None
-        self.error: BaseException | None = None
+        # Not `error`: greenlet's class attribute of that name is its exception type.
+        self.failure: BaseException | None = None
 
     def _serve(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
         while True:
@@ -43,10 +44,10 @@ class _Worker(greenlet):
             except GreenletExit:
                 raise  # the runner dropped this greenlet mid-call: end it
             except BaseException as error:
-                self.error = error
+                self.failure = error
             # Idle, this greenlet must hold nothing of the call it ran.
             del fn, args
-            fn, args = self.parent.switch(_FINISHED)
+            fn, args = cast(greenlet, self.parent).switch(_FINISHED)  # run() sets the parent before each call
 
 
 #: What a worker switches to its parent with when its call has returned or raised.
@@ -78,9 +79,9 @@ class GreenletRunner:
                 step = worker.throw(*sys.exc_info())
             else:
                 step = worker.switch(value)
-        result, error = worker.result, worker.error
+        result, error = worker.result, worker.failure
         # An idle greenlet keeps nothing of the request it served: no result, and not its context variables.
-        worker.result = worker.error = worker.gr_context = None
+        worker.result = worker.failure = worker.gr_context = None
         if len(self._idle) < self.keep:
             self._idle.append(worker)
         if error is not None:
@@ -88,4 +89,4 @@ class GreenletRunner:
                 raise error
             finally:
                 del error  # the traceback refers to this frame: break the cycle
-        return result
+        return cast("T", result)  # what fn returned

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from blacksheep import Request, Response
 from rodi import ActivationScope
@@ -30,18 +31,20 @@ def request_database_context(watch: StatementWatch | None) -> Callable[[Request,
         own_scope = scope is None
         if scope is None:
             scope = ActivationScope()
-            request._di_scope = scope  # type: ignore[attr-defined]
+            request._di_scope = scope  # type: ignore[attr-defined]  # BlackSheep's DI reads this undeclared attribute
         token = watch.begin(request) if watch is not None else None
         try:
             return await handler(request)
         finally:
-            if token is not None:
-                watch.end(token)  # type: ignore[union-attr]
-            session = scope.scoped_services.get(AsyncSession) if scope.scoped_services else None
+            if watch is not None and token is not None:
+                watch.end(token)
+            # rodi types this dict with a type variable it never binds; it holds the AsyncSession under its class.
+            services: dict[Any, Any] = scope.scoped_services or {}
+            session: AsyncSession | None = services.get(AsyncSession)
             if session is not None:
                 await _close(session)
             if own_scope:
-                scope.dispose()
+                scope.dispose()  # type: ignore[no-untyped-call]  # unannotated in rodi
 
     return middleware
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import click
 from blacksheep import Application
-from blacksheep.server.application import MiddlewareCategory
+from blacksheep.middlewares import MiddlewareCategory
 from dynaconf import Validator
+from rodi import Container
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from sheepfold.database import Database
@@ -38,7 +39,10 @@ def sheepfold_configure_app(app: Application, platform: Platform) -> None:
     platform.provide(async_sessionmaker, database.sessions)
     # One session per request, made only when a handler declares `session: AsyncSession`;
     # the middleware below closes it when the handler returns.
-    app.services.add_scoped_by_factory(lambda: database.sessions(), AsyncSession)
+    services = app.services
+    if not isinstance(services, Container):  # BlackSheep's default, and what create_app builds
+        raise TypeError(f"sheepfold-database needs the app's services in a rodi Container, not {services!r}")
+    services.add_scoped_by_factory(lambda: database.sessions(), AsyncSession)
     watch = None
     if settings.n_plus_one_threshold:
         watch = StatementWatch(

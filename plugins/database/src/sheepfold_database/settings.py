@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
@@ -67,8 +68,10 @@ def settings_validators() -> list[Validator]:
 
 
 def _thresholds_in_order(monitor: object) -> bool:
+    if not isinstance(monitor, Mapping):
+        return True  # a mistyped section is reported by the thresholds' own validators
     try:
-        return float(monitor["warning_percent"]) < float(monitor["error_percent"])  # type: ignore[index]
+        return float(monitor["warning_percent"]) < float(monitor["error_percent"])
     except (KeyError, TypeError, ValueError):
         return True  # a missing or mistyped threshold is reported by its own validator
 

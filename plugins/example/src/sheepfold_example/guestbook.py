@@ -15,6 +15,7 @@ migration folder, offered through the ``sheepfold_migrations`` hook.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from blacksheep import FromJSON, Request, Response, Router, json
 from sqlalchemy import BigInteger, DateTime, Integer, Select, String, func, select
@@ -48,7 +49,7 @@ class GuestbookEntry(Base):
         return {"id": self.id, "author": self.author, "message": self.message, "created_at": created}
 
 
-def latest_entries(author: str, limit: int = LATEST_LIMIT) -> Select[tuple[GuestbookEntry]]:
+def latest_entries(author: str, limit: int = LATEST_LIMIT) -> Select[GuestbookEntry]:
     """The hot query: ``author``'s newest entries, newest first (the index's order exactly)."""
     return (
         select(GuestbookEntry)
@@ -67,7 +68,7 @@ def add_routes(router: Router, platform: Platform) -> None:
     if platform.find(Database) is None:
         return
 
-    async def sign(body: FromJSON[dict], session: AsyncSession) -> Response:
+    async def sign(body: FromJSON[dict[str, Any]], session: AsyncSession) -> Response:
         author, message = _text(body.value.get("author"), _MAX_AUTHOR), _text(body.value.get("message"), _MAX_MESSAGE)
         if author is None or message is None:
             return problem(400, f"Send an author (1-{_MAX_AUTHOR} characters) and a message (1-{_MAX_MESSAGE}).")

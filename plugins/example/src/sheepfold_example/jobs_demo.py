@@ -38,7 +38,9 @@ JOBS = [JobDefinition(count_words, queue=QUEUE, timeout=30, max_tries=3, retry=R
 def add_routes(router: Router, platform: Platform) -> None:
     async def enqueue(request: Request) -> Response:
         body = await request.json() if request.declares_json() else None
-        text = body.get("text") if isinstance(body, dict) else None
+        if not isinstance(body, dict):
+            body = {}
+        text = body.get("text")
         if not isinstance(text, str) or not text or len(text) > MAX_TEXT:
             return problem(400, f'Send JSON {{"text": "..."}} with 1 to {MAX_TEXT} characters.')
         try:

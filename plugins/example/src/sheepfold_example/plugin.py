@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from blacksheep import Request, Response, Router, json
@@ -71,7 +72,7 @@ def sheepfold_migrations() -> list[Path]:
     return [guestbook.MIGRATIONS]  # the guestbook table and its index (sheepfold-database runs them)
 
 
-def _compute(text: str):
+def _compute(text: str) -> Callable[[], Awaitable[str]]:
     async def compute() -> str:
         return text
 
