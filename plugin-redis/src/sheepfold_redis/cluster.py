@@ -63,8 +63,13 @@ class QueuingRedisCluster(RedisCluster):
 
 
 class _QueuingClusterPipeline(ClusterPipeline):
+    def __init__(self, client: QueuingRedisCluster) -> None:
+        super().__init__(client)
+        # Kept here rather than read from ClusterPipeline's private ``_client``.
+        self.queuing_client = client
+
     async def execute(self, raise_on_error: bool = True, allow_redirections: bool = True) -> list[Any]:
-        client: QueuingRedisCluster = self._client
+        client = self.queuing_client
         if _holding.get():
             return await super().execute(raise_on_error, allow_redirections)
         await client._take_place()
