@@ -8,7 +8,7 @@ MEMBERS := kernel plugin-redis plugin-ratelimit plugin-sessions plugin-jobs plug
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint format bench install
+.PHONY: run test lint format bench install isolated
 
 install: $(VENV)/.installed
 
@@ -28,6 +28,11 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+
+# Each plugin installed alone with the kernel (not editable) into a fresh venv, running its own tests:
+# see docs/development.md. `.ci/isolated NAME...` runs only some.
+isolated: install
+	.ci/isolated
 
 format: install
 	$(BIN)/ruff check --fix .

@@ -14,6 +14,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from tests.support.plugins import missing_plugin
+
 REDIS_URL = os.environ.get("SHEEPFOLD_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 POSTGRES_URL = os.environ.get("SHEEPFOLD_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
 
@@ -45,3 +47,24 @@ def redis_url() -> str:
 def postgres_url() -> str:
     """SQLAlchemy URL of the machine's PostgreSQL database ``test`` (``SHEEPFOLD_TEST_POSTGRES_URL`` overrides)."""
     return require_service("PostgreSQL", POSTGRES_URL)
+
+
+class _TestModule(pytest.Module):
+    """A test module that needs a plugin which is not installed is skipped, naming the distribution.
+
+    That happens only where plugins are installed alone (``.ci/isolated``);
+    any other import error still fails the collection.
+    """
+
+    def collect(self):  # type: ignore[override]
+        try:
+            return super().collect()
+        except pytest.Collector.CollectError as error:
+            missing = missing_plugin(error.__cause__)
+            if missing is None:
+                raise
+            pytest.skip(f"needs {missing}, which is not installed here", allow_module_level=True)
+
+
+def pytest_pycollect_makemodule(module_path, parent):
+    return _TestModule.from_parent(parent, path=module_path)

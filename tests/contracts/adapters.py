@@ -19,15 +19,8 @@ from sheepfold.pubsub.memory import MemoryPubSub
 from sheepfold.ratelimit.memory import MemoryRateLimiter
 from sheepfold.sessions.memory import MemorySessionRecords
 from sheepfold.state.memory import MemoryState
-from sheepfold_redis.cache import RedisCache
-from sheepfold_redis.pubsub import RedisPubSub
-from sheepfold_redis.ratelimit import RedisRateLimiter
-from sheepfold_redis.sessions import RedisSessionRecords
-from sheepfold_redis.state import RedisState
-from tests.support.database_adapters import on_postgresql, on_sqlite_file, on_sqlite_memory
-from tests.support.job_adapters import ArqJobsWithWorkers
 from tests.support.job_functions import registry_for_tests
-from tests.support.redis_adapters import on_fakeredis, on_redis, on_redis_cluster
+from tests.support.plugins import installed
 
 AdapterContext = Callable[[pytest.FixtureRequest], contextlib.AbstractAsyncContextManager[Any]]
 
@@ -45,48 +38,49 @@ def started(make: Callable[[], Any]) -> AdapterContext:
     return context
 
 
-STATE_ADAPTERS: dict[str, AdapterContext] = {
-    "memory": started(lambda: MemoryState(max_entries=1000)),
-    "fakeredis": on_fakeredis(RedisState),
-    "redis": on_redis(RedisState),
-    "redis-cluster": on_redis_cluster(RedisState),
-}
-
-CACHE_ADAPTERS: dict[str, AdapterContext] = {
-    "memory": started(lambda: MemoryCache(max_entries=1000)),
-    "fakeredis": on_fakeredis(RedisCache),
-    "redis": on_redis(RedisCache),
-    "redis-cluster": on_redis_cluster(RedisCache),
-}
-
-RATELIMIT_ADAPTERS: dict[str, AdapterContext] = {
-    "memory": started(lambda: MemoryRateLimiter(max_entries=1000)),
-    "fakeredis": on_fakeredis(RedisRateLimiter),
-    "redis": on_redis(RedisRateLimiter),
-    "redis-cluster": on_redis_cluster(RedisRateLimiter),
-}
-
+# The kernel's memory adapters run everywhere; a plugin's adapters where the plugin is installed (all of them
+# in the workspace; `.ci/isolated` installs one plugin at a time).
+STATE_ADAPTERS: dict[str, AdapterContext] = {"memory": started(lambda: MemoryState(max_entries=1000))}
+CACHE_ADAPTERS: dict[str, AdapterContext] = {"memory": started(lambda: MemoryCache(max_entries=1000))}
+RATELIMIT_ADAPTERS: dict[str, AdapterContext] = {"memory": started(lambda: MemoryRateLimiter(max_entries=1000))}
 SESSION_RECORDS_ADAPTERS: dict[str, AdapterContext] = {
-    "memory": started(lambda: MemorySessionRecords(max_entries=1000)),
-    "fakeredis": on_fakeredis(RedisSessionRecords),
-    "redis": on_redis(RedisSessionRecords),
-    "redis-cluster": on_redis_cluster(RedisSessionRecords),
+    "memory": started(lambda: MemorySessionRecords(max_entries=1000))
 }
-
 JOBS_ADAPTERS: dict[str, AdapterContext] = {
-    "memory": started(lambda: MemoryJobs(registry_for_tests(), max_entries=1000)),
-    "fakeredis": on_fakeredis(ArqJobsWithWorkers),
-    "redis": on_redis(ArqJobsWithWorkers),
+    "memory": started(lambda: MemoryJobs(registry_for_tests(), max_entries=1000))
 }
+PUBSUB_ADAPTERS: dict[str, AdapterContext] = {"memory": started(lambda: MemoryPubSub(max_channels=1000))}
+DATABASE_ADAPTERS: dict[str, AdapterContext] = {}
 
-PUBSUB_ADAPTERS: dict[str, AdapterContext] = {
-    "memory": started(lambda: MemoryPubSub(max_channels=1000)),
-    "fakeredis": on_fakeredis(RedisPubSub),
-    "redis": on_redis(RedisPubSub),
-}
+if installed("sheepfold_redis"):
+    from sheepfold_redis.cache import RedisCache
+    from sheepfold_redis.pubsub import RedisPubSub
+    from sheepfold_redis.ratelimit import RedisRateLimiter
+    from sheepfold_redis.sessions import RedisSessionRecords
+    from sheepfold_redis.state import RedisState
+    from tests.support.redis_adapters import on_fakeredis, on_redis, on_redis_cluster
 
-DATABASE_ADAPTERS: dict[str, AdapterContext] = {
-    "sqlite-memory": on_sqlite_memory,
-    "sqlite-file": on_sqlite_file,
-    "postgresql": on_postgresql,
-}
+    for adapters, adapter, on_cluster_too in (
+        (STATE_ADAPTERS, RedisState, True),
+        (CACHE_ADAPTERS, RedisCache, True),
+        (RATELIMIT_ADAPTERS, RedisRateLimiter, True),
+        (SESSION_RECORDS_ADAPTERS, RedisSessionRecords, True),
+        (PUBSUB_ADAPTERS, RedisPubSub, False),
+    ):
+        adapters["fakeredis"] = on_fakeredis(adapter)
+        adapters["redis"] = on_redis(adapter)
+        if on_cluster_too:
+            adapters["redis-cluster"] = on_redis_cluster(adapter)
+
+if installed("sheepfold_jobs"):
+    from tests.support.job_adapters import ArqJobsWithWorkers
+
+    JOBS_ADAPTERS["fakeredis"] = on_fakeredis(ArqJobsWithWorkers)
+    JOBS_ADAPTERS["redis"] = on_redis(ArqJobsWithWorkers)
+
+if installed("sheepfold_database"):
+    from tests.support.database_adapters import on_postgresql, on_sqlite_file, on_sqlite_memory
+
+    DATABASE_ADAPTERS["sqlite-memory"] = on_sqlite_memory
+    DATABASE_ADAPTERS["sqlite-file"] = on_sqlite_file
+    DATABASE_ADAPTERS["postgresql"] = on_postgresql

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.plugins import needs
+
 SHEEPFOLD = [sys.executable, "-c", "from sheepfold.cli import main; main()"]
 
 
@@ -28,6 +30,7 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+@needs("sheepfold_example")  # the entry-point plugin it disables
 def test_plugins_json_lists_every_plugin_with_its_state():
     result = run("plugins", "--json", env={"SHEEPFOLD_PLUGINS__DISABLED": '["example"]'})
     assert result.returncode == 0, result.stderr

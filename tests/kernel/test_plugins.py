@@ -10,6 +10,7 @@ from blacksheep.testing import TestClient
 from sheepfold import PluginError, create_app
 from sheepfold.plugins import PluginHost
 from tests.kernel.plugins_for_tests import plugin
+from tests.support.plugins import needs
 
 
 def test_builtin_plugins_come_first_and_are_required():
@@ -20,6 +21,7 @@ def test_builtin_plugins_come_first_and_are_required():
     assert infos[0].distribution == "sheepfold" and infos[0].version
 
 
+@needs("sheepfold_example")  # the entry-point plugin these tests find
 def test_entry_point_plugins_are_discovered_with_their_distribution():
     app = create_app()
     example = app.platform.plugins.infos["example"]
@@ -27,6 +29,7 @@ def test_entry_point_plugins_are_discovered_with_their_distribution():
     assert "sheepfold_register_routes" in example.hooks
 
 
+@needs("sheepfold_example")
 def test_a_disabled_plugin_is_listed_but_never_imported(monkeypatch):
     imported = []
     from importlib import metadata

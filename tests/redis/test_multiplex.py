@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import secrets
+import signal
+from collections.abc import Iterator
 
 import pytest
 from redis import exceptions as redis_errors
@@ -146,3 +149,122 @@ def test_only_plain_servers_are_multiplexed_and_a_setting_turns_it_off(redis_url
     assert RedisConnection(RedisSettings(cluster_nodes=(("127.0.0.1", 7000),))).multiplexed is None
     off = RedisConnection(RedisSettings(url=redis_url, multiplex=False))
     assert off.multiplexed is None and off.execute == off.client.execute_command
+
+
+async def client_named(admin: Redis, name: str) -> list[dict]:
+    return [client for client in await admin.client_list() if client["name"] == name]
+
+
+async def test_a_connect_every_caller_abandoned_leaves_nothing_stale_after_the_next_drop():
+    with RedisServer() as server:
+        admin = Redis(port=server.port)
+        shared = multiplexed_for(Redis.from_url(f"{server.url}?client_name=mux-abandoned", socket_timeout=2.0))
+        try:
+            abandoned = asyncio.create_task(shared.execute("PING"))
+            await asyncio.sleep(0)  # the connect has started, shared by every caller that comes
+            abandoned.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await abandoned
+            async with asyncio.timeout(10):  # the connect itself goes on, and ends
+                while not shared.connected:
+                    await asyncio.sleep(0.01)
+            assert await admin.client_kill_filter(_type="normal", skipme=True) >= 1  # CLIENT KILL TYPE normal
+            async with asyncio.timeout(10):
+                while shared.connected:
+                    await asyncio.sleep(0.01)
+            assert await shared.execute("PING") == b"PONG"  # the first command after the drop reconnects
+            assert len(await client_named(admin, "mux-abandoned")) == 1
+        finally:
+            await shared.aclose()
+            await admin.aclose()
+
+
+async def test_closing_during_a_connect_fails_its_callers_with_connection_error_and_leaves_no_connection():
+    with RedisServer() as server:
+        admin = Redis(port=server.port)
+        shared = multiplexed_for(Redis.from_url(f"{server.url}?client_name=mux-closed", socket_timeout=2.0))
+        try:
+            callers = [asyncio.create_task(shared.execute("PING")) for _ in range(3)]
+            await asyncio.sleep(0)  # all three wait on the one connect
+            await shared.aclose()
+            results = await asyncio.gather(*callers, return_exceptions=True)
+            assert [type(result) for result in results] == [redis_errors.ConnectionError] * 3
+            await asyncio.sleep(0.2)  # a connect that went on after the close would be open by now
+            assert not shared.connected
+            assert await client_named(admin, "mux-closed") == []
+            assert await shared.execute("PING") == b"PONG"  # a later call connects again
+            assert len(await client_named(admin, "mux-closed")) == 1
+        finally:
+            await shared.aclose()
+            await admin.aclose()
+
+
+async def test_a_caller_cancelled_during_a_connect_that_is_closed_stays_cancelled():
+    with RedisServer() as server:
+        shared = MultiplexedConnection(port=server.port, client_name="mux-both")
+        caller = asyncio.create_task(shared.execute("PING"))
+        await asyncio.sleep(0)
+        caller.cancel()
+        await shared.aclose()
+        with pytest.raises(asyncio.CancelledError):
+            await caller
+
+
+@contextlib.contextmanager
+def frozen(server: RedisServer) -> Iterator[None]:
+    """The server stops reading (SIGSTOP): what the client writes fills the socket buffers, then its own."""
+    process = server.process
+    process.send_signal(signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        if process.poll() is None:  # not killed meanwhile
+            process.send_signal(signal.SIGCONT)
+
+
+async def writers_one_per_turn(shared: MultiplexedConnection, count: int, value: bytes) -> list[asyncio.Task]:
+    # One command per turn of the loop, so each would leave in a write of its own without backpressure.
+    writers = []
+    for n in range(count):
+        writers.append(asyncio.create_task(shared.execute("SET", f"mux-pressure:{n}", value)))
+        await asyncio.sleep(0)
+    return writers
+
+
+async def test_writers_wait_while_the_transport_is_paused_and_go_on_when_it_resumes():
+    value = b"x" * (256 * 1024)
+    with RedisServer() as server:
+        shared = MultiplexedConnection(port=server.port, connect_timeout=1.0)  # no reply timeout: frozen is fine
+        try:
+            assert await shared.execute("PING") == b"PONG"
+            transport = shared._protocol._transport
+            transport.set_write_buffer_limits(high=64 * 1024)
+            with frozen(server):
+                writers = await writers_one_per_turn(shared, 100, value)  # 25 MB: more than the kernel buffers
+                await asyncio.sleep(0.2)
+                # Without backpressure every command would be in the transport's buffer by now.
+                assert transport.get_write_buffer_size() <= 64 * 1024 + len(value)
+                assert shared._protocol.paused
+                assert shared.waiting < 100  # the rest wait for room before they are even queued
+            assert await asyncio.gather(*writers) == [b"OK"] * 100
+            assert await shared.execute("STRLEN", "mux-pressure:99") == len(value)
+        finally:
+            await shared.aclose()
+
+
+async def test_writers_waiting_for_room_get_connection_error_when_the_connection_drops():
+    value = b"x" * (256 * 1024)
+    with RedisServer() as server:
+        shared = MultiplexedConnection(port=server.port, connect_timeout=1.0)
+        try:
+            await shared.execute("PING")
+            shared._protocol._transport.set_write_buffer_limits(high=64 * 1024)
+            with frozen(server):
+                writers = await writers_one_per_turn(shared, 100, value)
+                await asyncio.sleep(0.2)
+                assert shared._protocol.paused
+                server.kill()
+            results = await asyncio.gather(*writers, return_exceptions=True)
+            assert {type(result) for result in results} == {redis_errors.ConnectionError}
+        finally:
+            await shared.aclose()

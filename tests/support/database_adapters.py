@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import secrets
 from collections.abc import AsyncIterator
+from typing import Any
 
 import asyncpg
 import pytest
@@ -34,15 +35,20 @@ def on_sqlite_file(request: pytest.FixtureRequest) -> contextlib.AbstractAsyncCo
 
 
 @contextlib.asynccontextmanager
-async def on_postgresql(request: pytest.FixtureRequest) -> AsyncIterator[SqlDatabase]:
-    """The machine's database ``test``, in a schema of the test's own, dropped afterwards."""
+async def on_postgresql(request: pytest.FixtureRequest, **settings: Any) -> AsyncIterator[SqlDatabase]:
+    """The machine's database ``test``, in a schema of the test's own, dropped afterwards.
+
+    ``settings`` are more :class:`DatabaseSettings` fields (a pool of one: ``pool_size=1, max_overflow=0``).
+    """
     url = request.getfixturevalue("postgres_url")
     dsn = url.replace("postgresql+asyncpg://", "postgresql://", 1)
     schema = f"sf_contract_{secrets.token_hex(5)}"
     admin = await asyncpg.connect(dsn)
     await admin.execute(f'CREATE SCHEMA "{schema}"')
     try:
-        async with _started(DatabaseSettings(url=make_url(url), schema=schema, pool_size=3, max_overflow=1)) as db:
+        async with _started(
+            DatabaseSettings(url=make_url(url), schema=schema, **{"pool_size": 3, "max_overflow": 1, **settings})
+        ) as db:
             yield db
     finally:
         await admin.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')

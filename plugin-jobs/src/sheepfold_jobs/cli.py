@@ -14,6 +14,7 @@ import click
 from sheepfold.errors import SheepfoldError
 from sheepfold.jobs import Jobs
 from sheepfold.platform import Platform
+from sheepfold_jobs.runner import worker_pool
 
 
 async def _with_platform(work: Callable[[Platform], Awaitable[Any]], **overrides: Any) -> Any:
@@ -39,7 +40,6 @@ def _run(work: Callable[[Platform], Awaitable[Any]]) -> Any:
 @click.option("--queue", "queues", multiple=True, help="A queue to serve (repeat for more); default: every queue.")
 def worker(queues: tuple[str, ...]) -> None:
     """Run job workers for the arq backend until SIGTERM or SIGINT (running jobs get jobs.worker.shutdown_grace)."""
-    from sheepfold_jobs.plugin import worker_pool
 
     async def serve(platform: Platform) -> None:
         pool = worker_pool(platform, list(queues) or None)

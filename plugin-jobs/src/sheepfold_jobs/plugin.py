@@ -15,7 +15,7 @@ from sheepfold_jobs import cli as commands
 from sheepfold_jobs.adapter import ArqJobs
 from sheepfold_jobs.admin import add_admin_routes
 from sheepfold_jobs.metrics import JobMetrics
-from sheepfold_jobs.runner import WorkerPool
+from sheepfold_jobs.runner import WorkerPool, worker_pool
 from sheepfold_jobs.settings import settings_validators
 from sheepfold_jobs.spool import SpooledJobs, drain_spool
 from sheepfold_redis import RedisConnection
@@ -60,24 +60,6 @@ def sheepfold_register_routes(router: Router, platform: Platform) -> None:
 def sheepfold_register_commands(cli: click.Group) -> None:
     cli.add_command(commands.worker)
     cli.add_command(commands.jobs)
-
-
-def worker_pool(platform: Platform, queues: list[str] | None = None) -> WorkerPool | None:
-    """Workers for ``queues`` (default: ``jobs.worker.queues``, else every queue), or None without the arq backend."""
-    switch = platform.capabilities.get("jobs")
-    backend = switch.adapter_as(ArqJobs) if switch is not None else None
-    if backend is None:
-        return None
-    settings = platform.settings
-    chosen = queues or settings.get("jobs.worker.queues") or backend.registry.queues()
-    return WorkerPool(
-        backend,
-        chosen,
-        idle_poll=settings.get("jobs.worker.idle_poll"),
-        crash_margin=settings.get("jobs.worker.crash_margin"),
-        shutdown_grace=settings.get("jobs.worker.shutdown_grace"),
-        platform=platform,
-    )
 
 
 @hookimpl

@@ -89,3 +89,21 @@ class WorkerPool:
             finally:
                 with contextlib.suppress(Exception):
                     await pubsub.aclose()  # type: ignore[no-untyped-call]  # unannotated in redis-py
+
+
+def worker_pool(platform: Platform, queues: list[str] | None = None) -> WorkerPool | None:
+    """Workers for ``queues`` (default: ``jobs.worker.queues``, else every queue), or None without the arq backend."""
+    switch = platform.capabilities.get("jobs")
+    backend = switch.adapter_as(ArqJobs) if switch is not None else None
+    if backend is None:
+        return None
+    settings = platform.settings
+    chosen = queues or settings.get("jobs.worker.queues") or backend.registry.queues()
+    return WorkerPool(
+        backend,
+        chosen,
+        idle_poll=settings.get("jobs.worker.idle_poll"),
+        crash_margin=settings.get("jobs.worker.crash_margin"),
+        shutdown_grace=settings.get("jobs.worker.shutdown_grace"),
+        platform=platform,
+    )

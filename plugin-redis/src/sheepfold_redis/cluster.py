@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from contextvars import ContextVar
-from typing import Any, cast
+from typing import Any
 
 from redis.asyncio import RedisCluster
 from redis.asyncio.cluster import ClusterPipeline
@@ -63,8 +63,13 @@ class QueuingRedisCluster(RedisCluster):
 
 
 class _QueuingClusterPipeline(ClusterPipeline):
+    def __init__(self, client: QueuingRedisCluster) -> None:
+        super().__init__(client)
+        # Kept here rather than read from ClusterPipeline's private ``_client``.
+        self.queuing_client = client
+
     async def execute(self, raise_on_error: bool = True, allow_redirections: bool = True) -> list[Any]:
-        client = cast(QueuingRedisCluster, self._client)  # only QueuingRedisCluster.pipeline builds this pipeline
+        client = self.queuing_client
         if _holding.get():
             return await super().execute(raise_on_error, allow_redirections)
         await client._take_place()

@@ -10,7 +10,10 @@ were sent, so concurrent callers can share one connection instead
 packed by hiredis and queued, everything queued in one turn of the event
 loop leaves in one write, and each reply is handed to the oldest waiting
 caller. A cancelled caller cannot desynchronise the stream: its reply is
-read and dropped like any other.
+read and dropped like any other. When the socket cannot take more (the
+transport pauses the protocol), new commands wait for room before they are
+queued, so a stalled server costs a bounded buffer, not one that grows with
+every caller.
 
 Only single commands whose replies the caller reads raw (``bytes``,
 integers, lists; no redis-py response callbacks) go through here, by
@@ -51,6 +54,9 @@ class _MultiplexedProtocol(asyncio.Protocol):
         self._transport: asyncio.Transport | None = None
         self._lost: BaseException | None = None
         self.closed = False
+        # Set while the transport takes writes; cleared between pause_writing() and resume_writing().
+        self._writable = asyncio.Event()
+        self._writable.set()
 
     # -- asyncio.Protocol
 
@@ -78,8 +84,15 @@ class _MultiplexedProtocol(asyncio.Protocol):
             # A reply nobody asked for, or bytes that are not RESP: this stream can no longer be trusted.
             self.abort(redis_errors.ConnectionError(f"Redis stream out of step: {error}"))
 
+    def pause_writing(self) -> None:
+        self._writable.clear()
+
+    def resume_writing(self) -> None:
+        self._writable.set()
+
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
+        self._writable.set()  # writers waiting for room wake up to find the connection closed
         if self._timer is not None:
             self._timer.cancel()
         self._deadlines.clear()
@@ -92,6 +105,15 @@ class _MultiplexedProtocol(asyncio.Protocol):
                 waiter.set_exception(error)
 
     # -- callers
+
+    @property
+    def paused(self) -> bool:
+        """True while the transport's buffer is over its high-water mark: writers wait (:meth:`writable`)."""
+        return not self._writable.is_set()
+
+    async def writable(self) -> None:
+        """Return when the transport takes writes again, or the connection is lost."""
+        await self._writable.wait()
 
     def send(self, packed: bytes) -> asyncio.Future[Any]:
         """Queue one packed command; the future gets its reply. Writes once per event-loop turn."""
@@ -183,29 +205,55 @@ class MultiplexedConnection:
         protocol = self._protocol
         if protocol is None or protocol.closed:
             protocol = await self._connected()
+        if protocol.paused:
+            await protocol.writable()  # then send() raises ConnectionError if it was lost meanwhile
         return await protocol.send(hiredis.pack_command(args))
 
     async def aclose(self) -> None:
-        """Close the connection; callers still waiting get ``ConnectionError``. A later call reconnects."""
+        """Close the connection; callers still waiting (for a connect too) get ``ConnectionError``.
+
+        A later call connects again.
+        """
         connecting, self._connecting = self._connecting, None
-        if connecting is not None and not connecting.done():
+        if connecting is not None:
             connecting.cancel()  # else it would finish after the close and leave a connection open
         protocol, self._protocol = self._protocol, None
         if protocol is not None and not protocol.closed:
             protocol.abort(redis_errors.ConnectionError("Connection to Redis closed."))
 
     async def _connected(self) -> _MultiplexedProtocol:
-        # One connection attempt at a time: concurrent callers wait for the same one.
-        if self._connecting is None:
-            self._connecting = asyncio.ensure_future(self._connect())
+        # One connection attempt at a time: concurrent callers wait for the same one. It is shielded, so a
+        # cancelled caller does not cancel it for the others; it ends even when every caller went away.
         connecting = self._connecting
+        if connecting is None:
+            connecting = self._connecting = asyncio.ensure_future(self._connect())
         try:
             return await asyncio.shield(connecting)
-        finally:
-            if connecting.done() and self._connecting is connecting:
-                self._connecting = None
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if connecting.cancelled() and current is not None and not current.cancelling():
+                # aclose() cancelled the attempt, not this caller: to the caller the connection was closed,
+                # and the switch must see a Redis error, not a cancellation nobody asked for.
+                raise redis_errors.ConnectionError("Connection to Redis closed.") from None
+            raise
 
     async def _connect(self) -> _MultiplexedProtocol:
+        attempt = asyncio.current_task()
+        try:
+            protocol = await self._open()
+            if self._connecting is not attempt:
+                # Closed while connecting, and the attempt got through anyway: it must not outlive the close.
+                protocol.abort(redis_errors.ConnectionError("Connection to Redis closed."))
+                raise redis_errors.ConnectionError("Connection to Redis closed.")
+            self._protocol = protocol
+            return protocol
+        finally:
+            # Forgotten as it ends, whoever still waits on it: a finished attempt kept here would hand its
+            # connection, dropped by then, to the first caller after the next drop.
+            if self._connecting is attempt:
+                self._connecting = None
+
+    async def _open(self) -> _MultiplexedProtocol:
         loop = asyncio.get_running_loop()
 
         def protocol_factory() -> _MultiplexedProtocol:
@@ -227,7 +275,6 @@ class MultiplexedConnection:
         except BaseException:
             protocol.abort(redis_errors.ConnectionError("Redis handshake failed."))
             raise
-        self._protocol = protocol
         return protocol
 
 

@@ -47,7 +47,10 @@ class Database(Protocol):
         ``async with db.driver_connection() as connection: await connection.fetchval(...)``.
         The connection is sized, watched and pre-pinged like every pooled
         one, but its statements bypass SQLAlchemy, and so the N+1 watch; no
-        transaction is opened unless the caller opens one.
+        transaction is opened unless the caller opens one. On exit, even by an
+        exception or a cancellation, it goes back to the pool reset (no open
+        transaction, session settings back to their defaults), or is dropped
+        from the pool when it cannot be reset.
         """
         ...
 

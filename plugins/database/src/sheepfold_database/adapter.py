@@ -9,7 +9,9 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.pool import PoolProxiedConnection
 
+from sheepfold_database.checkin import abandon, reset_session
 from sheepfold_database.engine import build_engine
 from sheepfold_database.errors import describe_error
 from sheepfold_database.greenlets import GreenletRunner
@@ -60,13 +62,34 @@ class SqlDatabase:
 
     @contextlib.asynccontextmanager
     async def driver_connection(self) -> AsyncIterator[Any]:
-        """The driver's connection, checked out of the watched pool and returned to it on exit."""
+        """The driver's connection, checked out of the watched pool and returned to it reset on exit.
+
+        On exit, whether the block returned, raised or was cancelled, the
+        connection's session is reset as asyncpg's own pool resets it (see
+        :mod:`sheepfold_database.checkin`), so the next checkout sees nothing
+        of this one. A connection that cannot be reset (lost, or interrupted
+        while resetting) is closed and dropped from the pool instead; a lost
+        one is logged, not raised, as the block's work is done.
+        """
         # What AsyncEngine.raw_connection() does, on a kept greenlet (see sheepfold_database.greenlets).
         pooled = await self._greenlets.run(self._engine.sync_engine.raw_connection)
         try:
             yield pooled.driver_connection
         finally:
-            # Returning it may roll back or close it, which on an asyncio driver must run in a greenlet too.
+            await self._check_in(pooled)
+
+    async def _check_in(self, pooled: PoolProxiedConnection) -> None:
+        try:
+            await reset_session(pooled.driver_connection)
+        except BaseException as error:
+            abandon(pooled.driver_connection)
+            # Dropping it from the pool may close it, which on an asyncio driver must run in a greenlet too.
+            await self._greenlets.run(pooled.invalidate)
+            if not isinstance(error, Exception):
+                raise  # cancelled while resetting: the cancellation goes on
+            logger.warning("a driver connection could not be reset (%s); dropped from the pool", describe_error(error))
+        else:
+            # Returning it may roll back, which on an asyncio driver must run in a greenlet too.
             await self._greenlets.run(pooled.close)
 
     async def ping(self) -> None:
