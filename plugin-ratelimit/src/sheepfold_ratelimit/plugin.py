@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from blacksheep import Application
-from blacksheep.server.application import MiddlewareCategory
+from blacksheep.middlewares import MiddlewareCategory
 from dynaconf import Validator
 
 from sheepfold import ComponentHealth, Platform, SettingsError, Status, hookimpl
