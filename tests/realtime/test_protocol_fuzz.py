@@ -23,7 +23,8 @@ import websockets
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from sheepfold_realtime import RealtimeHub
+from sheepfold import hookimpl
+from sheepfold_realtime import ChannelRule, RealtimeHub
 from sheepfold_realtime.protocol import BadMessage, read_message
 from tests.realtime.app_for_tests import realtime_settings, served
 from tests.realtime.served import Client
@@ -173,3 +174,21 @@ async def test_bad_messages_are_counted_by_code():
         counted = app.platform.metrics.registry.get_sample_value
         assert counted("sheepfold_realtime_bad_messages_total", {"code": "bad_message"}) == 2
         assert counted("sheepfold_realtime_bad_messages_total", {"code": "too_large"}) == 1
+
+
+class FaultyRule:
+    """A plugin whose channel rule fails: a fault of the server, not of the client's message."""
+
+    @hookimpl
+    def sheepfold_realtime_channels(self) -> list[ChannelRule]:
+        def authorize(_identity: object, _channel: str) -> bool:
+            raise RuntimeError("the rule's own bug")
+
+        return [ChannelRule("faulty", authorize)]
+
+
+async def test_a_server_fault_while_handling_a_message_closes_with_1011_and_is_logged(caplog):
+    async with served(realtime_settings(), FaultyRule()) as (address, _app), Client.connect(address) as client:
+        await client.send(type="subscribe", channel="faulty")
+        assert await client.closed() == 1011
+    assert any(r.levelno == logging.ERROR and r.exc_info for r in caplog.records if r.name == "sheepfold.realtime")
