@@ -69,7 +69,7 @@ class RateLimitMiddleware:
     async def __call__(self, request: Request, handler: Handler) -> Response:
         if request.scope["type"] != "http":
             return await handler(request)
-        choice = self.routes.resolve(handler, request.path)
+        choice = self.routes.resolve(handler, request)
         if choice is None:
             return await handler(request)
         policy, cost = choice

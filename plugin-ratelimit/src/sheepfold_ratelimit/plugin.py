@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from blacksheep import Application
 from blacksheep.middlewares import MiddlewareCategory
 from dynaconf import Validator
@@ -12,7 +14,9 @@ from sheepfold_ratelimit.client_ip import ClientAddress
 from sheepfold_ratelimit.metrics import RateLimitMetrics
 from sheepfold_ratelimit.middleware import RateLimitMiddleware
 from sheepfold_ratelimit.outage import OutageRateLimiter
-from sheepfold_ratelimit.routes import RoutePolicies
+from sheepfold_ratelimit.routes import RoutePolicies, route_template
+
+logger = logging.getLogger("sheepfold.ratelimit")
 
 
 @hookimpl
@@ -30,6 +34,7 @@ def sheepfold_configure_app(app: Application, platform: Platform) -> None:
             default=settings.get("ratelimit.default_policy") or None,
             routes=dict(settings.get("ratelimit.routes")),
             exempt_paths=list(settings.get("ratelimit.exempt_paths")),
+            router=app.router,
         )
     except LookupError as error:
         raise SettingsError([str(error.args[0])]) from None
@@ -58,6 +63,14 @@ def sheepfold_startup(app: Application, platform: Platform) -> None:
     routes = platform.require(RoutePolicies)
     for route in app.router:
         routes.check_handler(route.handler)
+    # Rules match route templates, not request paths: a rule naming a concrete path of a
+    # parameterised route (or a typo) would silently limit nothing, so say so.
+    for rule in routes.unmatched_rules(route_template(route.pattern) for route in app.router):
+        logger.warning(
+            "ratelimit.routes rule %r matches no route template; rules match templates such as "
+            "'/api/items/{item_id}', not request paths",
+            rule,
+        )
 
 
 @hookimpl

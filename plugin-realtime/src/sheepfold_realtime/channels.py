@@ -13,7 +13,8 @@ Authorize = Callable[[Identity, str], bool]
 """``authorize(identity, channel) -> bool``: synchronous, no I/O; True lets the socket join."""
 
 #: Printable, no spaces or quotes, at most 200 characters: channel names travel in JSON and Redis names.
-_CHANNEL = re.compile(r"[^\s\"\\\x00-\x1f\x7f]{1,200}")
+#: No lone surrogates either (JSON's "\ud800" decodes to one): such a name cannot be encoded to UTF-8.
+_CHANNEL = re.compile(r"[^\s\"\\\x00-\x1f\x7f\ud800-\udfff]{1,200}")
 
 
 def valid_channel(channel: object) -> bool:

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
-from typing import Any
 
 from blacksheep.server.websocket import WebSocket, WebSocketDisconnectError
 
@@ -15,8 +13,10 @@ from sheepfold.pubsub import PubSubChannelLimit
 from sheepfold_realtime.channels import ChannelRules
 from sheepfold_realtime.hub import RealtimeHub
 from sheepfold_realtime.origin import origin_allowed
+from sheepfold_realtime.protocol import BadMessage, ClientMessage, read_message
 from sheepfold_realtime.socket import (
     CLOSE_HEARTBEAT_TIMEOUT,
+    CLOSE_INTERNAL_ERROR,
     CLOSE_POLICY,
     ClientSocket,
     control_frame,
@@ -65,43 +65,49 @@ class RealtimeEndpoint:
 
     async def _receive(self, socket: ClientSocket) -> None:
         websocket = socket.websocket
+        max_size = self.settings.max_client_message
+        refused = 0
         with contextlib.suppress(WebSocketDisconnectError):
             while socket.close_code is None:
                 message = await websocket.receive()
                 socket.heard()
-                raw = message.get("text")
-                if not isinstance(raw, str):  # a binary frame: ASGI gives "bytes", and "text" None
-                    data = message.get("bytes")
-                    raw = data.decode("utf-8", errors="replace") if isinstance(data, bytes) else ""
-                await self._handle(socket, raw)
+                try:
+                    request = read_message(message, max_size)
+                except BadMessage as bad:
+                    refused += 1
+                    self._refuse(socket, bad, first=refused == 1)
+                    continue
+                try:
+                    await self._handle(socket, request)
+                except Exception:
+                    # A fault of the server, not of the message: said once, with its traceback, and the
+                    # client learns it from the close code instead of a silent drop.
+                    logger.exception("socket %s: failed to handle %r; closing with 1011", socket.id, request)
+                    await socket.close(CLOSE_INTERNAL_ERROR, "error")
+                    return
 
-    async def _handle(self, socket: ClientSocket, raw: str) -> None:
-        if len(raw) > self.settings.max_client_message:
-            socket.send_control(control_frame("error", code="too_large", detail="message too large"))
-            return
-        try:
-            message: Any = json.loads(raw)
-        except ValueError:
-            socket.send_control(control_frame("error", code="bad_message", detail="not JSON"))
-            return
-        kind = message.get("type") if isinstance(message, dict) else None
-        channel = message.get("channel") if isinstance(message, dict) else None
+    def _refuse(self, socket: ClientSocket, bad: BadMessage, *, first: bool) -> None:
+        # The client's mistake, not the server's: no traceback, and only the first one of a socket at
+        # INFO, so a client sending garbage in a loop cannot flood the log.
+        logger.log(logging.INFO if first else logging.DEBUG, "socket %s: %s", socket.id, bad)
+        self.hub.metrics.bad_messages.labels(bad.code).inc()
+        socket.send_control(control_frame("error", code=bad.code, detail=bad.detail))
+
+    async def _handle(self, socket: ClientSocket, message: ClientMessage) -> None:
+        kind = message.type
         if kind == "subscribe":
-            await self._subscribe(socket, channel)
+            await self._subscribe(socket, message.channel)
         elif kind == "unsubscribe":
-            if isinstance(channel, str) and channel in socket.channels:
+            channel = message.channel
+            if channel in socket.channels:
                 await self.hub.leave(socket, channel)
             socket.send_control(control_frame("unsubscribed", channel=channel))
-        elif kind in {"pong", "ping"}:
-            if kind == "ping":
-                socket.send_control(control_frame("pong"))
-        else:
-            socket.send_control(
-                control_frame("error", code="bad_message", detail="type must be subscribe, unsubscribe or pong")
-            )
+        elif kind == "ping":
+            socket.send_control(control_frame("pong"))
+        # "pong" answers a heartbeat; hearing it is all it is for.
 
-    async def _subscribe(self, socket: ClientSocket, channel: object) -> None:
-        if not isinstance(channel, str) or not self.rules.allows(socket.identity, channel):
+    async def _subscribe(self, socket: ClientSocket, channel: str | None) -> None:
+        if channel is None or not self.rules.allows(socket.identity, channel):
             # No subscription without its rule passing; the refusal ends the socket (1008, policy violation).
             self.hub.metrics.refused.inc()
             socket.send_control(control_frame("error", code="forbidden", channel=channel))

@@ -36,9 +36,15 @@ class RealtimeMetrics:
             "Subscriptions refused by a channel's rule (the socket was closed with 1008).",
             registry=registry,
         )
+        self.bad_messages = Counter(
+            "sheepfold_realtime_bad_messages",
+            "Client messages answered with an error frame, by code (bad_message, too_large); the socket stays open.",
+            ["code"],
+            registry=registry,
+        )
         self.closed = Counter(
             "sheepfold_realtime_closed_by_server",
-            "Sockets the server closed, by reason (heartbeat, policy, slow, shutdown).",
+            "Sockets the server closed, by reason (heartbeat, policy, slow, shutdown, error).",
             ["reason"],
             registry=registry,
         )

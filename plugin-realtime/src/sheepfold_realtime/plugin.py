@@ -15,6 +15,7 @@ from sheepfold_realtime.endpoint import RealtimeEndpoint
 from sheepfold_realtime.going_away import GoingAwayOnSignal
 from sheepfold_realtime.hub import RealtimeHub
 from sheepfold_realtime.metrics import RealtimeMetrics
+from sheepfold_realtime.server_log import lower_client_faults
 from sheepfold_realtime.settings import RealtimeSettings, settings_validators
 
 
@@ -34,6 +35,7 @@ def sheepfold_configure_app(app: Application, platform: Platform) -> None:
         + [(plugin, rule) for plugin, plugin_rules in declared for rule in plugin_rules or ()]
     )
     platform.provide(ChannelRules, rules)
+    lower_client_faults()
 
 
 @hookimpl

@@ -24,6 +24,8 @@ MAX_CONTROL_FRAMES = 64
 MAX_BATCH = 64
 CLOSE_GOING_AWAY = 1001
 CLOSE_POLICY = 1008
+#: The server failed handling a client's message (a bug, logged with its traceback).
+CLOSE_INTERNAL_ERROR = 1011
 CLOSE_TRY_AGAIN_LATER = 1013
 #: Application close code: nothing heard from the client within the heartbeat timeout.
 CLOSE_HEARTBEAT_TIMEOUT = 4408
