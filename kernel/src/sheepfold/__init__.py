@@ -7,15 +7,18 @@ from sheepfold.errors import BackendUnavailable, PluginError, SettingsError, She
 from sheepfold.fallback import FallbackSwitch
 from sheepfold.health import ComponentHealth, Status
 from sheepfold.hookspecs import hookimpl
+from sheepfold.http.admin import AdminGuard, admin_only
 from sheepfold.http.problems import problem
 from sheepfold.jobs import Jobs
 from sheepfold.platform import Platform
 from sheepfold.pubsub import PubSub
 from sheepfold.ratelimit import RateLimiter
 from sheepfold.sessions import SessionRecords
+from sheepfold.settings import NameSetting
 from sheepfold.state import State
 
 __all__ = [
+    "AdminGuard",
     "BackendUnavailable",
     "Cache",
     "CacheAside",
@@ -23,6 +26,7 @@ __all__ = [
     "Database",
     "FallbackSwitch",
     "Jobs",
+    "NameSetting",
     "Platform",
     "PlatformApplication",
     "PluginError",
@@ -33,6 +37,7 @@ __all__ = [
     "SheepfoldError",
     "State",
     "Status",
+    "admin_only",
     "create_app",
     "hookimpl",
     "problem",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from blacksheep import Application
+from blacksheep import Application, Router
 from blacksheep.server.application import MiddlewareCategory
 from dynaconf import Validator
 
@@ -54,11 +54,20 @@ def sheepfold_configure_app(app: Application, platform: Platform) -> None:
     app.middlewares.append(middleware, MiddlewareCategory.AUTHZ)
 
 
-@hookimpl
-def sheepfold_startup(app: Application, platform: Platform) -> None:
-    routes = platform.require(RoutePolicies)
-    for route in app.router:
-        routes.check_handler(route.handler)
+@hookimpl(trylast=True)
+def sheepfold_register_routes(router: Router, platform: Platform) -> None:
+    # Last, so that every plugin's routes are there: an unknown policy is a settings problem for `check` too.
+    routes = platform.find(RoutePolicies)
+    if routes is None:
+        return  # not configured: the settings problems that prevented it are reported already
+    problems = []
+    for route in router:
+        try:
+            routes.check_handler(route.handler)
+        except LookupError as error:
+            problems.append(str(error.args[0]))
+    if problems:
+        raise SettingsError(problems)
 
 
 @hookimpl

@@ -2,39 +2,34 @@
 
 from __future__ import annotations
 
-import hmac
-
 from blacksheep import Request, Response, Router, json
 
-from sheepfold import problem
+from sheepfold import admin_only, problem
 from sheepfold.platform import Platform
 from sheepfold_realtime.channels import ChannelRules
 from sheepfold_realtime.hub import EventTooLarge, RealtimeHub
 from sheepfold_realtime.identity import identity_of_session
 
 
-def is_realtime_admin(request: Request, platform: Platform, hub: RealtimeHub) -> bool:
-    """True for a session with the admin role, or a request bearing ``admin.token`` (when one is set).
-
-    Unlike the kernel's introspection routes, an unset token admits no one:
-    publishing to every socket is never open by default.
-    """
+def has_admin_role(request: Request, hub: RealtimeHub) -> bool:
+    """True for a request whose session holds ``realtime.admin_role``."""
     try:
         session = request.session
     except TypeError:  # no session middleware (sheepfold-sessions not enabled)
-        session = None
-    if session is not None and identity_of_session(session, hub.settings.roles_key).has_role(hub.settings.admin_role):
-        return True
-    token = str(platform.settings.get("admin.token") or "")
-    header = request.get_first_header(b"authorization") or b""
-    scheme, _, presented = header.partition(b" ")
-    return bool(token) and scheme.lower() == b"bearer" and hmac.compare_digest(presented.strip(), token.encode())
+        return False
+    return session is not None and identity_of_session(session, hub.settings.roles_key).has_role(
+        hub.settings.admin_role
+    )
 
 
 def add_routes(router: Router, platform: Platform, hub: RealtimeHub, rules: ChannelRules) -> None:
+    """Both routes are admin routes (the kernel's guard: the admin token) that also admit the admin role."""
+
+    def admin_role(request: Request) -> bool:
+        return has_admin_role(request, hub)
+
+    @admin_only(also_admits=admin_role)
     async def publish(request: Request) -> Response:
-        if not is_realtime_admin(request, platform, hub):
-            return problem(403, "Publishing needs the admin role or the admin token.")
         body = await request.json() if request.declares_json() else None
         if not isinstance(body, dict) or not isinstance(body.get("channel"), str) or "event" not in body:
             return problem(400, 'Send {"channel": "<name>", "event": <any JSON>}.')
@@ -49,9 +44,8 @@ def add_routes(router: Router, platform: Platform, hub: RealtimeHub, rules: Chan
             return problem(400, str(error))
         return json(outcome.to_json(), status=202)
 
-    async def sockets(request: Request) -> Response:
-        if not is_realtime_admin(request, platform, hub):
-            return problem(403, "Listing sockets needs the admin role or the admin token.")
+    @admin_only(also_admits=admin_role)
+    async def sockets() -> Response:
         return json(
             {
                 "instance": hub.instance_id,
