@@ -20,6 +20,7 @@ from pathlib import Path
 
 import httpx
 
+from tests.support.admin import ADMIN_ENV
 from tests.support.ports import spare_port
 
 SHEEPFOLD = str(Path(sys.executable).with_name("sheepfold"))
@@ -75,6 +76,7 @@ class ServedInstance:
         environment = {
             **os.environ,
             "SHEEPFOLD_ENV": "testing",
+            **ADMIN_ENV,
             "SHEEPFOLD_SETTINGS_FILE": str(settings_file),
             "SHEEPFOLD_INSTANCE__ID": f"fleet-{self.port}",
         }

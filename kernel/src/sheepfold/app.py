@@ -14,12 +14,12 @@ from sheepfold.cache.aside import CacheAside
 from sheepfold.cache.port import Cache
 from sheepfold.capabilities import bind_capabilities
 from sheepfold.errors import PluginError, SettingsError
+from sheepfold.http.admin import AdminGuard, admin_problems, unguarded_admin_routes
 from sheepfold.http.body_limit import BODILESS_METHODS, limited_receive
 from sheepfold.metrics import PlatformMetrics
 from sheepfold.platform import Platform
 from sheepfold.plugins import PluginHost
 from sheepfold.providers import ProviderRegistry
-from sheepfold.http.admin import AdminGuard, admin_problems, unguarded_admin_routes
 from sheepfold.settings import load_settings, normalise_names, validate_settings
 
 
@@ -93,6 +93,10 @@ def create_app(
         bind_capabilities(platform, registry)
     except SettingsError as error:
         problems += error.problems
+    except Exception:
+        if not problems:
+            raise
+        # An adapter refused settings the validators already reported: the report says why.
     cache = platform.find(Cache)
     if cache is not None:
         platform.provide(CacheAside, CacheAside(cache))

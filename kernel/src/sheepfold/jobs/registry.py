@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING, Any
 from dynaconf import Validator
 
 from sheepfold.errors import PluginError
-from sheepfold.settings import NameSetting
 from sheepfold.jobs.definition import DEFAULT_QUEUE, JobDefinition
 from sheepfold.jobs.errors import UnknownJobFunction, UnknownJobQueue
+from sheepfold.settings import NameSetting
 
 if TYPE_CHECKING:
     from sheepfold.platform import Platform
