@@ -127,7 +127,7 @@ def admin_problems(settings: Any) -> list[str]:
 def unguarded_admin_routes(router: Router) -> list[str]:
     """One line per route on an admin path whose handler is not declared with :func:`admin_only`."""
     problems = []
-    for route in router:
+    for route in router.iter_all():  # before start-up, routes wait in registered_routes
         pattern = route.pattern.decode() if isinstance(route.pattern, bytes) else str(route.pattern)
         if is_admin_path(pattern) and admin_route_of(route.handler) is None:
             name = getattr(route.handler, "__qualname__", repr(route.handler))
