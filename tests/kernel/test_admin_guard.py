@@ -12,7 +12,7 @@ from blacksheep.testing import TestClient
 from sheepfold import PluginError, SettingsError, admin_only, create_app
 from sheepfold.http.admin import MIN_TOKEN_LENGTH, admin_route_of, is_admin_path
 from tests.kernel.plugins_for_tests import plugin
-from tests.support.admin import ADMIN_HEADERS
+from tests.support.admin import ADMIN_HEADERS, ADMIN_TOKEN
 
 PROBLEM_JSON = b"application/problem+json"
 #: Routes that must be part of the admin surface whatever else is installed (the issue's list).
@@ -53,7 +53,7 @@ async def test_every_admin_route_of_every_plugin_refuses_a_request_without_the_t
             for headers in (
                 {},
                 {"Authorization": "Bearer wrong"},
-                {"Authorization": ADMIN_HEADERS["Authorization"][7:]},
+                {"Authorization": ADMIN_TOKEN},  # the token without its scheme
             ):
                 refused = await getattr(client, method.lower())(path, headers=headers)
                 assert refused.status in (401, 403), (method, pattern, headers)
