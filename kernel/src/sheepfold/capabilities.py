@@ -16,7 +16,16 @@ def bind_capabilities(platform: Platform, registry: ProviderRegistry) -> None:
     name an adapter no plugin registered.
     """
     settings = platform.settings
-    problems: list[str] = []
+    # Every unknown name first: an adapter that then refuses its settings must not hide them.
+    problems = [
+        problem
+        for capability in PORTS
+        for role in ("backend", "fallback")
+        if (name := settings.get(f"{capability}.{role}")) is not None
+        and (problem := registry.unknown(capability, name, setting=f"{capability}.{role}")) is not None
+    ]
+    if problems:
+        raise SettingsError(problems)
     for capability, port in PORTS.items():
         backend_name = settings.get(f"{capability}.backend")
         fallback_name = settings.get(f"{capability}.fallback")

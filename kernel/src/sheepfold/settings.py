@@ -104,9 +104,13 @@ def _lowered_table(table: Mapping[Any, Any]) -> dict[Any, Any]:
 
 def _replace_items(target: MutableMapping[Any, Any], items: Mapping[Any, Any]) -> None:
     # In place: dynaconf's set() merges nested keys case-insensitively, so it cannot drop an upper-case key.
+    # The entries become nodes of the same kind as ``target`` (dynaconf's DataDict, bound to the same
+    # settings), so that dotted look-ups and validator defaults see into them.
+    meta = getattr(target, "__meta__", None)
+    rebuilt = type(target)(items, box_settings=meta.core) if meta is not None else dict(items)
     for key in list(target):
         del target[key]
-    target.update(items)
+    target.update(rebuilt)
 
 
 def load_settings(settings: Mapping[str, Any] | Dynaconf | None = None) -> Dynaconf:

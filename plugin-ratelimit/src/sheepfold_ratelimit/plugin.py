@@ -33,7 +33,7 @@ def sheepfold_configure_app(app: Application, platform: Platform) -> None:
             exempt_paths=list(settings.get("ratelimit.exempt_paths")),
         )
     except LookupError as error:
-        raise SettingsError([str(error.args[0])]) from None
+        raise SettingsError([str(problem) for problem in error.args]) from None
     metrics = RateLimitMetrics(platform.metrics)
     switch = platform.capabilities["ratelimit"]
     if switch.has_fallback:
