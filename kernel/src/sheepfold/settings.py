@@ -36,7 +36,7 @@ def is_development(settings: Any) -> bool:
     return str(getattr(settings, "current_env", "") or "").lower() == DEVELOPMENT
 
 
-class NameSetting(Validator):
+class NameSetting(Validator):  # type: ignore[misc]  # dynaconf is untyped
     """A validator for a setting that names things; :func:`normalise_names` lower-cases the names.
 
     Names (of policies, queues, plugins) must mean the same whether they come
@@ -107,7 +107,8 @@ def _replace_items(target: MutableMapping[Any, Any], items: Mapping[Any, Any]) -
     # The entries become nodes of the same kind as ``target`` (dynaconf's DataDict, bound to the same
     # settings), so that dotted look-ups and validator defaults see into them.
     meta = getattr(target, "__meta__", None)
-    rebuilt = type(target)(items, box_settings=meta.core) if meta is not None else dict(items)
+    node: Any = type(target)
+    rebuilt = node(items, box_settings=meta.core) if meta is not None else dict(items)
     for key in list(target):
         del target[key]
     target.update(rebuilt)
