@@ -114,7 +114,10 @@ async def test_redis_killed_mid_load_answers_only_2xx_or_429_and_the_fleet_limit
 async def wait_until_on_redis(client: httpx.AsyncClient, instances, timeout: float = 15.0) -> None:
     async with asyncio.timeout(timeout):
         for instance in instances:
-            while (await client.get(f"{instance.url}/health", headers=ADMIN_HEADERS)).json()["capabilities"][
-                "ratelimit"
-            ]["active"] != "redis":
+            while (await active_backend(client, instance.url)) != "redis":
                 await asyncio.sleep(0.1)
+
+
+async def active_backend(client: httpx.AsyncClient, url: str) -> str:
+    report = (await client.get(f"{url}/health", headers=ADMIN_HEADERS)).json()
+    return str(report["capabilities"]["ratelimit"]["active"])
