@@ -20,7 +20,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.support.admin import ADMIN_ENV
+from tests.support.admin import ADMIN_TOKEN
 from tests.support.ports import spare_port
 
 SHEEPFOLD = str(Path(sys.executable).with_name("sheepfold"))
@@ -64,6 +64,9 @@ expected_instances = {expected_instances}
 
 [testing.ratelimit.policies.fleet]
 limit = "{limit}"
+
+[testing.admin]
+token = "{ADMIN_TOKEN}"
 """
 
 
@@ -76,7 +79,6 @@ class ServedInstance:
         environment = {
             **os.environ,
             "SHEEPFOLD_ENV": "testing",
-            **ADMIN_ENV,
             "SHEEPFOLD_SETTINGS_FILE": str(settings_file),
             "SHEEPFOLD_INSTANCE__ID": f"fleet-{self.port}",
         }
