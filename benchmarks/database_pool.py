@@ -30,11 +30,12 @@ import os
 import re
 import urllib.request
 
-from harness import compare, serve, wrk
+from harness import ADMIN_TOKEN, compare, serve, wrk
 
 
 def sheepfold_peak(base: str) -> tuple[int, int]:
-    metrics = urllib.request.urlopen(base + "/metrics", timeout=5).read().decode()
+    request = urllib.request.Request(base + "/metrics", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
+    metrics = urllib.request.urlopen(request, timeout=5).read().decode()
     peak = re.search(r"^sheepfold_database_pool_peak_checked_out ([\d.]+)$", metrics, re.MULTILINE)
     size = re.search(r"^sheepfold_database_pool_size ([\d.]+)$", metrics, re.MULTILINE)
     return int(float(peak.group(1))), int(float(size.group(1)))

@@ -20,6 +20,9 @@ import urllib.request
 from collections.abc import Iterator
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+#: Outside development the admin surface needs a token; the benchmarks' servers get this one.
+ADMIN_TOKEN = "benchmark-only-admin-token-0123456789abcdef"
+ADMIN_ENV = {"SHEEPFOLD_ADMIN__TOKEN": ADMIN_TOKEN}
 
 
 def free_port() -> int:
@@ -57,7 +60,9 @@ def serve(
     ]
     if factory:
         command.append("--factory")
-    server = subprocess.Popen(_pinned(0, command), cwd=ROOT, env={**os.environ, "PYTHONPATH": ROOT, **(env or {})})
+    server = subprocess.Popen(
+        _pinned(0, command), cwd=ROOT, env={**os.environ, "PYTHONPATH": ROOT, **ADMIN_ENV, **(env or {})}
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30

@@ -42,7 +42,7 @@ from pathlib import Path
 
 import lean_websocket
 import redis
-from harness import ROOT, free_port
+from harness import ADMIN_ENV, ROOT, free_port
 
 CLIENT_PROCESSES = 4
 SUBSCRIBE = b'{"type":"subscribe","channel":"platform"}'
@@ -142,6 +142,7 @@ def instances(system: System, redis_url: str, count: int = 2) -> Iterator[list[t
             "BENCH_REDIS_URL": redis_url,
             "BENCH_CHANNEL": system.channel,
             "SHEEPFOLD_ENV": "bench",
+            **ADMIN_ENV,
             "SHEEPFOLD_SETTINGS_FILE": _sheepfold_settings(directory, redis_url),
         }
         processes, addresses = [], []

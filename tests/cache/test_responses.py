@@ -12,6 +12,7 @@ from blacksheep.testing import TestClient
 from sheepfold import BackendUnavailable, Cache, Identity, create_app, hookimpl
 from sheepfold.cache import ResponseCache, invalidate_entity, invalidate_namespace, invalidate_user
 from sheepfold.cache.memory import MemoryCache
+from tests.support.admin import ADMIN_HEADERS
 
 HIT, MISS = (b"hit",), (b"miss",)
 
@@ -177,7 +178,7 @@ async def test_hits_and_misses_are_counted_per_namespace_in_metrics(app):
     for _ in range(3):
         await get(app, "/me")
     await get(app, "/language", accept_language="en")
-    text = await (await TestClient(app).get("/metrics")).text()
+    text = await (await TestClient(app).get("/metrics", headers=ADMIN_HEADERS)).text()
     assert 'sheepfold_response_cache_hits_total{namespace="me"} 2.0' in text
     assert 'sheepfold_response_cache_misses_total{namespace="me"} 1.0' in text
     assert 'sheepfold_response_cache_misses_total{namespace="language"} 1.0' in text

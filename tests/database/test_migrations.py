@@ -21,6 +21,7 @@ from sheepfold_database import plugin as database_plugin
 from sheepfold_example import plugin as example_plugin
 from sheepfold_example.guestbook import latest_entries
 from tests.database.conftest import running_app
+from tests.support.admin import ADMIN_ENV
 
 REVISION = """
 import sqlalchemy as sa
@@ -163,6 +164,7 @@ def test_sheepfold_db_upgrade_current_downgrade_from_the_command_line(postgres_u
     """A real `sheepfold` process: installed plugins found by entry point, settings from the environment."""
     env = {
         "SHEEPFOLD_ENV": "testing",
+        **ADMIN_ENV,
         "SHEEPFOLD_DATABASE__URL": postgres_url,
         "SHEEPFOLD_DATABASE__SCHEMA": pg_schema,
     }

@@ -12,6 +12,7 @@ from sheepfold_database import MEMORY_URL, statement_shape
 from tests.database import routes_for_tests
 from tests.database.conftest import running_app
 from tests.database.routes_for_tests import create_library
+from tests.support.admin import ADMIN_HEADERS
 
 WATCH_LOGGER = "sheepfold.database.statements"
 
@@ -43,7 +44,7 @@ async def test_a_loop_of_single_row_queries_is_reported_once_with_route_and_stat
         assert "route /db/authors/{kind}/loop" in warning
         assert "FROM books" in warning and "WHERE books.author_id = ?" in warning
         await client.get("/db/authors/other/loop")
-        samples = n_plus_one_samples(await (await client.get("/metrics")).text())
+        samples = n_plus_one_samples(await (await client.get("/metrics", headers=ADMIN_HEADERS)).text())
         assert samples == ['sheepfold_database_n_plus_one_total{route="/db/authors/{kind}/loop"} 2.0']
 
 

@@ -22,6 +22,7 @@ from blacksheep.testing import TestClient
 from sheepfold_database import SqlDatabase
 from tests.database import routes_for_tests
 from tests.database.conftest import asyncpg_dsn, running_app, terminate_backends
+from tests.support.admin import ADMIN_HEADERS
 from tests.support.fault_proxy import Fault, FaultProxy
 
 
@@ -170,7 +171,7 @@ async def test_postgresql_down_then_back_while_requests_flow(postgres_url, pg_se
                 await proxy.close()  # down: every connection reset, new ones refused
                 await asyncio.sleep(0.3)
                 ready = await client.get("/health/ready")
-                report = await (await client.get("/health")).json()
+                report = await (await client.get("/health", headers=ADMIN_HEADERS)).json()
                 database = report["components"]["database"]
                 assert database["status"] == "down" and database["required"] is required
                 assert "ConnectionRefusedError" in database["error"]
@@ -218,7 +219,7 @@ async def test_a_database_that_accepts_but_never_answers_is_down_and_requests_do
             await fill_pool(client, 2)  # pooled connections that will meet the silence
             proxy.mode = Fault.SILENT
             async with asyncio.timeout(5):
-                response = await client.get("/health")
+                response = await client.get("/health", headers=ADMIN_HEADERS)
             database = (await response.json())["components"]["database"]
             assert response.status == 503 and database["status"] == "down"
             assert database["error"] == "no answer to SELECT 1 within 0.3 s"

@@ -12,6 +12,7 @@ from prometheus_client import CollectorRegistry
 from sheepfold_database import PoolAlert, PoolFigures, PoolMonitor, SqlDatabase
 from tests.database import routes_for_tests
 from tests.database.conftest import running_app
+from tests.support.admin import ADMIN_HEADERS
 
 POOL_LOGGER = "sheepfold.database.pool"
 
@@ -91,7 +92,7 @@ async def test_saturating_the_pool_shows_waiting_callers_and_serves_everyone_or_
             while database.pool.waiting == 0:
                 await asyncio.sleep(0.005)
             seen_waiting = database.pool.waiting
-            health = await (await client.get("/health")).json()
+            health = await (await client.get("/health", headers=ADMIN_HEADERS)).json()
             responses = await asyncio.gather(*callers)
         assert seen_waiting > 0
         pool = health["components"]["database"]["pool"]
@@ -108,7 +109,7 @@ async def test_saturating_the_pool_shows_waiting_callers_and_serves_everyone_or_
         records = pool_records(caplog)
         assert any(level == logging.ERROR and "waited for a connection" in message for level, message in records)
         assert len([1 for level, _ in records if level == logging.ERROR]) <= 2, "alerts are not repeated per sample"
-        metrics = (await (await client.get("/metrics")).text()).splitlines()
+        metrics = (await (await client.get("/metrics", headers=ADMIN_HEADERS)).text()).splitlines()
         assert 'sheepfold_database_pool_alerts_total{level="error"} 1.0' in metrics
         assert "sheepfold_database_pool_peak_checked_out 3.0" in metrics
 
@@ -121,7 +122,7 @@ async def test_callers_beyond_the_pool_timeout_get_a_clear_503_and_none_hangs(pg
             responses = await asyncio.gather(*(client.get("/db/hold?seconds=0.6") for _ in range(4)))
         statuses = sorted(r.status for r in responses)
         assert statuses == [200, 503, 503, 503]
-        metrics = await (await client.get("/metrics")).text()
+        metrics = await (await client.get("/metrics", headers=ADMIN_HEADERS)).text()
         assert 'sheepfold_database_unavailable_total{reason="pool_timeout"} 3.0' in metrics
 
 

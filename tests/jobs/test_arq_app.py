@@ -16,10 +16,11 @@ from sheepfold_jobs import ArqJobs, arq_redis
 from sheepfold_jobs import cli as commands
 from sheepfold_redis import RedisConnection, RedisSettings
 from tests.jobs.conftest import arq_settings, running_app
+from tests.support.admin import ADMIN_ENV, ADMIN_HEADERS
 from tests.support.job_functions import FIXED, RUNS, fresh_key
 from tests.support.ports import spare_port
 
-TOKEN = {"Authorization": "Bearer admin-secret"}
+TOKEN = {"Authorization": "Bearer an-admin-token-for-the-jobs-tests-0123"}
 
 
 async def wait_for(jobs: Jobs, job_id: str, status: JobStatus, timeout: float = 10.0) -> None:
@@ -39,7 +40,7 @@ async def test_the_embedded_worker_runs_jobs_in_the_server_process(redis_url):
 
 
 async def test_admin_routes_show_fleet_statistics_and_retry_failed_jobs(redis_url):
-    settings = arq_settings(redis_url, admin={"token": "admin-secret"})
+    settings = arq_settings(redis_url, admin={"token": "an-admin-token-for-the-jobs-tests-0123"})
     async with running_app(settings) as app:
         client = TestClient(app)
         jobs = app.platform.require(Jobs)
@@ -72,7 +73,7 @@ async def test_metrics_show_job_counts_and_queue_times(redis_url):
         client = TestClient(app)
         async with asyncio.timeout(5):
             while True:
-                text = await (await client.get("/metrics")).text()
+                text = await (await client.get("/metrics", headers=ADMIN_HEADERS)).text()
                 if 'sheepfold_jobs{priority="low",queue="default",state="completed"} 1.0' in text:
                     break
                 await asyncio.sleep(0.05)
@@ -120,6 +121,6 @@ def test_sheepfold_worker_needs_the_arq_backend(tmp_path):
     others = sorted(ep.name for ep in metadata.entry_points(group="sheepfold.plugins") if ep.name != "jobs")
     settings = tmp_path / "settings.toml"
     settings.write_text(f"[testing]\nplugins = {{ disabled = {others!r} }}\n".replace("'", '"'))
-    env = {"SHEEPFOLD_ENV": "testing", "SHEEPFOLD_SETTINGS_FILE": str(settings)}
+    env = {**ADMIN_ENV, "SHEEPFOLD_ENV": "testing", "SHEEPFOLD_SETTINGS_FILE": str(settings)}
     result = CliRunner().invoke(commands.worker, [], env=env)
     assert result.exit_code != 0 and "jobs.backend = 'arq'" in result.output

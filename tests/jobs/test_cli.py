@@ -15,6 +15,7 @@ from sheepfold_jobs import plugin as jobs_plugin
 from sheepfold_redis import plugin as redis_plugin
 from tests.jobs.served_plugins import crash_jobs
 from tests.jobs.test_worker_crash import PLUGINS, worker_settings
+from tests.support.admin import ADMIN_ENV
 from tests.support.redis_server import RedisServer
 
 
@@ -40,7 +41,11 @@ def test_failed_jobs_are_listed_shown_and_retried_from_the_command_line(tmp_path
     with RedisServer() as server:
         job_id = asyncio.run(make_failed_job(server.url))
         runner = CliRunner()
-        env = {"SHEEPFOLD_ENV": "testing", "SHEEPFOLD_SETTINGS_FILE": str(worker_settings(tmp_path, server.url))}
+        env = {
+            **ADMIN_ENV,
+            "SHEEPFOLD_ENV": "testing",
+            "SHEEPFOLD_SETTINGS_FILE": str(worker_settings(tmp_path, server.url)),
+        }
 
         listing = runner.invoke(commands.jobs, ["failed"], env=env)
         assert listing.exit_code == 0, listing.output

@@ -27,6 +27,7 @@ from sheepfold_jobs import plugin as jobs_plugin
 from sheepfold_redis import RedisConnection
 from sheepfold_redis import plugin as redis_plugin
 from tests.jobs.served_plugins import crash_jobs
+from tests.support.admin import ADMIN_ENV
 from tests.support.job_functions import fresh_key
 from tests.support.redis_server import RedisServer
 
@@ -59,7 +60,7 @@ worker = {{ idle_poll = 0.2, crash_margin = 1.0, shutdown_grace = 1.0 }}
 def worker_process(settings: Path) -> Iterator[subprocess.Popen[bytes]]:
     sheepfold = shutil.which("sheepfold", path=str(Path(sys.executable).parent))
     assert sheepfold, "the sheepfold command is not installed in this environment"
-    env = {**os.environ, "SHEEPFOLD_ENV": "testing", "SHEEPFOLD_SETTINGS_FILE": str(settings)}
+    env = {**os.environ, **ADMIN_ENV, "SHEEPFOLD_ENV": "testing", "SHEEPFOLD_SETTINGS_FILE": str(settings)}
     process = subprocess.Popen([sheepfold, "worker", "--queue", crash_jobs.QUEUE], env=env, cwd=settings.parent)
     try:
         yield process

@@ -10,6 +10,7 @@ from blacksheep.testing import TestClient
 from sheepfold import BackendUnavailable, Phase, create_app
 from sheepfold.state.memory import MemoryState
 from tests.kernel.plugins_for_tests import plugin
+from tests.support.admin import ADMIN_HEADERS
 
 PROBE = 0.05
 
@@ -124,14 +125,14 @@ async def test_health_names_the_capability_and_its_active_backend(flaky_app):
     client = TestClient(app)
     backend.down = True
     await app.platform.capabilities["state"].get("k")
-    report = await (await client.get("/health")).json()
+    report = await (await client.get("/health", headers=ADMIN_HEADERS)).json()
     assert report["status"] == "degraded"
     assert report["capabilities"]["state"]["configured"] == "flaky"
     assert report["capabilities"]["state"]["active"] == "memory"
     assert "flaky backend is down" in report["capabilities"]["state"]["last_error"]
     backend.down = False
     await wait_for(lambda: app.platform.capabilities["state"].on_backend)
-    report = await (await client.get("/health")).json()
+    report = await (await client.get("/health", headers=ADMIN_HEADERS)).json()
     assert report["status"] == "ok" and report["capabilities"]["state"]["active"] == "flaky"
 
 
@@ -141,7 +142,7 @@ async def test_every_switch_is_counted_in_metrics(flaky_app):
     await app.platform.capabilities["state"].get("k")
     backend.down = False
     await wait_for(lambda: app.platform.capabilities["state"].on_backend)
-    text = await (await TestClient(app).get("/metrics")).text()
+    text = await (await TestClient(app).get("/metrics", headers=ADMIN_HEADERS)).text()
     assert 'sheepfold_fallback_switches_total{capability="state",to="memory"} 1.0' in text
     assert 'sheepfold_fallback_switches_total{capability="state",to="flaky"} 1.0' in text
     assert 'sheepfold_capability_active_backend{backend="flaky",capability="state"} 1.0' in text

@@ -12,8 +12,9 @@ from blacksheep.testing import TestClient
 
 from sheepfold import ComponentHealth, Status, create_app
 from tests.kernel.plugins_for_tests import plugin
+from tests.support.admin import ADMIN_HEADERS
 
-TOKEN = "s3cret-admin-token"
+TOKEN = "an-admin-token-of-thirty-two-chars-or-more"
 
 
 def routes(router):
@@ -52,7 +53,7 @@ async def test_live_touches_nothing_and_answers_ok(client):
 
 
 async def test_health_reports_instance_components_and_capabilities(client):
-    report = await (await client.get("/health")).json()
+    report = await (await client.get("/health", headers=ADMIN_HEADERS)).json()
     assert report["status"] == "ok"
     assert report["instance"]
     assert report["components"]["memory"]["status"] == "ok"
@@ -86,7 +87,7 @@ async def test_hook_health_failure_costs_only_that_plugins_part():
             plugin("fine", sheepfold_health=fine),
         ],
     )
-    response = await client.get("/health")
+    response = await client.get("/health", headers=ADMIN_HEADERS)
     report = await response.json()
     assert response.status == 200 and report["status"] == "degraded"
     assert report["components"]["fine"]["status"] == "ok"
@@ -120,7 +121,7 @@ async def test_admin_token_guards_details_plugins_and_metrics():
 
 
 async def test_plugins_route_lists_name_distribution_version_hooks_enabled(client):
-    plugins = await (await client.get("/-/plugins")).json()
+    plugins = await (await client.get("/-/plugins", headers=ADMIN_HEADERS)).json()
     core = next(p for p in plugins if p["name"] == "sheepfold.core")
     assert core["distribution"] == "sheepfold" and core["enabled"] is True and core["required"] is True
     assert "sheepfold_register_routes" in core["hooks"]
@@ -129,7 +130,7 @@ async def test_plugins_route_lists_name_distribution_version_hooks_enabled(clien
 async def test_metrics_count_requests_by_method_and_status(client):
     await client.get("/health/live")
     await client.get("/nowhere")
-    text = await (await client.get("/metrics")).text()
+    text = await (await client.get("/metrics", headers=ADMIN_HEADERS)).text()
     assert 'sheepfold_http_requests_total{method="GET",status="200"}' in text
     assert 'sheepfold_http_requests_total{method="GET",status="404"} 1.0' in text
     assert "sheepfold_http_request_duration_seconds_bucket" in text

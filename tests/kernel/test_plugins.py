@@ -7,7 +7,7 @@ from typing import Protocol
 import pytest
 from blacksheep.testing import TestClient
 
-from sheepfold import PluginError, create_app
+from sheepfold import PluginError, SettingsError, create_app
 from sheepfold.plugins import PluginHost
 from tests.kernel.plugins_for_tests import plugin
 from tests.support.plugins import needs
@@ -42,13 +42,13 @@ def test_a_disabled_plugin_is_listed_but_never_imported(monkeypatch):
 
 
 def test_disabling_an_unknown_plugin_names_the_known_ones():
-    with pytest.raises(PluginError) as error:
+    with pytest.raises(SettingsError) as error:
         create_app({"plugins": {"disabled": ["nope"]}}, load_entry_points=False)
     assert "'nope'" in str(error.value) and "sheepfold.memory" in str(error.value)
 
 
 def test_a_kernel_plugin_cannot_be_disabled():
-    with pytest.raises(PluginError, match=r"part of the kernel and cannot be disabled"):
+    with pytest.raises(SettingsError, match=r"part of the kernel and cannot be disabled"):
         create_app({"plugins": {"disabled": ["sheepfold.memory"]}}, load_entry_points=False)
 
 

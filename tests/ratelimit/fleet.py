@@ -20,6 +20,7 @@ from pathlib import Path
 
 import httpx
 
+from tests.support.admin import ADMIN_TOKEN
 from tests.support.ports import spare_port
 
 SHEEPFOLD = str(Path(sys.executable).with_name("sheepfold"))
@@ -63,6 +64,9 @@ expected_instances = {expected_instances}
 
 [testing.ratelimit.policies.fleet]
 limit = "{limit}"
+
+[testing.admin]
+token = "{ADMIN_TOKEN}"
 """
 
 

@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from tests.ratelimit.fleet import fleet, fleet_settings
+from tests.support.admin import ADMIN_HEADERS
 from tests.support.redis_adapters import fresh_prefix
 from tests.support.redis_server import RedisServer
 
@@ -40,7 +41,10 @@ def shared_fleet(redis_url):
     settings = fleet_settings(redis_url, fresh_prefix(), f"{LIMIT}/minute", expected_instances=1)
     with fleet(settings) as instances:
         for instance in instances:
-            assert httpx.get(f"{instance.url}/health").json()["capabilities"]["ratelimit"]["active"] == "redis"
+            assert (
+                httpx.get(f"{instance.url}/health", headers=ADMIN_HEADERS).json()["capabilities"]["ratelimit"]["active"]
+                == "redis"
+            )
         yield instances
 
 
@@ -92,7 +96,7 @@ async def test_redis_killed_mid_load_answers_only_2xx_or_429_and_the_fleet_limit
             during = await spread(client, instances, 2 * LIMIT, client_at("198.51.100.5"))
             assert during.count(200) == LIMIT and set(during) == {200, 429}
             for instance in instances:
-                report = (await client.get(f"{instance.url}/health")).json()
+                report = (await client.get(f"{instance.url}/health", headers=ADMIN_HEADERS)).json()
                 assert report["components"]["ratelimit"]["status"] == "degraded"
                 assert report["capabilities"]["ratelimit"]["active"] == "memory"
 
@@ -110,5 +114,10 @@ async def test_redis_killed_mid_load_answers_only_2xx_or_429_and_the_fleet_limit
 async def wait_until_on_redis(client: httpx.AsyncClient, instances, timeout: float = 15.0) -> None:
     async with asyncio.timeout(timeout):
         for instance in instances:
-            while (await client.get(f"{instance.url}/health")).json()["capabilities"]["ratelimit"]["active"] != "redis":
+            while (await active_backend(client, instance.url)) != "redis":
                 await asyncio.sleep(0.1)
+
+
+async def active_backend(client: httpx.AsyncClient, url: str) -> str:
+    report = (await client.get(f"{url}/health", headers=ADMIN_HEADERS)).json()
+    return str(report["capabilities"]["ratelimit"]["active"])

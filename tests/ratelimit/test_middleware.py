@@ -151,6 +151,7 @@ def test_an_unknown_default_policy_stops_start_up_naming_the_known_ones():
 
 
 async def test_a_decorator_naming_an_unknown_policy_stops_start_up(started):
+    # Found while the app is built, so `sheepfold check` reports it too, with every other bad setting.
     class Misnamed:
         @hookimpl
         def sheepfold_register_routes(self, router, platform):
@@ -160,5 +161,5 @@ async def test_a_decorator_naming_an_unknown_policy_stops_start_up(started):
 
             router.add_get("/misnamed", handler)
 
-    with pytest.raises(PluginError, match="no rate-limit policy named 'missing'; defined: standard, strict"):
+    with pytest.raises(SettingsError, match="no rate-limit policy named 'missing'; defined: standard, strict"):
         await started(None, Misnamed())

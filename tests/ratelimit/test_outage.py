@@ -7,6 +7,7 @@ from blacksheep.testing import TestClient
 
 from sheepfold import BackendUnavailable, hookimpl
 from tests.ratelimit.app_for_tests import limited_app
+from tests.support.admin import ADMIN_HEADERS
 
 
 class DownLimiter:
@@ -93,13 +94,13 @@ async def test_the_outage_shows_in_health_and_is_counted_in_metrics(outage_clien
     client = await outage_client("open")
     await statuses(client, "/open", 4)
     await statuses(client, "/strict", 1)
-    report = await (await client.get("/health")).json()
+    report = await (await client.get("/health", headers=ADMIN_HEADERS)).json()
     assert report["capabilities"]["ratelimit"]["active"] == "memory"
     component = report["components"]["ratelimit"]
     assert component["status"] == "degraded"
     assert component["policies"]["standard"]["in_effect"] == "open"
     assert component["policies"]["strict"]["in_effect"].startswith("memory")
-    metrics = (await (await client.get("/metrics")).read()).decode()
+    metrics = (await (await client.get("/metrics", headers=ADMIN_HEADERS)).read()).decode()
     assert 'sheepfold_ratelimit_outage_decisions_total{mode="open",policy="standard"} 4.0' in metrics
     assert 'sheepfold_ratelimit_outage_decisions_total{mode="memory",policy="strict"} 1.0' in metrics
     assert 'sheepfold_ratelimit_decisions_total{decision="open",policy="standard"} 4.0' in metrics

@@ -15,7 +15,7 @@ from tests.realtime.served import serving
 from tests.realtime.served_plugins import channel_plugin
 
 SECRET = "realtime-tests-secret-0123456789abcdef-0123"
-ADMIN_TOKEN = "realtime-tests-admin-token"
+ADMIN_TOKEN = "realtime-tests-admin-token-0123456789abcdef"
 
 
 def realtime_settings(**sections: dict[str, Any]) -> dict[str, Any]:

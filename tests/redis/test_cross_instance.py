@@ -22,6 +22,7 @@ from pathlib import Path
 import httpx
 
 from tests.redis.served_plugins import state_cache_routes
+from tests.support.admin import ADMIN_ENV
 from tests.support.ports import spare_port
 from tests.support.redis_adapters import fresh_prefix
 from tests.support.redis_server import RedisServer
@@ -51,7 +52,7 @@ def serving(settings: Path, count: int) -> Iterator[list[str]]:
     """``count`` ``sheepfold serve`` processes; yields their base URLs once each answers /health/live."""
     sheepfold = shutil.which("sheepfold", path=str(Path(sys.executable).parent))
     assert sheepfold, "the sheepfold command is not installed in this environment"
-    env = {**os.environ, "SHEEPFOLD_ENV": "testing", "SHEEPFOLD_SETTINGS_FILE": str(settings)}
+    env = {**os.environ, **ADMIN_ENV, "SHEEPFOLD_ENV": "testing", "SHEEPFOLD_SETTINGS_FILE": str(settings)}
     ports = [spare_port() for _ in range(count)]
     processes = [
         subprocess.Popen(

@@ -21,6 +21,7 @@ from redis.asyncio import Redis
 from sheepfold import Cache, PlatformApplication
 from tests.redis.conftest import redis_backed, running_app
 from tests.redis.served_plugins import state_cache_routes
+from tests.support.admin import ADMIN_HEADERS
 from tests.support.fault_proxy import Fault, FaultProxy
 from tests.support.redis_server import RedisServer
 
@@ -103,7 +104,7 @@ async def test_killing_redis_under_load_switches_to_memory_and_back_without_a_5x
                 await asyncio.to_thread(server.kill)  # off the event loop: requests keep flowing
                 await wait_until(lambda: on(app, "memory"), within=1.0, what="switch to memory")
                 switch_time = max(switched[name, False] for name in REDIS_CAPABILITIES) - killed_at
-                report = await (await health.get("/health")).json()
+                report = await (await health.get("/health", headers=ADMIN_HEADERS)).json()
                 assert report["status"] == "degraded"
                 assert {name: report["capabilities"][name]["active"] for name in REDIS_CAPABILITIES} == {
                     "state": "memory",
@@ -116,7 +117,7 @@ async def test_killing_redis_under_load_switches_to_memory_and_back_without_a_5x
                 await wait_until(lambda: on(app, "redis"), within=2.0, what="switch back to Redis")
                 back_time = max(switched[name, True] for name in REDIS_CAPABILITIES) - up_at
                 await asyncio.sleep(0.2)
-            assert (await (await health.get("/health")).json())["status"] == "ok"
+            assert (await (await health.get("/health", headers=ADMIN_HEADERS)).json())["status"] == "ok"
     assert load.statuses_at_least(500) == []
     outage = load.durations_between(killed_at, up_at)
     print(

@@ -12,12 +12,13 @@ from sheepfold_redis import RedisConnection
 from sheepfold_redis.cache import RedisCache
 from sheepfold_redis.state import RedisState
 from tests.redis.conftest import redis_backed, running_app
+from tests.support.admin import ADMIN_HEADERS
 from tests.support.redis_adapters import remove_namespace
 from tests.support.redis_server import RedisServer
 
 
 async def health(app) -> dict:
-    response = await TestClient(app).get("/health")
+    response = await TestClient(app).get("/health", headers=ADMIN_HEADERS)
     return await response.json()
 
 
@@ -49,7 +50,7 @@ async def test_hook_health_reports_reachability_latency_version_and_pool(redis_u
 async def test_metrics_show_redis_up_latency_and_pool(redis_url):
     async with running_app(redis_backed(redis_url)) as app:
         await health(app)
-        text = await (await TestClient(app).get("/metrics")).text()
+        text = await (await TestClient(app).get("/metrics", headers=ADMIN_HEADERS)).text()
         assert "sheepfold_redis_up 1.0" in text
         assert "sheepfold_redis_ping_seconds" in text
         assert 'sheepfold_redis_pool_connections{state="free"}' in text

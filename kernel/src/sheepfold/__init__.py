@@ -7,6 +7,7 @@ from sheepfold.errors import BackendUnavailable, PluginError, SettingsError, She
 from sheepfold.fallback import BACKEND_FAILURES, FallbackSwitch, Phase, SwitchListener
 from sheepfold.health import ComponentHealth, Status
 from sheepfold.hookspecs import hookimpl
+from sheepfold.http.admin import AdminGuard, admin_only
 from sheepfold.http.problems import problem
 from sheepfold.identity import Identity
 from sheepfold.jobs import Jobs
@@ -16,10 +17,12 @@ from sheepfold.pubsub import PubSub
 from sheepfold.ratelimit import RateLimiter
 from sheepfold.recovery import Recovery, RecoveryResult, RecoveryStep
 from sheepfold.sessions import SessionRecords
+from sheepfold.settings import NameSetting
 from sheepfold.state import State
 
 __all__ = [
     "BACKEND_FAILURES",
+    "AdminGuard",
     "BackendUnavailable",
     "Cache",
     "CacheAside",
@@ -28,6 +31,7 @@ __all__ = [
     "FallbackSwitch",
     "Identity",
     "Jobs",
+    "NameSetting",
     "Phase",
     "Platform",
     "PlatformApplication",
@@ -43,6 +47,7 @@ __all__ = [
     "State",
     "Status",
     "SwitchListener",
+    "admin_only",
     "create_app",
     "hookimpl",
     "problem",

@@ -13,14 +13,15 @@ from sheepfold.builtin import BUILTIN_PLUGINS
 from sheepfold.cache.aside import CacheAside
 from sheepfold.cache.port import Cache
 from sheepfold.capabilities import bind_capabilities
-from sheepfold.errors import SettingsError
+from sheepfold.errors import PluginError, SettingsError
+from sheepfold.http.admin import AdminGuard, admin_problems, unguarded_admin_routes
 from sheepfold.http.body_limit import BODILESS_METHODS, limited_receive
 from sheepfold.identity import IdentityResolver
 from sheepfold.metrics import PlatformMetrics
 from sheepfold.platform import Platform
 from sheepfold.plugins import PluginHost
 from sheepfold.providers import ProviderRegistry
-from sheepfold.settings import load_settings, validate_settings
+from sheepfold.settings import load_settings, normalise_names, validate_settings
 
 
 class PlatformApplication(Application):
@@ -48,15 +49,24 @@ def create_app(
     ``load_entry_points=False`` to choose exactly what runs. Nothing touches
     the network here: adapters connect when the app starts.
 
-    Raises :class:`~sheepfold.errors.SettingsError` (every bad key at once) or
-    :class:`~sheepfold.errors.PluginError` (naming the plugin and hook).
+    Raises one :class:`~sheepfold.errors.SettingsError` listing every
+    problem at once: ``plugins.disabled``, the validators, ``admin.*``, the
+    adapters named, what each plugin refuses while configuring itself or its
+    routes (policies, queues), and admin routes not declared
+    routes (policies, queues). ``sheepfold check`` and ``sheepfold serve``
+    both report exactly this. A plugin that fails for another reason, or
+    registers a route on the admin surface (``/-/*``, ``/metrics``) without
+    :func:`~sheepfold.http.admin.admin_only`, raises
+    :class:`~sheepfold.errors.PluginError`.
     """
     loaded = load_settings(settings)
+    problems: list[str] = []
     disabled = loaded.get("plugins.disabled") or []
-    if not isinstance(disabled, list):
-        raise SettingsError([f"plugins.disabled: expected a list of plugin names, got {type(disabled).__name__}"])
+    if not isinstance(disabled, list) or not all(isinstance(name, str) for name in disabled):
+        problems.append(f"plugins.disabled: expected a list of plugin names, got {type(disabled).__name__}")
+        disabled = []
     host = PluginHost()
-    host.load(
+    problems += host.load(
         builtins=BUILTIN_PLUGINS,
         entry_points=load_entry_points,
         directory=loaded.get("plugins.directory") or None,
@@ -65,21 +75,42 @@ def create_app(
     )
     app = PlatformApplication(router=Router(), services=Container())
     platform = Platform(app=app, settings=loaded, plugins=host, metrics=PlatformMetrics())
-    validators = host.call_each("sheepfold_settings_validators", platform=platform)
-    validate_settings(loaded, [v for _plugin, vs in validators for v in vs or ()])
+    answers = host.call_each("sheepfold_settings_validators", platform=platform)
+    validators = [validator for _plugin, plugin_validators in answers for validator in plugin_validators or ()]
+    normalise_names(loaded, validators)
+    try:
+        validate_settings(loaded, validators)
+    except SettingsError as error:
+        problems += error.problems
+    problems += admin_problems(loaded)
     app.max_body_size = loaded.get("http.max_body_size")
     app.platform = platform
     platform.provide(Platform, platform)
     platform.provide(IdentityResolver, platform.identities)
+    platform.provide(AdminGuard, AdminGuard.from_settings(loaded))
 
     registry = ProviderRegistry()
     host.call_each("sheepfold_register_providers", register=registry.register, platform=platform)
-    bind_capabilities(platform, registry)
-    platform.provide(CacheAside, CacheAside(platform.require(Cache)))
+    try:
+        bind_capabilities(platform, registry)
+    except SettingsError as error:
+        problems += error.problems
+    except Exception:
+        if not problems:
+            raise
+        # An adapter refused settings the validators already reported: the report says why.
+    cache = platform.find(Cache)
+    if cache is not None:
+        platform.provide(CacheAside, CacheAside(cache))
 
     # Load order: every plugin configures the app (and provides its services) before any adds routes.
-    host.call_each("sheepfold_configure_app", app=app, platform=platform)
-    host.call_each("sheepfold_register_routes", router=app.router, platform=platform)
+    host.call_collecting("sheepfold_configure_app", problems, app=app, platform=platform)
+    host.call_collecting("sheepfold_register_routes", problems, router=app.router, platform=platform)
+    if problems:
+        raise SettingsError(problems)
+    unguarded = unguarded_admin_routes(app.router)
+    if unguarded:
+        raise PluginError("; ".join(unguarded))
 
     async def start(_app: Application) -> None:
         await platform.start()

@@ -21,7 +21,16 @@ def bind_capabilities(platform: Platform, registry: ProviderRegistry) -> None:
     implement its port (a missing method, or async where the port's is not).
     """
     settings = platform.settings
-    problems: list[str] = []
+    # Every unknown name first: an adapter that then refuses its settings must not hide them.
+    problems = [
+        problem
+        for capability in PORTS
+        for role in ("backend", "fallback")
+        if (name := settings.get(f"{capability}.{role}")) is not None
+        and (problem := registry.unknown(capability, name, setting=f"{capability}.{role}")) is not None
+    ]
+    if problems:
+        raise SettingsError(problems)
     for capability, port in PORTS.items():
         backend_name = settings.get(f"{capability}.backend")
         fallback_name = settings.get(f"{capability}.fallback")

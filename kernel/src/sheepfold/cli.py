@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import click
 
 from sheepfold.builtin import BUILTIN_PLUGINS
-from sheepfold.errors import SheepfoldError
+from sheepfold.errors import SettingsError, SheepfoldError
 from sheepfold.plugins import PluginHost
 from sheepfold.settings import load_settings
 
@@ -20,11 +20,13 @@ if TYPE_CHECKING:
 def _load_plugins() -> PluginHost:
     settings = load_settings()
     host = PluginHost()
-    host.load(
+    problems = host.load(
         builtins=BUILTIN_PLUGINS,
         directory=settings.get("plugins.directory") or None,
         disabled=settings.get("plugins.disabled") or [],
     )
+    if problems:
+        raise SettingsError(problems)
     return host
 
 

@@ -85,7 +85,9 @@ def sheepfold_configure_app(app: Application, platform: Platform) -> None:
     Use ``app.middlewares.append(fn, MiddlewareCategory...)`` and
     ``platform.provide(SomeType, instance)`` (which also registers the
     instance in ``app.services`` for handlers). Collecting; return value
-    ignored. Synchronous.
+    ignored. Synchronous. Raise ``SettingsError([...])`` for settings that
+    the validators cannot judge alone: its problems are reported with every
+    other bad setting.
     """
 
 

@@ -17,7 +17,7 @@ from typing import Any
 import pluggy
 
 from sheepfold import hookspecs
-from sheepfold.errors import PluginError
+from sheepfold.errors import PluginError, SettingsError
 
 logger = logging.getLogger("sheepfold.plugins")
 
@@ -92,9 +92,14 @@ class PluginHost:
         directory: str | None = None,
         explicit: Iterable[object] = (),
         disabled: Iterable[str] = (),
-    ) -> None:
-        """Register every plugin; raise :class:`PluginError` for unknown or required names in ``disabled``."""
-        disabled_names = set(disabled)
+    ) -> list[str]:
+        """Register every plugin but those named in ``disabled`` (names compare case-insensitively).
+
+        Returns the problems of ``plugins.disabled`` (an unknown name, a kernel
+        plugin) rather than raising them, so that start-up reports them with
+        every other bad setting; the plugins it names are still left out.
+        """
+        disabled_names = {name.lower() for name in disabled}
         candidates: list[tuple[PluginInfo, Any]] = []
         for name, plugin in builtins:
             candidates.append((PluginInfo(name, "builtin", *_distribution_of("sheepfold"), required=True), plugin))
@@ -113,34 +118,33 @@ class PluginHost:
             name = _name_of(plugin)
             candidates.append((PluginInfo(name, "explicit", *_distribution_of_module(plugin)), plugin))
 
-        known = {info.name: info for info, _ in candidates}
+        known = {info.name.lower(): info for info, _ in candidates}
         problems = []
         for name in sorted(disabled_names):
             if name not in known:
-                problems.append(
-                    f"unknown plugin {name!r} in plugins.disabled; known plugins: {', '.join(sorted(known))}"
-                )
+                names = ", ".join(sorted(info.name for info in known.values()))
+                problems.append(f"plugins.disabled: unknown plugin {name!r}; known plugins: {names}")
             elif known[name].required:
-                problems.append(f"plugin {name!r} is part of the kernel and cannot be disabled")
-        if problems:
-            raise PluginError("; ".join(problems))
+                problems.append(f"plugins.disabled: plugin {name!r} is part of the kernel and cannot be disabled")
+                disabled_names.discard(name)
 
         loaded: list[tuple[PluginInfo, object]] = []
         for info, plugin in candidates:
             if info.name in self.infos:
                 raise PluginError("two plugins share this name", plugin=info.name)
             self.infos[info.name] = info
-            if info.name in disabled_names:
+            if info.name.lower() in disabled_names:
                 info.enabled = False
                 continue
             loaded.append((info, _materialise(info, plugin)))
-        order = ordered_by_after(loaded, disabled=[self.infos[name] for name in disabled_names])
+        order = ordered_by_after(loaded, disabled=[info for info in self.infos.values() if not info.enabled])
         for info, plugin in order:
             self._register(info, plugin)
         # Listings show enabled plugins in the order hooks call them, then the disabled ones.
         self.infos = {info.name: info for info, _ in order} | {
             name: info for name, info in self.infos.items() if not info.enabled
         }
+        return problems
 
     def _register(self, info: PluginInfo, plugin: object) -> None:
         try:
@@ -188,6 +192,29 @@ class PluginHost:
             except Exception as error:
                 raise PluginError(f"{type(error).__name__}: {error}", plugin=impl.plugin_name, hook=hook) from error
         return results
+
+    def call_collecting(self, hook: str, problems: list[str], **kwargs: Any) -> None:
+        """Call a synchronous hook plugin by plugin, collecting settings problems instead of stopping.
+
+        A :class:`SettingsError`'s problems are added to ``problems`` and the
+        next plugin is called, so start-up reports every bad setting at once.
+        Any other exception becomes a :class:`PluginError`, unless ``problems``
+        already holds something: then it most likely follows from those (a
+        plugin whose settings were refused cannot set itself up) and is left
+        out of the report, which stays about settings and never prints values.
+        """
+        for impl in self.ordered(hook):
+            try:
+                impl.function(*[kwargs[arg] for arg in impl.argnames])
+            except SettingsError as error:
+                problems.extend(error.problems)
+            except Exception as error:
+                if problems:
+                    logger.debug("%s of plugin %r failed after settings problems", hook, impl.plugin_name)
+                    continue
+                if isinstance(error, PluginError):
+                    raise
+                raise PluginError(f"{type(error).__name__}: {error}", plugin=impl.plugin_name, hook=hook) from error
 
     async def await_each(self, hook: str, *, reverse: bool = False, isolate: bool = False, **kwargs: Any) -> None:
         """Call a lifecycle hook plugin by plugin, awaiting each result before the next call.

@@ -24,10 +24,16 @@ class ProviderRegistry:
     def names(self, capability: str) -> list[str]:
         return sorted(self._factories.get(capability, {}))
 
+    def unknown(self, capability: str, name: str, *, setting: str) -> str | None:
+        """The problem of ``setting`` naming adapter ``name`` when none is registered (listing the known), else None."""
+        if name in self._factories.get(capability, {}):
+            return None
+        known = ", ".join(self.names(capability)) or "none"
+        return f"{setting}: no {capability} adapter named {name!r}; registered: {known}"
+
     def build(self, capability: str, name: str, platform: Platform, *, setting: str) -> Any:
         """Build adapter ``name``; a :class:`SettingsError` naming ``setting`` lists the known names."""
-        factory = self._factories.get(capability, {}).get(name)
-        if factory is None:
-            known = ", ".join(self.names(capability)) or "none"
-            raise SettingsError([f"{setting}: no {capability} adapter named {name!r}; registered: {known}"])
-        return factory(platform)
+        problem = self.unknown(capability, name, setting=setting)
+        if problem is not None:
+            raise SettingsError([problem])
+        return self._factories[capability][name](platform)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, MutableMapping
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +15,8 @@ from sheepfold.errors import SettingsError
 ENVVAR_PREFIX = "SHEEPFOLD"
 SETTINGS_FILE_VARIABLE = "SHEEPFOLD_SETTINGS_FILE"
 ENVIRONMENT_VARIABLE = "SHEEPFOLD_ENV"
+#: The one environment with conveniences that are unsafe elsewhere (generated secrets, an open admin surface).
+DEVELOPMENT = "development"
 
 _SECRET_KEY = re.compile(r"secret|password|token|key|dsn", re.IGNORECASE)
 _REDACTED = "<redacted>"
@@ -27,6 +29,89 @@ _MESSAGES = {
 def is_secret(key: str) -> bool:
     """True for keys whose values must never be printed (secret, password, token, key, dsn)."""
     return bool(_SECRET_KEY.search(key))
+
+
+def is_development(settings: Any) -> bool:
+    """True when ``settings`` are those of the ``development`` environment (``SHEEPFOLD_ENV``)."""
+    return str(getattr(settings, "current_env", "") or "").lower() == DEVELOPMENT
+
+
+class NameSetting(Validator):  # type: ignore[misc]  # dynaconf is untyped
+    """A validator for a setting that names things; :func:`normalise_names` lower-cases the names.
+
+    Names (of policies, queues, plugins) must mean the same whether they come
+    from a settings file, an environment variable (dynaconf keeps its upper
+    case: ``SHEEPFOLD_JOBS__QUEUES__AUDIT__CONCURRENCY`` is ``AUDIT``) or
+    ``create_app(settings=...)``. ``shape`` says where the names are:
+    ``"keys"`` (a table keyed by names, each entry a table of fields, whose
+    keys are lower-cased too: ``ratelimit.policies``, ``jobs.queues``),
+    ``"values"`` (a table whose values are names: ``ratelimit.routes``) or
+    ``"value"`` (a name, or a list of names). Other arguments are
+    :class:`~dynaconf.Validator`'s.
+    """
+
+    SHAPES = ("keys", "values", "value")
+
+    def __init__(self, name: str, *, shape: str, **kwargs: Any) -> None:
+        if shape not in self.SHAPES:
+            raise ValueError(f"shape must be one of {self.SHAPES}, got {shape!r}")
+        super().__init__(name, **kwargs)
+        self.shape = shape
+
+
+def normalise_names(settings: Dynaconf, validators: Iterable[Validator]) -> None:
+    """Lower-case, in place, the names in every setting that a :class:`NameSetting` declares.
+
+    Called by ``create_app`` before validation. Entries that differ only in
+    case are merged, the later source winning field by field (environment
+    variables come after files, so they win).
+    """
+    for validator in validators:
+        if not isinstance(validator, NameSetting):
+            continue
+        for name in validator.names:
+            value = settings.get(name)
+            if validator.shape == "keys" and isinstance(value, MutableMapping):
+                _replace_items(value, _lowered_table(value))
+            elif validator.shape == "values" and isinstance(value, MutableMapping):
+                _replace_items(value, {key: _lowered(item) for key, item in value.items()})
+            elif validator.shape == "value" and isinstance(value, list):
+                value[:] = _lowered(value)  # in place: set() would merge the lists
+            elif validator.shape == "value" and isinstance(value, str):
+                settings.set(name, value.lower())
+
+
+def _lowered(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.lower()
+    if isinstance(value, list):
+        return [item.lower() if isinstance(item, str) else item for item in value]
+    return value
+
+
+def _lowered_table(table: Mapping[Any, Any]) -> dict[Any, Any]:
+    merged: dict[Any, Any] = {}
+    for key, entry in table.items():
+        name = key.lower() if isinstance(key, str) else key
+        if isinstance(entry, Mapping):
+            fields = merged.setdefault(name, {})
+            if isinstance(fields, dict):
+                fields.update((f.lower() if isinstance(f, str) else f, v) for f, v in entry.items())
+                continue
+        merged[name] = entry
+    return merged
+
+
+def _replace_items(target: MutableMapping[Any, Any], items: Mapping[Any, Any]) -> None:
+    # In place: dynaconf's set() merges nested keys case-insensitively, so it cannot drop an upper-case key.
+    # The entries become nodes of the same kind as ``target`` (dynaconf's DataDict, bound to the same
+    # settings), so that dotted look-ups and validator defaults see into them.
+    meta = getattr(target, "__meta__", None)
+    node: Any = type(target)
+    rebuilt = node(items, box_settings=meta.core) if meta is not None else dict(items)
+    for key in list(target):
+        del target[key]
+    target.update(rebuilt)
 
 
 def load_settings(settings: Mapping[str, Any] | Dynaconf | None = None) -> Dynaconf:

@@ -4,47 +4,36 @@ from __future__ import annotations
 
 from blacksheep import Request, Response, Router, json
 
-from sheepfold.http.admin import is_admin
-from sheepfold.http.problems import problem
+from sheepfold import admin_only, problem
 from sheepfold.jobs import Jobs
 from sheepfold.platform import Platform
-
-
-def _unauthorized() -> Response:
-    response = problem(401, "This route requires the admin token as a Bearer token.")
-    response.add_header(b"WWW-Authenticate", b"Bearer")
-    return response
 
 
 def add_admin_routes(router: Router, platform: Platform) -> None:
     """``GET /-/jobs``, ``GET /-/jobs/failed``, ``GET /-/jobs/failed/{job_id}``, ``POST /-/jobs/failed/{job_id}/retry``.
 
-    All need the admin token (``admin.token``) when one is set, like ``/-/plugins``.
+    All are admin routes (:func:`sheepfold.admin_only`), like ``/-/plugins``.
     """
     jobs: Jobs = platform.require(Jobs)
 
-    async def statistics(request: Request) -> Response:
-        if not is_admin(request, platform):
-            return _unauthorized()
+    @admin_only
+    async def statistics() -> Response:
         return json((await jobs.statistics()).to_json())
 
+    @admin_only
     async def failed_list(request: Request) -> Response:
-        if not is_admin(request, platform):
-            return _unauthorized()
         limit = request.query.get("limit", ["100"])[0]
         if not limit.isdigit() or not 1 <= int(limit) <= 1000:
             return problem(400, "limit must be a whole number from 1 to 1000.")
         return json([failed.to_json() for failed in await jobs.failed_jobs(int(limit))])
 
-    async def failed_one(request: Request, job_id: str) -> Response:
-        if not is_admin(request, platform):
-            return _unauthorized()
+    @admin_only
+    async def failed_one(job_id: str) -> Response:
         failed = await jobs.failed_job(job_id)
         return problem(404, "No such job in the failed list.") if failed is None else json(failed.to_json())
 
-    async def retry(request: Request, job_id: str) -> Response:
-        if not is_admin(request, platform):
-            return _unauthorized()
+    @admin_only
+    async def retry(job_id: str) -> Response:
         if not await jobs.retry_failed(job_id):
             return problem(404, "No such job in the failed list.")
         return json({"job_id": job_id, "status": "queued"}, status=202)

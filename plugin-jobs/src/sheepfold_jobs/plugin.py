@@ -6,6 +6,7 @@ import click
 from blacksheep import Application, Router
 from dynaconf import Validator
 
+from sheepfold.errors import SettingsError
 from sheepfold.health import ComponentHealth, Status
 from sheepfold.hookspecs import hookimpl
 from sheepfold.jobs import JobRegistry, Jobs
@@ -46,6 +47,12 @@ def sheepfold_register_providers(register: RegisterProvider) -> None:
 
 @hookimpl
 def sheepfold_configure_app(app: Application, platform: Platform) -> None:
+    known = JobRegistry.of(platform).queues()
+    unknown = [queue for queue in platform.settings.get("jobs.worker.queues") or () if queue not in known]
+    if unknown:
+        raise SettingsError(
+            [f"jobs.worker.queues: no job queue named {q!r}; known: {', '.join(known)}" for q in unknown]
+        )
     switch = platform.capabilities.get("jobs")
     if switch is not None:
         switch.add_recovery_step("drain-spool", drain_spool)

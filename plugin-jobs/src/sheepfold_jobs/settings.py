@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dynaconf import Validator
 
+from sheepfold import NameSetting
+
 
 def _is_list_of_str(value: object) -> bool:
     return isinstance(value, list) and all(isinstance(item, str) for item in value)
@@ -13,7 +15,7 @@ def settings_validators() -> list[Validator]:
     number = (int, float)
     return [
         Validator("jobs.worker.embedded", default=False, is_type_of=bool),
-        Validator("jobs.worker.queues", default=[], condition=_is_list_of_str),
+        NameSetting("jobs.worker.queues", shape="value", default=[], condition=_is_list_of_str),
         Validator("jobs.worker.idle_poll", default=1.0, is_type_of=number, gt=0),
         Validator("jobs.worker.crash_margin", default=10.0, is_type_of=number, gte=0),
         Validator("jobs.worker.shutdown_grace", default=10.0, is_type_of=number, gte=0),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from blacksheep import Application
+from blacksheep import Application, Router
 from blacksheep.middlewares import MiddlewareCategory
 from dynaconf import Validator
 
@@ -37,7 +37,7 @@ def sheepfold_configure_app(app: Application, platform: Platform) -> None:
             router=app.router,
         )
     except LookupError as error:
-        raise SettingsError([str(error.args[0])]) from None
+        raise SettingsError([str(problem) for problem in error.args]) from None
     metrics = RateLimitMetrics(platform.metrics)
     switch = platform.capabilities["ratelimit"]
     # The switch calls its fallback only while the backend is down: that is where on_outage applies.
@@ -58,11 +58,25 @@ def sheepfold_configure_app(app: Application, platform: Platform) -> None:
     app.middlewares.append(middleware, MiddlewareCategory.AUTHZ)
 
 
+@hookimpl(trylast=True)
+def sheepfold_register_routes(router: Router, platform: Platform) -> None:
+    # Last, so that every plugin's routes are there: an unknown policy is a settings problem for `check` too.
+    routes = platform.find(RoutePolicies)
+    if routes is None:
+        return  # not configured: the settings problems that prevented it are reported already
+    problems = []
+    for route in router.iter_all():  # type: ignore[no-untyped-call]  # before start-up: registered_routes
+        try:
+            routes.check_handler(route.handler)
+        except LookupError as error:
+            problems.append(str(error.args[0]))
+    if problems:
+        raise SettingsError(problems)
+
+
 @hookimpl
 def sheepfold_startup(app: Application, platform: Platform) -> None:
     routes = platform.require(RoutePolicies)
-    for route in app.router:
-        routes.check_handler(route.handler)
     # Rules match route templates, not request paths: a rule naming a concrete path of a
     # parameterised route (or a typo) would silently limit nothing, so say so.
     for rule in routes.unmatched_rules(route_template(route.pattern) for route in app.router):

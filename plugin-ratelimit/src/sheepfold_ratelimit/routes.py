@@ -95,6 +95,17 @@ class RoutePolicies:
     ) -> None:
         self.policies = dict(policies)
         self._router = router
+        unknown = []
+        for setting, name in [
+            ("ratelimit.default_policy", default),
+            *((f"ratelimit.routes.{pattern!r}", name) for pattern, name in routes.items()),
+        ]:
+            try:
+                self._named(name or "", setting)
+            except LookupError as error:
+                unknown.append(error.args[0])
+        if unknown:
+            raise LookupError(*unknown)  # every unknown name at once, one per argument
         self._default = self._named(default, "ratelimit.default_policy") if default else None
         self._rules = [
             (_normalised_rule(rule), self._named(name, f"ratelimit.routes.{rule!r}")) for rule, name in routes.items()

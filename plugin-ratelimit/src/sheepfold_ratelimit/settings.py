@@ -8,7 +8,7 @@ from typing import Any, TypeGuard
 
 from dynaconf import Dynaconf, Validator
 
-from sheepfold import SettingsError
+from sheepfold import NameSetting, SettingsError
 from sheepfold.ratelimit import RateLimitPolicy
 
 #: Paths that are never limited unless a rule names them: probes and scrapes must not be refused.
@@ -37,14 +37,15 @@ def _is_str_mapping(value: object) -> bool:
 def validators() -> list[Validator]:
     """Every key of ``[ratelimit]`` with its default, so an empty settings file works."""
     return [
-        Validator("ratelimit.default_policy", default="standard", is_type_of=str),
+        NameSetting("ratelimit.policies", shape="keys", default={}),
+        NameSetting("ratelimit.default_policy", shape="value", default="standard", is_type_of=str),
         Validator("ratelimit.policies.standard.limit", default="100/minute"),
         Validator("ratelimit.policies.strict.limit", default="10/minute"),
         Validator("ratelimit.expected_instances", default=1, is_type_of=int, gte=1),
         Validator("ratelimit.trusted_proxies", default=[], condition=_is_list_of_networks),
         Validator("ratelimit.ipv6_prefix", default=64, is_type_of=int, gte=1, lte=128),
         Validator("ratelimit.exempt_paths", default=DEFAULT_EXEMPT_PATHS, condition=_is_list_of_str),
-        Validator("ratelimit.routes", default={}, condition=_is_str_mapping),
+        NameSetting("ratelimit.routes", shape="values", default={}, condition=_is_str_mapping),
         Validator("ratelimit.headers", default=True, is_type_of=bool),
     ]
 

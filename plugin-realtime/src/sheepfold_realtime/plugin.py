@@ -60,7 +60,7 @@ def sheepfold_register_routes(router: Router, platform: Platform) -> None:
 
     router.add_ws(path, websocket_endpoint)
     platform.app.after_start += serve_sockets_without_http_middlewares
-    routes.add_routes(router, platform, hub, rules)
+    routes.add_routes(router, hub, rules)
 
 
 @hookimpl

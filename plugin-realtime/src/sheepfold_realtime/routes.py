@@ -2,33 +2,18 @@
 
 from __future__ import annotations
 
-import hmac
-
 from blacksheep import Request, Response, Router, json
 
-from sheepfold import Platform, problem
+from sheepfold import admin_only, problem
 from sheepfold_realtime.channels import REALTIME_ADMIN, ChannelRules
 from sheepfold_realtime.hub import EventTooLarge, RealtimeHub
 
 
-async def is_realtime_admin(request: Request, platform: Platform) -> bool:
-    """True for an identity allowed ``realtime.admin``, or a request bearing ``admin.token`` (when one is set).
+def add_routes(router: Router, hub: RealtimeHub, rules: ChannelRules) -> None:
+    """Both routes are admin routes: the admin token, or an identity allowed ``realtime.admin``."""
 
-    Unlike the kernel's introspection routes, an unset token admits no one:
-    publishing to every socket is never open by default.
-    """
-    if platform.allowed(await platform.identify(request), REALTIME_ADMIN):
-        return True
-    token = str(platform.settings.get("admin.token") or "")
-    header = request.get_first_header(b"authorization") or b""
-    scheme, _, presented = header.partition(b" ")
-    return bool(token) and scheme.lower() == b"bearer" and hmac.compare_digest(presented.strip(), token.encode())
-
-
-def add_routes(router: Router, platform: Platform, hub: RealtimeHub, rules: ChannelRules) -> None:
+    @admin_only(action=REALTIME_ADMIN)
     async def publish(request: Request) -> Response:
-        if not await is_realtime_admin(request, platform):
-            return problem(403, "Publishing needs the admin role or the admin token.")
         body = await request.json() if request.declares_json() else None
         if not isinstance(body, dict) or not isinstance(body.get("channel"), str) or "event" not in body:
             return problem(400, 'Send {"channel": "<name>", "event": <any JSON>}.')
@@ -43,9 +28,8 @@ def add_routes(router: Router, platform: Platform, hub: RealtimeHub, rules: Chan
             return problem(400, str(error))
         return json(outcome.to_json(), status=202)
 
-    async def sockets(request: Request) -> Response:
-        if not await is_realtime_admin(request, platform):
-            return problem(403, "Listing sockets needs the admin role or the admin token.")
+    @admin_only(action=REALTIME_ADMIN)
+    async def sockets() -> Response:
         return json(
             {
                 "instance": hub.instance_id,

@@ -5,6 +5,7 @@ from blacksheep.testing import TestClient
 
 import sheepfold_example.plugin as example
 from sheepfold import SettingsError, create_app
+from tests.support.admin import ADMIN_HEADERS
 
 
 @pytest.fixture
@@ -23,7 +24,7 @@ async def test_hello_greets_by_name_and_counts_visits(client):
 
 
 async def test_health_includes_the_example_component(client):
-    report = await (await client.get("/health")).json()
+    report = await (await client.get("/health", headers=ADMIN_HEADERS)).json()
     assert report["components"]["example"] == {"status": "ok", "required": False, "greeting": "Ahoy"}
 
 

@@ -11,12 +11,14 @@ from dynaconf import Validator
 from openapidocs.v3 import Info
 
 from sheepfold.hookspecs import hookimpl
+from sheepfold.http.admin import AdminGuard, AdminGuardMiddleware
 from sheepfold.http.health import add_health_routes
 from sheepfold.http.introspection import add_introspection_routes
 from sheepfold.http.metrics_middleware import request_metrics
 from sheepfold.http.problems import install_problem_handlers
 from sheepfold.identity import Identity
 from sheepfold.platform import Platform
+from sheepfold.settings import NameSetting
 
 
 def _is_list_of_str(value: object) -> bool:
@@ -26,11 +28,12 @@ def _is_list_of_str(value: object) -> bool:
 @hookimpl
 def sheepfold_settings_validators() -> list[Validator]:
     return [
-        Validator("plugins.disabled", default=[], condition=_is_list_of_str),
+        NameSetting("plugins.disabled", shape="value", default=[], condition=_is_list_of_str),
         Validator("plugins.directory", default="", is_type_of=str),
         Validator("instance.id", default="", is_type_of=str),
         Validator("admin.token", default="", is_type_of=str),
         Validator("permissions.admin_role", default="admin", is_type_of=str, len_min=1),
+        Validator("admin.open", default=False, is_type_of=bool),
         Validator("http.max_body_size", default=1_048_576, is_type_of=int, gte=1),
         Validator("http.openapi", default=True, is_type_of=bool),
         Validator("http.ws_per_message_deflate", default=False, is_type_of=bool),
@@ -46,6 +49,8 @@ def sheepfold_settings_validators() -> list[Validator]:
 def sheepfold_configure_app(app: Application, platform: Platform) -> None:
     install_problem_handlers(app)
     app.middlewares.append(request_metrics(platform.metrics), MiddlewareCategory.INIT)
+    # First of the authorisation middleware: an admin route refused here is never rate-limited or run.
+    app.middlewares.append(AdminGuardMiddleware(platform.require(AdminGuard), platform), MiddlewareCategory.AUTHZ)
     if platform.settings.get("http.openapi"):
         docs = OpenAPIHandler(
             info=Info(title="sheepfold", version=metadata.version("sheepfold")),
@@ -53,6 +58,11 @@ def sheepfold_configure_app(app: Application, platform: Platform) -> None:
             json_spec_path="/openapi.json",
         )
         docs.bind_app(app)
+
+
+@hookimpl
+def sheepfold_startup(app: Application, platform: Platform) -> None:
+    platform.require(AdminGuard).warn_if_open()
 
 
 @hookimpl

@@ -8,7 +8,7 @@ from typing import Any
 from blacksheep import Request, Response, Router, json
 
 from sheepfold.health import ComponentHealth, Status, overall_status
-from sheepfold.http.admin import is_admin
+from sheepfold.http.admin import AdminGuard
 from sheepfold.platform import Platform
 
 logger = logging.getLogger("sheepfold.health")
@@ -48,6 +48,8 @@ def _status_code(status: Status) -> int:
 
 
 def add_health_routes(router: Router, platform: Platform) -> None:
+    guard = platform.require(AdminGuard)
+
     async def live() -> Response:
         return json({"status": Status.OK.value})
 
@@ -57,7 +59,7 @@ def add_health_routes(router: Router, platform: Platform) -> None:
 
     async def health(request: Request) -> Response:
         status, report = await assess(platform)
-        if not is_admin(request, platform):
+        if not await guard.admits(request, platform):  # the detail is the admin surface's; the status is everyone's
             report = {"status": status.value}
         return json(report, status=_status_code(status))
 

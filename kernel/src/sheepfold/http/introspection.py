@@ -1,30 +1,21 @@
-"""``/-/plugins`` and ``/metrics``: what runs here, and how it is doing."""
+"""``/-/plugins`` and ``/metrics``: what runs here, and how it is doing (admin routes)."""
 
 from __future__ import annotations
 
-from blacksheep import Content, Request, Response, Router, json
+from blacksheep import Content, Response, Router, json
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from sheepfold.http.admin import is_admin
-from sheepfold.http.problems import problem
+from sheepfold.http.admin import admin_only
 from sheepfold.platform import Platform
 
 
-def _unauthorized() -> Response:
-    response = problem(401, "This route requires the admin token as a Bearer token.")
-    response.add_header(b"WWW-Authenticate", b"Bearer")
-    return response
-
-
 def add_introspection_routes(router: Router, platform: Platform) -> None:
-    async def plugins(request: Request) -> Response:
-        if not is_admin(request, platform):
-            return _unauthorized()
+    @admin_only
+    async def plugins() -> Response:
         return json([info.to_json() for info in platform.plugins.infos.values()])
 
-    async def metrics(request: Request) -> Response:
-        if not is_admin(request, platform):
-            return _unauthorized()
+    @admin_only
+    async def metrics() -> Response:
         return Response(200, content=Content(CONTENT_TYPE_LATEST.encode(), platform.metrics.render()))
 
     router.add_get("/-/plugins", plugins)

@@ -11,6 +11,7 @@ from dynaconf import Validator
 from sheepfold.errors import PluginError
 from sheepfold.jobs.definition import DEFAULT_QUEUE, JobDefinition
 from sheepfold.jobs.errors import UnknownJobFunction, UnknownJobQueue
+from sheepfold.settings import NameSetting
 
 if TYPE_CHECKING:
     from sheepfold.platform import Platform
@@ -26,8 +27,9 @@ def settings_validators() -> list[Validator]:
     """``[jobs]`` keys every job runner reads: queues and their concurrency, bounds, eager mode."""
     return [
         Validator("jobs.concurrency", default=10, is_type_of=int, gte=1),
-        Validator(
+        NameSetting(
             "jobs.queues",
+            shape="keys",
             default={},
             condition=_is_queue_table,
             messages={"condition": "jobs.queues: expected a table of queues, e.g. {ocr = {concurrency = 4}}"},
