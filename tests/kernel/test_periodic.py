@@ -6,6 +6,7 @@ import asyncio
 import logging
 
 from sheepfold.periodic import PeriodicTask
+from sheepfold.tasks import BackgroundTasks
 
 logger = logging.getLogger("tests.periodic")
 
@@ -19,8 +20,8 @@ async def test_rounds_run_on_the_interval_and_a_failing_round_does_not_stop_them
             raise RuntimeError("one bad round")
 
     task = PeriodicTask(action, 0.01, name="test-rounds", logger=logger)
-    task.start()
-    task.start()  # idempotent while running
+    task.start(BackgroundTasks())
+    task.start(BackgroundTasks())  # idempotent while running
     async with asyncio.timeout(2):
         while len(rounds) < 4:
             await asyncio.sleep(0.01)
@@ -45,7 +46,7 @@ async def test_immediately_runs_the_first_round_at_start_and_failures_log_at_the
 
     task = PeriodicTask(action, 60, name="test-eager", logger=logger, immediately=True, failure_level=logging.DEBUG)
     with caplog.at_level(logging.DEBUG, logger="tests.periodic"):
-        task.start()
+        task.start(BackgroundTasks())
         async with asyncio.timeout(2):
             while not rounds:
                 await asyncio.sleep(0.01)

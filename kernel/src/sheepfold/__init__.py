@@ -14,9 +14,11 @@ from sheepfold.pubsub import PubSub
 from sheepfold.ratelimit import RateLimiter
 from sheepfold.sessions import SessionRecords
 from sheepfold.state import State
+from sheepfold.tasks import BackgroundTasks
 
 __all__ = [
     "BackendUnavailable",
+    "BackgroundTasks",
     "Cache",
     "CacheAside",
     "ComponentHealth",

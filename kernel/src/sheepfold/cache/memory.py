@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from sheepfold.memory.adapter import MemoryAdapter
+
+if TYPE_CHECKING:
+    from sheepfold.tasks import BackgroundTasks
 
 
 class MemoryCache(MemoryAdapter):
@@ -14,10 +18,10 @@ class MemoryCache(MemoryAdapter):
     evicted or expire, so invalidating a tag touches only its members.
     """
 
-    def __init__(self, max_entries: int = 10_000) -> None:
+    def __init__(self, max_entries: int = 10_000, *, tasks: BackgroundTasks | None = None) -> None:
         self._key_tags: dict[str, frozenset[str]] = {}
         self._tag_keys: dict[str, set[str]] = {}
-        super().__init__(max_entries)
+        super().__init__(max_entries, tasks=tasks)
 
     async def get(self, key: str) -> bytes | None:
         return self.store.get(key)

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from collections import deque
+from typing import TYPE_CHECKING
 
 from sheepfold.memory.adapter import MemoryAdapter
 from sheepfold.memory.expiring import ExpiringLRU
 from sheepfold.ratelimit.policy import RateLimitPolicy, RateLimitWindow
 from sheepfold.ratelimit.port import RateLimitResult, WindowState, one_window_result
+
+if TYPE_CHECKING:
+    from sheepfold.tasks import BackgroundTasks
 
 
 class _KeyRecord:
@@ -49,8 +53,8 @@ class MemoryRateLimiter(MemoryAdapter):
 
     store: ExpiringLRU[_KeyRecord]  # type: ignore[assignment]
 
-    def __init__(self, max_entries: int = 100_000) -> None:
-        super().__init__(max_entries)
+    def __init__(self, max_entries: int = 100_000, *, tasks: BackgroundTasks | None = None) -> None:
+        super().__init__(max_entries, tasks=tasks)
 
     async def hit(self, key: str, policy: RateLimitPolicy, cost: int = 1) -> RateLimitResult:
         # This runs on every rate-limited request: loops avoid zip/enumerate and the common
