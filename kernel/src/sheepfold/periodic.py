@@ -9,6 +9,8 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
+from sheepfold.tasks import cancel_requested
+
 if TYPE_CHECKING:
     from sheepfold.tasks import BackgroundTasks
 
@@ -77,4 +79,6 @@ class PeriodicTask:
                     self.interval,
                     exc_info=True,
                 )
+            if cancel_requested():
+                raise asyncio.CancelledError  # the round swallowed our cancellation: end all the same
             await asyncio.sleep(self.interval)

@@ -11,6 +11,17 @@ T = TypeVar("T")
 logger = logging.getLogger("sheepfold.tasks")
 
 
+def cancel_requested() -> bool:
+    """True when the running task was asked to cancel, even if the ``CancelledError`` never reached it.
+
+    Some client libraries swallow a cancellation that lands inside one of
+    their own timeouts (redis-py can); a loop that checks this at each turn
+    still ends when :meth:`BackgroundTasks.stop` cancels it.
+    """
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
+
+
 class BackgroundTasks:
     """Every background task of one platform (probes, listeners, recovery steps, socket writers).
 

@@ -56,6 +56,3 @@ async def sheepfold_shutdown(app: Application, platform: Platform) -> None:
     monitor = platform.find(RedisMonitor)
     if monitor is not None:
         await monitor.stop()
-    connection = platform.find(RedisConnection)
-    if connection is not None:
-        await connection.close()

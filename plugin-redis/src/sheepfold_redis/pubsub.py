@@ -11,7 +11,7 @@ from typing import Any
 
 from sheepfold.errors import BackendUnavailable, SettingsError
 from sheepfold.pubsub.port import LinkListener, MessageHandler
-from sheepfold.tasks import BackgroundTasks
+from sheepfold.tasks import BackgroundTasks, cancel_requested
 from sheepfold_redis.connection import RedisConnection
 from sheepfold_redis.failures import REDIS_FAILURES, unavailable_on_failure
 
@@ -135,6 +135,11 @@ class RedisPubSub:
             self._reader = None
         self._handlers.clear()
 
+    @property
+    def _stopping(self) -> bool:
+        # Asked to stop, by close() or by a cancellation (the platform's stop) that redis-py may have swallowed.
+        return self._closing or cancel_requested()
+
     async def _send_subscribe(self, pubsub: Any, names: list[str]) -> None:
         """Send SUBSCRIBE for ``names`` and wait until Redis confirmed each (BackendUnavailable when it does not)."""
         loop = asyncio.get_running_loop()
@@ -155,7 +160,7 @@ class RedisPubSub:
                 future.cancel()  # no-op once resolved; an abandoned one is skipped by the reader
 
     async def _read_forever(self) -> None:
-        while not self._closing:
+        while not self._stopping:
             try:
                 await self._serve_one_connection()
             except asyncio.CancelledError:
@@ -171,7 +176,7 @@ class RedisPubSub:
                 await self._drop_connection()
                 self._set_linked(False)
                 logger.exception("Redis pub/sub reader failed; reconnecting")
-            if not self._closing:
+            if not self._stopping:
                 await asyncio.sleep(self.retry_interval)
         await self._drop_connection()  # closing, though the cancellation did not reach this task
 
@@ -188,7 +193,7 @@ class RedisPubSub:
         last_heard = last_ping = loop.time()
         slice_started = time.monotonic()  # not loop.time(): uvloop's stands still within one turn of the loop
         try:
-            while not self._closing:
+            while not self._stopping:
                 message = await pubsub.get_message(timeout=self.ping_interval / 2)
                 now = loop.time()
                 if message is not None:
