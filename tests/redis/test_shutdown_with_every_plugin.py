@@ -1,4 +1,4 @@
-"""Stopping an app with every plugin on Redis leaves no task running and no task or coroutine dropped.
+"""Every task sheepfold starts is owned by ``platform.tasks``, and stopping leaves nothing running or dropped.
 
 The app runs every capability on a Redis this test starts (and kills), jobs on
 arq with an embedded worker, realtime with a WebSocket client connected and
@@ -8,6 +8,9 @@ is well, during a Redis outage, and right after Redis returned (while the
 switches and the pub/sub reader recover). Each time, once the server has
 stopped, no task but the test's own is left, and neither "coroutine ... was
 never awaited" nor "Task was destroyed but it is pending" was reported.
+While it runs, every task whose coroutine is sheepfold's code is one of
+``platform.tasks`` (arq's own job tasks aside, each awaited by a job task
+that is owned).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import gc
 import logging
 import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -28,6 +32,7 @@ import uvicorn
 from sheepfold import PlatformApplication, State, create_app
 from sheepfold.jobs import Jobs
 from sheepfold_database import plugin as database_plugin
+from sheepfold_jobs import WorkerPool
 from sheepfold_jobs import plugin as jobs_plugin
 from sheepfold_ratelimit import plugin as ratelimit_plugin
 from sheepfold_realtime import RealtimeHub
@@ -37,7 +42,7 @@ from sheepfold_sessions import plugin as sessions_plugin
 from tests.realtime.app_for_tests import SECRET, login
 from tests.realtime.served import Client
 from tests.realtime.served_plugins import channel_plugin
-from tests.support.job_functions import DEFINITIONS, fresh_key
+from tests.support.job_functions import DEFINITIONS, GATES, RUNS, fresh_key
 from tests.support.ports import spare_port
 from tests.support.redis_adapters import fresh_prefix
 from tests.support.redis_server import RedisServer
@@ -46,6 +51,10 @@ pytestmark = [pytest.mark.redis, pytest.mark.postgres]
 
 REDIS_CAPABILITIES = ("state", "cache", "ratelimit", "sessions", "pubsub")
 DROPPED = ("was never awaited", "Task was destroyed but it is pending", "exception was never retrieved")
+#: Where sheepfold's code lives: the kernel and every plugin's src/ in this repository.
+SHEEPFOLD_SOURCES = [
+    str(path.resolve()) for path in Path(__file__).resolve().parents[2].glob("**/src") if ".venv" not in path.parts
+]
 job_functions = SimpleNamespace(name="job_functions_for_tests", sheepfold_jobs=lambda: DEFINITIONS)
 
 
@@ -120,6 +129,19 @@ async def wait_until(condition: Callable[[], bool], what: str, within: float = 1
         raise AssertionError(f"{what} did not happen within {within} s") from None
 
 
+def unowned_tasks(app: PlatformApplication) -> list[str]:
+    """Running tasks whose coroutine is sheepfold's code but which ``platform.tasks`` does not own."""
+    pool = app.platform.require(WorkerPool)
+    arq_job_tasks = {task for worker in pool.workers.values() for task in worker.job_tasks.values()}
+    unowned = []
+    for task in asyncio.all_tasks():
+        code = getattr(task.get_coro(), "cr_code", None)
+        source = code.co_filename if code is not None else ""
+        if source.startswith(tuple(SHEEPFOLD_SOURCES)) and task not in app.platform.tasks and task not in arq_job_tasks:
+            unowned.append(f"{task.get_name()} ({code.co_qualname})")
+    return unowned
+
+
 def tasks_left() -> list[str]:
     return sorted(task.get_name() for task in asyncio.all_tasks() if task is not asyncio.current_task())
 
@@ -177,3 +199,20 @@ async def test_stop_leaves_no_task_and_drops_no_coroutine(
     messages = [str(warning.message) for warning in reported] + [record.getMessage() for record in caplog.records]
     dropped = [message for message in messages if any(marker in message for marker in DROPPED)]
     assert dropped == [], dropped
+
+
+async def test_every_task_sheepfold_starts_is_owned_by_the_platform(postgres_url: str) -> None:
+    with RedisServer() as redis:
+        app = build(redis.url, postgres_url)
+        async with serving(app) as (address, _stop):
+            cookie = await login(address, "alice")
+            key = fresh_key()
+            await app.platform.require(Jobs).enqueue("wait_for_gate", (key,))
+            async with Client.connect(address, additional_headers={"Cookie": cookie}) as client:
+                await client.subscribe("user:alice")
+                await wait_until(lambda: bool(RUNS[key]), "the job's start")
+                assert unowned_tasks(app) == []
+                names = app.platform.tasks.names
+                assert any(name.startswith("realtime-socket-") for name in names), names
+                assert any(name.startswith("job-") for name in names), names
+                GATES[key].set()

@@ -74,6 +74,10 @@ class BackgroundTasks:
     def __len__(self) -> int:
         return len(self._running)
 
+    def __contains__(self, task: object) -> bool:
+        """Whether ``task`` is one of these, still running (tests check that nothing runs unowned)."""
+        return task in self._running
+
     @property
     def stopped(self) -> bool:
         """True once :meth:`stop` was called: :meth:`spawn` refuses new tasks."""
