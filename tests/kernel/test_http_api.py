@@ -55,6 +55,8 @@ async def test_health_reports_instance_components_and_capabilities(client):
     report = await (await client.get("/health")).json()
     assert report["status"] == "ok"
     assert report["instance"]
+    # The memory adapters' sweepers (state, cache, ratelimit, sessions, jobs) and the memory job scheduler.
+    assert report["background_tasks"] == 6
     assert report["components"]["memory"]["status"] == "ok"
     assert report["capabilities"]["cache"] == {
         "configured": "memory",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 
 from sheepfold.periodic import PeriodicTask
@@ -55,3 +56,19 @@ async def test_immediately_runs_the_first_round_at_start_and_failures_log_at_the
     (record,) = [r for r in caplog.records if r.name == "tests.periodic"]
     assert record.levelno == logging.DEBUG
     assert record.exc_info is not None
+
+
+async def test_a_round_that_swallows_the_cancellation_still_ends_the_task():
+    entered = asyncio.Event()
+
+    async def swallowing_round():
+        entered.set()
+        with contextlib.suppress(asyncio.CancelledError):  # as redis-py can, inside one of its timeouts
+            await asyncio.sleep(3600)
+
+    task = PeriodicTask(swallowing_round, 60, name="swallowing", logger=logger, immediately=True)
+    task.start(BackgroundTasks())
+    await entered.wait()
+    async with asyncio.timeout(2):
+        await task.stop()
+    assert not task.running

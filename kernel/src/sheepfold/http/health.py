@@ -39,6 +39,7 @@ async def assess(platform: Platform) -> tuple[Status, dict[str, Any]]:
         "instance": platform.instance_id,
         "components": {c.name: c.to_json() for c in components},
         "capabilities": capabilities,
+        "background_tasks": len(platform.tasks),
     }
 
 
