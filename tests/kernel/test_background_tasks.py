@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
+from pathlib import Path
 
 import pytest
 
@@ -126,3 +128,29 @@ async def test_the_platform_closes_shared_services_last_in_reverse_order() -> No
     await app.stop()
     assert order == ["sentinel", "connection"]
     assert tasks_running_at_close == [0, 0]
+
+
+#: Files allowed to start tasks without ``platform.tasks``, and why.
+UNOWNED_TASKS_ALLOWED = {
+    # The owner itself.
+    "kernel/src/sheepfold/tasks.py",
+    # A connect attempt shared by the callers waiting on it, cancelled by the connection's close.
+    "plugin-redis/src/sheepfold_redis/multiplex.py",
+    # Being reworked on the switch branch (phases, recovery steps), which moves its tasks to platform.tasks.
+    "kernel/src/sheepfold/fallback.py",
+    "plugin-redis/src/sheepfold_redis/cache.py",
+}
+
+
+def test_nothing_in_the_kernel_or_a_plugin_starts_a_task_the_platform_does_not_own() -> None:
+    root = Path(__file__).resolve().parents[2]
+    bare = re.compile(r"\b(create_task|ensure_future)\(")
+    found = []
+    for source in sorted(root.glob("**/src/**/*.py")):
+        relative = source.relative_to(root).as_posix()
+        if ".venv" in source.parts or relative in UNOWNED_TASKS_ALLOWED:
+            continue
+        for number, line in enumerate(source.read_text().splitlines(), 1):
+            if bare.search(line) and not line.lstrip().startswith("#"):
+                found.append(f"{relative}:{number}: {line.strip()}")
+    assert found == [], "start these with platform.tasks.spawn(...):\n" + "\n".join(found)
