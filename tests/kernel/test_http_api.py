@@ -56,6 +56,8 @@ async def test_health_reports_instance_components_and_capabilities(client):
     report = await (await client.get("/health", headers=ADMIN_HEADERS)).json()
     assert report["status"] == "ok"
     assert report["instance"]
+    # The memory adapters' sweepers (state, cache, ratelimit, sessions, jobs) and the memory job scheduler.
+    assert report["background_tasks"] == 6
     assert report["components"]["memory"]["status"] == "ok"
     assert report["capabilities"]["cache"] == {
         "configured": "memory",

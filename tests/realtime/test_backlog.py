@@ -9,6 +9,7 @@ import pytest
 
 from sheepfold import create_app
 from sheepfold.identity import ANONYMOUS
+from sheepfold.tasks import BackgroundTasks
 from sheepfold_realtime import RealtimeHub
 from sheepfold_realtime import plugin as realtime_plugin
 from sheepfold_realtime.eager import run_until_suspended
@@ -53,7 +54,7 @@ async def hub_for(request):
 
 
 async def connect(hub: RealtimeHub, websocket: FakeWebSocket, channel: str = "platform") -> ClientSocket:
-    socket = ClientSocket(websocket, ANONYMOUS, hub.settings, hub.metrics)  # type: ignore[arg-type]
+    socket = ClientSocket(websocket, ANONYMOUS, hub.settings, hub.metrics, BackgroundTasks())  # type: ignore[arg-type]
     hub.attach(socket)
     socket.start()
     await hub.join(socket, channel)

@@ -85,7 +85,7 @@ async def test_hook_startup_without_redis_serves_from_memory_and_moves_to_redis_
             )
 
 
-async def test_hook_shutdown_closes_the_connection(redis_url):
+async def test_hook_shutdown_then_stop_close_the_connection(redis_url):
     async with running_app(redis_backed(redis_url)) as app:
         connection = app.platform.require(RedisConnection)
         await connection.ping()

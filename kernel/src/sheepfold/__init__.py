@@ -19,11 +19,13 @@ from sheepfold.recovery import Recovery, RecoveryResult, RecoveryStep
 from sheepfold.sessions import SessionRecords
 from sheepfold.settings import NameSetting
 from sheepfold.state import State
+from sheepfold.tasks import BackgroundTasks
 
 __all__ = [
     "BACKEND_FAILURES",
     "AdminGuard",
     "BackendUnavailable",
+    "BackgroundTasks",
     "Cache",
     "CacheAside",
     "ComponentHealth",

@@ -7,10 +7,20 @@ import contextlib
 import inspect
 import logging
 from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
+
+from sheepfold.tasks import cancel_requested
+
+if TYPE_CHECKING:
+    from sheepfold.tasks import BackgroundTasks
 
 
 class PeriodicTask:
     """Runs ``action`` every ``interval`` seconds between :meth:`start` and :meth:`stop`.
+
+    The rounds run as a task of the :class:`~sheepfold.tasks.BackgroundTasks`
+    given to :meth:`start` (the platform's, ``platform.tasks``), so the
+    platform's stop ends them even if :meth:`stop` is never called.
 
     ``action`` may be sync or async. A round that raises is logged on
     ``logger`` at ``failure_level`` (with its traceback) and the next round
@@ -40,10 +50,10 @@ class PeriodicTask:
     def running(self) -> bool:
         return self._task is not None and not self._task.done()
 
-    def start(self) -> None:
-        """Start the rounds (a no-op while they run); needs a running event loop."""
+    def start(self, tasks: BackgroundTasks) -> None:
+        """Start the rounds as a task owned by ``tasks`` (a no-op while they run); needs a running event loop."""
         if not self.running:
-            self._task = asyncio.get_running_loop().create_task(self._run(), name=self.name)
+            self._task = tasks.spawn(self._run(), name=self.name)
 
     async def stop(self) -> None:
         """Cancel the rounds and wait until the task has ended; idempotent."""
@@ -69,4 +79,6 @@ class PeriodicTask:
                     self.interval,
                     exc_info=True,
                 )
+            if cancel_requested():
+                raise asyncio.CancelledError  # the round swallowed our cancellation: end all the same
             await asyncio.sleep(self.interval)

@@ -7,6 +7,7 @@ import logging
 import os
 import secrets
 import socket
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from sheepfold.fallback import FallbackSwitch
@@ -56,6 +57,7 @@ class Platform:
         self._services: dict[object, object] = {}
         self.identities = IdentityResolver(self)
         self.permissions = Permissions(self)
+        self._last_closers: list[Callable[[], Awaitable[None]]] = []
 
     def provide(self, service_type: TypeForm[T], instance: T) -> None:
         """Offer ``instance`` as the app's ``service_type`` (a class or Protocol) to plugins and route handlers.
@@ -93,6 +95,17 @@ class Platform:
         """True when ``identity`` may perform ``action`` (on ``resource``); see ``sheepfold_permission_allowed``."""
         return self.permissions.allowed(identity, action, resource)
 
+    def close_last(self, close: Callable[[], Awaitable[None]]) -> None:
+        """Await ``close()`` at the very end of :meth:`stop`, after every task ended and every capability closed.
+
+        For a service that adapters, workers and background tasks all use (a
+        shared connection): closed in a ``sheepfold_shutdown`` hook, it would
+        be gone while other plugins' shut-down and tasks still need it.
+        Closers run in reverse order of registration; one that fails is
+        logged and the others still run.
+        """
+        self._last_closers.append(close)
+
     async def start(self) -> None:
         """Measure loop lag, start every capability's adapters, then call ``sheepfold_startup`` plugin by plugin."""
         self.tasks.spawn(self.loop_lag.run(on_measured=self.metrics.loop_lag.set), name="sheepfold-loop-lag")
@@ -101,9 +114,16 @@ class Platform:
         logger.info("sheepfold instance %s started", self.instance_id)
 
     async def stop(self) -> None:
-        """Call ``sheepfold_shutdown`` in reverse order, end every background task, close every capability.
+        """Stop in the order that lets each step still use what the next one closes.
 
-        Tasks still running after ``tasks.stop_timeout`` seconds are abandoned and logged.
+        1. ``sheepfold_shutdown``, plugin by plugin in reverse order: plugins
+           end their own work gracefully (workers finish jobs, sockets are
+           closed with 1001, monitors stop).
+        2. Every background task still running is cancelled and awaited;
+           those still running after ``tasks.stop_timeout`` seconds are
+           abandoned and logged.
+        3. Every capability's adapters close (nothing runs that could call them).
+        4. The closers registered with :meth:`close_last` run (shared connections).
         """
         await self.plugins.await_each("sheepfold_shutdown", reverse=True, isolate=True, app=self.app, platform=self)
         await self.tasks.stop(self.settings.get("tasks.stop_timeout"))
@@ -112,3 +132,9 @@ class Platform:
                 await switch.close()
             except Exception:
                 logger.exception("%s: adapters failed to close", switch.capability)
+        while self._last_closers:
+            close = self._last_closers.pop()
+            try:
+                await close()
+            except Exception:
+                logger.exception("closing %r failed", close)

@@ -14,6 +14,7 @@ from prometheus_client import CollectorRegistry, Gauge
 
 from sheepfold.jobs import Jobs
 from sheepfold.periodic import PeriodicTask
+from sheepfold.tasks import BackgroundTasks
 
 logger = logging.getLogger("sheepfold.jobs.metrics")
 STATES = ("waiting", "delayed", "active", "completed", "failed")
@@ -58,9 +59,10 @@ class JobMetrics:
                     if value is not None:
                         self.queue_time.labels(queue, priority, quantile).set(value)
 
-    def start(self) -> None:
+    def start(self, tasks: BackgroundTasks) -> None:
+        """Refresh every ``interval`` seconds (never with 0) in a task owned by ``tasks``."""
         if self.interval > 0:
-            self._rounds.start()
+            self._rounds.start(tasks)
 
     async def stop(self) -> None:
         await self._rounds.stop()

@@ -74,7 +74,7 @@ def sheepfold_startup(app: Application, platform: Platform) -> None:
     interval = platform.settings.get("jobs.metrics_interval")
     metrics = JobMetrics(platform.require(Jobs), platform.metrics.registry, interval=interval)
     platform.provide(JobMetrics, metrics)
-    metrics.start()
+    metrics.start(platform.tasks)
     if platform.settings.get("jobs.worker.embedded"):
         pool = worker_pool(platform)
         if pool is not None:

@@ -7,6 +7,7 @@ import contextlib
 import logging
 from typing import TYPE_CHECKING
 
+from sheepfold.tasks import BackgroundTasks
 from sheepfold_jobs.adapter import ArqJobs
 from sheepfold_jobs.worker import QueueWorker
 
@@ -20,7 +21,10 @@ class WorkerPool:
     """One :class:`QueueWorker` per queue, and one pub/sub subscription that wakes them.
 
     The subscription is the only connection held for long (it waits for
-    messages); every other command borrows from the shared pool.
+    messages); every other command borrows from the shared pool. The
+    subscription, each worker's main loop and every job it runs are tasks of
+    ``platform.tasks`` (of a private :class:`~sheepfold.tasks.BackgroundTasks`
+    without a platform); :meth:`stop` ends them.
     """
 
     def __init__(
@@ -35,6 +39,7 @@ class WorkerPool:
     ) -> None:
         self.jobs = jobs
         self.shutdown_grace = shutdown_grace
+        self.tasks = platform.tasks if platform is not None else BackgroundTasks()
         self.workers = {
             queue: QueueWorker(
                 jobs,
@@ -42,20 +47,20 @@ class WorkerPool:
                 concurrency=jobs.registry.concurrency(queue),
                 idle_poll=idle_poll,
                 crash_margin=crash_margin,
+                tasks=self.tasks,
                 platform=platform,
             )
             for queue in queues
         }
         self._channels = {worker.queue_keys.wake.encode(): worker for worker in self.workers.values()}
-        self._tasks: list[asyncio.Task[None]] = []
+        self._loops: list[asyncio.Task[None]] = []
         self._stopping = False
 
     def start(self) -> None:
-        loop = asyncio.get_running_loop()
-        self._tasks = [loop.create_task(self._listen(), name="sheepfold-jobs-wake")]
+        self._loops = [self.tasks.spawn(self._listen(), name="sheepfold-jobs-wake")]
         for queue, worker in self.workers.items():
-            worker.main_task = loop.create_task(worker.main(), name=f"sheepfold-jobs-{queue}")
-            self._tasks.append(worker.main_task)
+            worker.main_task = self.tasks.spawn(worker.main(), name=f"sheepfold-jobs-{queue}")
+            self._loops.append(worker.main_task)
         logger.info("job workers started for queues: %s", ", ".join(self.workers))
 
     async def stop(self) -> None:
@@ -63,10 +68,10 @@ class WorkerPool:
         self._stopping = True
         for worker in self.workers.values():
             worker.stop_claiming()
-        for task in self._tasks:
+        for task in self._loops:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        self._tasks = []
+        await asyncio.gather(*self._loops, return_exceptions=True)
+        self._loops = []
         await asyncio.gather(*(worker.stop(self.shutdown_grace) for worker in self.workers.values()))
 
     async def _listen(self) -> None:

@@ -34,6 +34,7 @@ from sheepfold_jobs.keys import BAND_WIDTH, IN_PROGRESS_PREFIX
 
 if TYPE_CHECKING:
     from sheepfold.platform import Platform
+    from sheepfold.tasks import BackgroundTasks
 
 logger = logging.getLogger("sheepfold.jobs.worker")
 
@@ -52,11 +53,13 @@ class QueueWorker(Worker):
         queue: str,
         *,
         concurrency: int,
+        tasks: BackgroundTasks,
         idle_poll: float = 1.0,
         crash_margin: float = 10.0,
         platform: Platform | None = None,
     ) -> None:
         self.jobs = jobs
+        self.background = tasks  # not `tasks`: arq's Worker keeps its job tasks there
         self.queue = queue
         self.queue_keys = jobs.keys(queue)
         self.platform = platform
@@ -147,7 +150,7 @@ class QueueWorker(Worker):
         await self.sem.acquire()  # never waits: no more jobs were claimed than there were free slots
         self.job_counter += 1
         self.claimed[job_id] = (band, score)
-        task = self.loop.create_task(self.run_job(job_id, score))
+        task = self.background.spawn(self.run_job(job_id, score), name=f"job-{job_id}")
         task.add_done_callback(lambda _: self._release_sem_dec_counter_on_complete())
         self.tasks[job_id] = task
 

@@ -42,14 +42,16 @@ class RealtimeEndpoint:
             return
         identity = await self.platform.identify(websocket)  # once, at the handshake: fixed for the socket's life
         await websocket.accept()
-        socket = ClientSocket(websocket, identity, settings, self.hub.metrics)
+        socket = ClientSocket(websocket, identity, settings, self.hub.metrics, self.platform.tasks)
         self.hub.attach(socket)
         socket.start()
         socket.send_control(control_frame("welcome", user=identity.subject, instance=self.hub.instance_id))
+        # Tasks of the platform, so that its stop ends them (and this handler) even if nothing closed the socket.
+        spawn, name = self.platform.tasks.spawn, f"realtime-socket-{socket.id}"
         tasks = [
-            asyncio.create_task(self._receive(socket)),
-            asyncio.create_task(self._heartbeat(socket)),
-            asyncio.create_task(socket.closed.wait()),
+            spawn(self._receive(socket), name=f"{name}-receive"),
+            spawn(self._heartbeat(socket), name=f"{name}-heartbeat"),
+            spawn(socket.closed.wait(), name=f"{name}-closed"),
         ]
         try:
             await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)

@@ -14,18 +14,24 @@ import asyncio
 import contextlib
 import signal
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from types import FrameType
 from typing import Any
+
+from sheepfold.tasks import BackgroundTasks
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 
 class GoingAwayOnSignal:
-    """Wraps the process's stop-signal handlers with ``close_all`` while installed (main thread only)."""
+    """Wraps the process's stop-signal handlers with ``close_all`` while installed (main thread only).
 
-    def __init__(self, close_all: Callable[[], Any]) -> None:
+    ``close_all`` runs as a task of ``tasks`` (``platform.tasks``).
+    """
+
+    def __init__(self, close_all: Callable[[], Coroutine[Any, Any, None]], tasks: BackgroundTasks) -> None:
         self._close_all = close_all
+        self._tasks = tasks
         self._previous: dict[signal.Signals, Any] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -46,9 +52,12 @@ class GoingAwayOnSignal:
         self._previous.clear()
 
     def _handle(self, number: int, frame: FrameType | None) -> None:
-        loop = self._loop
-        if loop is not None and not loop.is_closed():
-            loop.call_soon_threadsafe(lambda: loop.create_task(self._close_all()))
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._start_closing)
         previous = self._previous.get(signal.Signals(number))
         if previous is not None:
             previous(number, frame)
+
+    def _start_closing(self) -> None:
+        if not self._tasks.stopped:  # a signal that lands while the platform stops: the shut-down closes them
+            self._tasks.spawn(self._close_all(), name="sheepfold-realtime-going-away")

@@ -81,7 +81,7 @@ def sheepfold_health(platform: Platform) -> ComponentHealth:
 
 @hookimpl
 def sheepfold_startup(app: Application, platform: Platform) -> None:
-    going_away = GoingAwayOnSignal(platform.require(RealtimeHub).close_all)
+    going_away = GoingAwayOnSignal(platform.require(RealtimeHub).close_all, platform.tasks)
     going_away.install()
     platform.provide(GoingAwayOnSignal, going_away)
 

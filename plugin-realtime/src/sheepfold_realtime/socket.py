@@ -11,7 +11,7 @@ from collections import deque
 
 from blacksheep.server.websocket import WebSocket
 
-from sheepfold import Identity
+from sheepfold import BackgroundTasks, Identity
 from sheepfold_realtime.eager import Suspended, run_until_suspended
 from sheepfold_realtime.metrics import RealtimeMetrics
 from sheepfold_realtime.settings import RealtimeSettings
@@ -46,11 +46,17 @@ class ClientSocket:
     events still queued) or closes the socket (1013). One writer task sends
     the frames in order, answers and heartbeats first, so a client that stops
     reading stalls only its own writer; frames that queued up while it was
-    busy go out together, as one JSON array.
+    busy go out together, as one JSON array. The writer and any close started
+    from synchronous code are tasks of ``tasks`` (``platform.tasks``).
     """
 
     def __init__(
-        self, websocket: WebSocket, identity: Identity, settings: RealtimeSettings, metrics: RealtimeMetrics
+        self,
+        websocket: WebSocket,
+        identity: Identity,
+        settings: RealtimeSettings,
+        metrics: RealtimeMetrics,
+        tasks: BackgroundTasks,
     ) -> None:
         self.id = next(_ids)
         self.websocket = websocket
@@ -61,6 +67,7 @@ class ClientSocket:
         self.close_code: int | None = None
         self._settings = settings
         self._metrics = metrics
+        self._tasks = tasks
         # Events, and resync markers (frame None) queued in stream order; markers are not counted
         # against the backlog bound, and there is at most one per channel.
         self._backlog: deque[tuple[str, str | None]] = deque()
@@ -78,7 +85,7 @@ class ClientSocket:
         return len(self._backlog) - len(self._resync)
 
     def start(self) -> None:
-        self._writer = asyncio.get_running_loop().create_task(self._write_forever(), name=f"realtime-socket-{self.id}")
+        self._writer = self._tasks.spawn(self._write_forever(), name=f"realtime-socket-{self.id}")
 
     def heard(self) -> None:
         """Note that the client sent something (it is alive)."""
@@ -161,7 +168,7 @@ class ClientSocket:
     def close_soon(self, code: int, reason: str) -> None:
         """Close the socket with ``code`` without waiting (from synchronous code)."""
         if self.close_code is None:
-            asyncio.get_running_loop().create_task(self.close(code, reason))
+            self._tasks.spawn(self.close(code, reason), name=f"realtime-socket-{self.id}-close")
 
     async def close(self, code: int, reason: str) -> None:
         """Stop writing, send a close frame with ``code`` (bounded by ``close_timeout``), and mark the socket closed."""

@@ -93,12 +93,15 @@ class RedisConnection:
 
         Safe to call from an adapter factory (``sheepfold_register_providers``)
         or any later hook; every caller gets the same instance. Does no I/O.
+        The platform closes it last, after its tasks and capabilities (see
+        :meth:`~sheepfold.platform.Platform.close_last`).
         Raises :class:`~sheepfold.errors.SettingsError` for conflicting settings.
         """
         connection = platform.find(cls)
         if connection is None:
             connection = cls(RedisSettings.from_settings(platform.settings))
             platform.provide(cls, connection)
+            platform.close_last(connection.close)
         return connection
 
     def key(self, *parts: str | int, tag: str | int | None = None) -> str:

@@ -9,6 +9,7 @@ from prometheus_client import CollectorRegistry, Gauge
 from sheepfold.errors import BackendUnavailable
 from sheepfold.health import ComponentHealth, Status
 from sheepfold.periodic import PeriodicTask
+from sheepfold.tasks import BackgroundTasks
 from sheepfold_redis.connection import RedisConnection
 
 logger = logging.getLogger("sheepfold.redis")
@@ -66,9 +67,9 @@ class RedisMonitor:
             details["multiplexed"] = {"connected": shared.connected, "waiting": shared.waiting}
         return ComponentHealth(COMPONENT, status, details=details)
 
-    def start(self) -> None:
+    def start(self, tasks: BackgroundTasks) -> None:
         if self.interval > 0:
-            self._rounds.start()
+            self._rounds.start(tasks)
 
     async def stop(self) -> None:
         await self._rounds.stop()

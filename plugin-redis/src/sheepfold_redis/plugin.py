@@ -30,7 +30,7 @@ def sheepfold_register_providers(register: RegisterProvider) -> None:
     register("cache", "redis", lambda platform: RedisCache(RedisConnection.of(platform)))
     register("ratelimit", "redis", lambda platform: RedisRateLimiter(RedisConnection.of(platform)))
     register("sessions", "redis", lambda platform: RedisSessionRecords(RedisConnection.of(platform)))
-    register("pubsub", "redis", lambda platform: RedisPubSub(RedisConnection.of(platform)))
+    register("pubsub", "redis", lambda platform: RedisPubSub(RedisConnection.of(platform), tasks=platform.tasks))
 
 
 @hookimpl
@@ -42,7 +42,7 @@ def sheepfold_startup(app: Application, platform: Platform) -> None:
             connection, platform.metrics.registry, interval=platform.settings.get("redis.metrics_interval")
         )
         platform.provide(RedisMonitor, monitor)
-        monitor.start()
+        monitor.start(platform.tasks)
 
 
 @hookimpl
@@ -56,6 +56,3 @@ async def sheepfold_shutdown(app: Application, platform: Platform) -> None:
     monitor = platform.find(RedisMonitor)
     if monitor is not None:
         await monitor.stop()
-    connection = platform.find(RedisConnection)
-    if connection is not None:
-        await connection.close()

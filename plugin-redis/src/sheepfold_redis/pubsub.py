@@ -11,6 +11,7 @@ from typing import Any, cast
 
 from sheepfold.errors import BackendUnavailable, SettingsError
 from sheepfold.pubsub.port import LinkListener, MessageHandler
+from sheepfold.tasks import BackgroundTasks, cancel_requested
 from sheepfold_redis.connection import RedisConnection
 from sheepfold_redis.failures import REDIS_FAILURES, unavailable_on_failure
 
@@ -32,13 +33,16 @@ class RedisPubSub:
     once connected again re-subscribes every channel that still has a
     handler, waits for Redis to confirm them all, and tells the listeners
     True. Redis Cluster is not supported (redis-py's asyncio cluster client
-    has no pub/sub); settings naming it are refused at start-up.
+    has no pub/sub); settings naming it are refused at start-up. The reader
+    and its re-subscriptions are tasks of ``tasks`` (``platform.tasks``; a
+    private one when None).
     """
 
     def __init__(
         self,
         connection: RedisConnection,
         *,
+        tasks: BackgroundTasks | None = None,
         retry_interval: float = 0.1,
         ping_interval: float = 1.0,
         dead_after: float = 3.0,
@@ -46,6 +50,7 @@ class RedisPubSub:
         if connection.is_cluster:
             raise SettingsError(["pubsub.backend: the Redis pub/sub adapter does not support Redis Cluster"])
         self.connection = connection
+        self.tasks = tasks if tasks is not None else BackgroundTasks()
         self.retry_interval = retry_interval
         self.ping_interval = ping_interval
         self.dead_after = dead_after
@@ -118,7 +123,7 @@ class RedisPubSub:
         """Start the reader task; it connects (and reconnects) by itself, so start never waits on Redis."""
         if self._reader is None:
             self._closing = False
-            self._reader = asyncio.get_running_loop().create_task(self._read_forever(), name="sheepfold-redis-pubsub")
+            self._reader = self.tasks.spawn(self._read_forever(), name="sheepfold-redis-pubsub")
 
     async def close(self) -> None:
         """Stop the reader and give the subscriber connection back to the pool."""
@@ -129,6 +134,11 @@ class RedisPubSub:
                 await self._reader
             self._reader = None
         self._handlers.clear()
+
+    @property
+    def _stopping(self) -> bool:
+        # Asked to stop, by close() or by a cancellation (the platform's stop) that redis-py may have swallowed.
+        return self._closing or cancel_requested()
 
     async def _send_subscribe(self, pubsub: Any, names: list[str]) -> None:
         """Send SUBSCRIBE for ``names`` and wait until Redis confirmed each (BackendUnavailable when it does not)."""
@@ -150,7 +160,7 @@ class RedisPubSub:
                 future.cancel()  # no-op once resolved; an abandoned one is skipped by the reader
 
     async def _read_forever(self) -> None:
-        while not self._closing:
+        while not self._stopping:
             try:
                 await self._serve_one_connection()
             except asyncio.CancelledError:
@@ -166,7 +176,7 @@ class RedisPubSub:
                 await self._drop_connection()
                 self._set_linked(False)
                 logger.exception("Redis pub/sub reader failed; reconnecting")
-            if not self._closing:
+            if not self._stopping:
                 await asyncio.sleep(self.retry_interval)
         await self._drop_connection()  # closing, though the cancellation did not reach this task
 
@@ -179,11 +189,11 @@ class RedisPubSub:
         await pubsub.subscribe(self._prefix + _LINK_CHANNEL)
         self._pubsub = pubsub
         self._connected.set()
-        resubscribed = loop.create_task(self._resubscribe(pubsub))
+        resubscribed = self.tasks.spawn(self._resubscribe(pubsub), name="sheepfold-redis-pubsub-resubscribe")
         last_heard = last_ping = loop.time()
         slice_started = time.monotonic()  # not loop.time(): uvloop's stands still within one turn of the loop
         try:
-            while not self._closing:
+            while not self._stopping:
                 message = await pubsub.get_message(timeout=self.ping_interval / 2)
                 now = loop.time()
                 if message is not None:
@@ -197,22 +207,27 @@ class RedisPubSub:
                         slice_started = time.monotonic()
                 elif now - last_heard > self.dead_after:
                     raise ConnectionError(f"Redis pub/sub was silent for {self.dead_after} s")
-                failed = resubscribed.exception() if resubscribed.done() else None
-                if failed is not None:
-                    raise failed
+                if resubscribed.done() and (failure := resubscribed.result()) is not None:
+                    raise failure
                 if now - last_ping >= self.ping_interval:
                     last_ping = now
                     await pubsub.ping()
         finally:
             resubscribed.cancel()
+            await asyncio.wait([resubscribed])  # ended before the connection it uses is dropped
 
-    async def _resubscribe(self, pubsub: Any) -> None:
+    async def _resubscribe(self, pubsub: Any) -> Exception | None:
+        """Subscribe every channel with a handler again; the failure is returned for the reader to raise."""
         names = [self._prefix + channel for channel in self._handlers]
         if names:
-            await self._send_subscribe(pubsub, names)
+            try:
+                await self._send_subscribe(pubsub, names)
+            except Exception as error:
+                return error
         if self._announced_loss:
             self.reconnects += 1
         self._set_linked(True)
+        return None
 
     def _dispatch(self, message: dict[str, Any]) -> None:
         kind = message["type"]

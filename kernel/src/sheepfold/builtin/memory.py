@@ -40,10 +40,26 @@ def sheepfold_settings_validators() -> list[Validator]:
 
 @hookimpl
 def sheepfold_register_providers(register: RegisterProvider) -> None:
-    register("state", "memory", lambda platform: MemoryState(platform.settings.get("state.max_entries")))
-    register("cache", "memory", lambda platform: MemoryCache(platform.settings.get("cache.max_entries")))
-    register("ratelimit", "memory", lambda platform: MemoryRateLimiter(platform.settings.get("ratelimit.max_entries")))
-    register("sessions", "memory", lambda platform: MemorySessionRecords(platform.settings.get("sessions.max_entries")))
+    register(
+        "state",
+        "memory",
+        lambda platform: MemoryState(platform.settings.get("state.max_entries"), tasks=platform.tasks),
+    )
+    register(
+        "cache",
+        "memory",
+        lambda platform: MemoryCache(platform.settings.get("cache.max_entries"), tasks=platform.tasks),
+    )
+    register(
+        "ratelimit",
+        "memory",
+        lambda platform: MemoryRateLimiter(platform.settings.get("ratelimit.max_entries"), tasks=platform.tasks),
+    )
+    register(
+        "sessions",
+        "memory",
+        lambda platform: MemorySessionRecords(platform.settings.get("sessions.max_entries"), tasks=platform.tasks),
+    )
     register("jobs", "memory", _memory_jobs)
     register("pubsub", "memory", lambda platform: MemoryPubSub(platform.settings.get("pubsub.max_channels")))
 
@@ -56,6 +72,7 @@ def _memory_jobs(platform: Platform) -> MemoryJobs:
         failed_max=settings.get("jobs.failed_max"),
         eager=settings.get("jobs.eager"),
         platform=platform,
+        tasks=platform.tasks,
     )
 
 

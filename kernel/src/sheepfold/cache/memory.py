@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import NamedTuple, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, NamedTuple, Protocol, runtime_checkable
 
 from sheepfold.memory.adapter import MemoryAdapter
+
+if TYPE_CHECKING:
+    from sheepfold.tasks import BackgroundTasks
 
 
 class CacheChanges(NamedTuple):
@@ -46,13 +49,13 @@ class MemoryCache(MemoryAdapter[bytes]):
     notes only that it overflowed.
     """
 
-    def __init__(self, max_entries: int = 10_000) -> None:
+    def __init__(self, max_entries: int = 10_000, *, tasks: BackgroundTasks | None = None) -> None:
         self._key_tags: dict[str, frozenset[str]] = {}
         self._tag_keys: dict[str, set[str]] = {}
         self._changed_keys: dict[str, None] = {}
         self._invalidated_tags: dict[str, None] = {}
         self._overflowed = False
-        super().__init__(max_entries)
+        super().__init__(max_entries, tasks=tasks)
 
     def changes(self) -> CacheChanges:
         """Keys set or deleted and tags invalidated since forgotten, and whether the journal overflowed."""

@@ -40,6 +40,7 @@ async def assess(platform: Platform) -> tuple[Status, dict[str, Any]]:
         "components": {c.name: c.to_json() for c in components},
         "capabilities": capabilities,
         "event_loop": {"lag": platform.loop_lag.describe()},
+        "background_tasks": len(platform.tasks),
     }
 
 

@@ -22,6 +22,7 @@ from sheepfold.memory.adapter import MemoryAdapter
 
 if TYPE_CHECKING:
     from sheepfold.platform import Platform
+    from sheepfold.tasks import BackgroundTasks
 
 
 @dataclass(eq=False)
@@ -51,7 +52,8 @@ class MemoryJobs(MemoryAdapter[JobResult]):
     what waited.
 
     With ``eager`` (tests), ``enqueue`` runs the job at once, one try, and
-    raises its error.
+    raises its error. The scheduler and every running job are tasks of
+    ``tasks`` (see :class:`~sheepfold.memory.adapter.MemoryAdapter`).
     """
 
     def __init__(
@@ -62,8 +64,9 @@ class MemoryJobs(MemoryAdapter[JobResult]):
         failed_max: int = 1000,
         eager: bool = False,
         platform: Platform | None = None,
+        tasks: BackgroundTasks | None = None,
     ) -> None:
-        super().__init__(max_entries)
+        super().__init__(max_entries, tasks=tasks)
         self.registry = registry
         self.max_entries = max_entries
         self.failed_max = failed_max
@@ -85,7 +88,7 @@ class MemoryJobs(MemoryAdapter[JobResult]):
     async def start(self) -> None:
         await super().start()
         if self._scheduler is None and not self.eager:
-            self._scheduler = asyncio.get_running_loop().create_task(self._schedule(), name="sheepfold-jobs-memory")
+            self._scheduler = self.tasks.spawn(self._schedule(), name="sheepfold-jobs-memory")
 
     async def close(self) -> None:
         tasks = [job.task for job in self._jobs.values() if job.task is not None]
@@ -221,7 +224,7 @@ class MemoryJobs(MemoryAdapter[JobResult]):
                     job = self._jobs.get(heapq.heappop(ready)[3])
                     if job is not None and job.task is None and not job.aborted:
                         self._running[queue] += 1
-                        job.task = asyncio.get_running_loop().create_task(self._run(job), name=f"job-{job.job_id}")
+                        job.task = self.tasks.spawn(self._run(job), name=f"job-{job.job_id}")
             wait = self._delayed[0][0] - time.time() if self._delayed else None
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(None if wait is None else max(wait, 0)):

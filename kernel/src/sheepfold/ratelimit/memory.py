@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from collections import deque
+from typing import TYPE_CHECKING
 
 from sheepfold.memory.adapter import MemoryAdapter
 from sheepfold.ratelimit.policy import RateLimitPolicy, RateLimitWindow
 from sheepfold.ratelimit.port import RateLimitResult, WindowState, one_window_result
+
+if TYPE_CHECKING:
+    from sheepfold.tasks import BackgroundTasks
 
 
 class _KeyRecord:
@@ -46,8 +50,8 @@ class MemoryRateLimiter(MemoryAdapter[_KeyRecord]):
     forgotten, and at most about twice that long.
     """
 
-    def __init__(self, max_entries: int = 100_000) -> None:
-        super().__init__(max_entries)
+    def __init__(self, max_entries: int = 100_000, *, tasks: BackgroundTasks | None = None) -> None:
+        super().__init__(max_entries, tasks=tasks)
 
     async def hit(self, key: str, policy: RateLimitPolicy, cost: int = 1) -> RateLimitResult:
         # This runs on every rate-limited request: loops avoid zip/enumerate and the common

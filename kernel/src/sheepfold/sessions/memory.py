@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import time
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from sheepfold.memory.adapter import MemoryAdapter
 from sheepfold.sessions.port import SessionRecord
+
+if TYPE_CHECKING:
+    from sheepfold.tasks import BackgroundTasks
 
 
 class MemorySessionRecords(MemoryAdapter[SessionRecord]):
@@ -23,14 +26,14 @@ class MemorySessionRecords(MemoryAdapter[SessionRecord]):
     ids and users; reads (touches) are not journaled.
     """
 
-    def __init__(self, max_entries: int = 100_000) -> None:
+    def __init__(self, max_entries: int = 100_000, *, tasks: BackgroundTasks | None = None) -> None:
         self._owner: dict[str, str] = {}
         self._user_ids: dict[str, set[str]] = {}
         # Ordered sets (dicts): what a replay must also delete on the backend, oldest first.
         self._deleted: dict[str, None] = {}
         self._ended_users: dict[str, None] = {}
         self._written: dict[str, None] = {}  # ids written since their last replay
-        super().__init__(max_entries)
+        super().__init__(max_entries, tasks=tasks)
 
     async def create(self, session_id: str, record: SessionRecord) -> bool:
         if self._live(session_id) is not None:

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from sheepfold.memory.adapter import MemoryAdapter
+
+if TYPE_CHECKING:
+    from sheepfold.tasks import BackgroundTasks
 
 
 class MemoryState(MemoryAdapter[bytes]):
     """:class:`~sheepfold.state.State` in process memory, at most ``max_entries`` keys (LRU)."""
 
-    def __init__(self, max_entries: int = 100_000) -> None:
-        super().__init__(max_entries)
+    def __init__(self, max_entries: int = 100_000, *, tasks: BackgroundTasks | None = None) -> None:
+        super().__init__(max_entries, tasks=tasks)
 
     async def get(self, key: str) -> bytes | None:
         return self.store.get(key)

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.pool import PoolProxiedConnection
 
+from sheepfold.tasks import BackgroundTasks
 from sheepfold_database.checkin import abandon, reset_session
 from sheepfold_database.engine import build_engine
 from sheepfold_database.errors import describe_error
@@ -26,11 +27,14 @@ class SqlDatabase:
 
     :meth:`ping` goes through a small engine of its own beside the main pool, so
     a saturated pool never makes the database look down, and a health check
-    never takes a connection from a request. Building it does no I/O.
+    never takes a connection from a request. Building it does no I/O. A
+    check left to finish in the background is a task of ``tasks`` (the
+    platform's; a private one when None).
     """
 
-    def __init__(self, settings: DatabaseSettings) -> None:
+    def __init__(self, settings: DatabaseSettings, *, tasks: BackgroundTasks | None = None) -> None:
         self.settings = settings
+        self.tasks = tasks if tasks is not None else BackgroundTasks()
         self._engine = build_engine(settings)
         self._sessions = async_sessionmaker(self._engine, expire_on_commit=False)
         # One connection kept for health checks, and two more for health checks that overlap; in
@@ -99,17 +103,26 @@ class SqlDatabase:
         answers: SQLAlchemy then closes the connection politely (for up to
         2 s), and that is left to finish in the background.
         """
-        check = asyncio.ensure_future(self._select_one())
+        # The check reports through `answered`, so the caller stops waiting at the timeout while the
+        # check (cancelled) ends in the background; a failure it meets then is only a debug line.
+        answered: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        check = self.tasks.spawn(self._select_one(answered), name="sheepfold-database-ping")
         try:
-            await asyncio.wait_for(asyncio.shield(check), self.settings.health_timeout)
+            await asyncio.wait_for(answered, self.settings.health_timeout)
         except BaseException:
             check.cancel()
-            check.add_done_callback(_retrieve)
             raise
 
-    async def _select_one(self) -> None:
-        async with self._probe.connect() as connection:
-            await connection.exec_driver_sql("SELECT 1")
+    async def _select_one(self, answered: asyncio.Future[None]) -> None:
+        try:
+            async with self._probe.connect() as connection:
+                await connection.exec_driver_sql("SELECT 1")
+        except Exception as error:
+            if not answered.done():
+                answered.set_exception(error)
+        else:
+            if not answered.done():
+                answered.set_result(None)
 
     async def start(self) -> None:
         """Check that the database answers; log (never raise) when it does not, so the app still starts."""
@@ -127,9 +140,3 @@ class SqlDatabase:
     async def close(self) -> None:
         await self._engine.dispose()
         await self._probe.dispose()
-
-
-def _retrieve(task: asyncio.Future[None]) -> None:
-    # An abandoned check's outcome is already reported; take it so asyncio does not log it again.
-    if not task.cancelled():
-        task.exception()

@@ -8,6 +8,7 @@ from enum import IntEnum
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from sheepfold.periodic import PeriodicTask
+from sheepfold.tasks import BackgroundTasks
 from sheepfold_database.adapter import SqlDatabase
 from sheepfold_database.pool import PoolFigures
 
@@ -70,11 +71,11 @@ class PoolMonitor:
             "sheepfold_database_pool_alerts", "Pool alerts raised, by level.", ["level"], registry=registry
         )
 
-    def start(self) -> None:
+    def start(self, tasks: BackgroundTasks) -> None:
         """Sample once now and then every ``interval`` seconds, until :meth:`stop`."""
         self.database.figures(reset_peaks=True)  # start-up's own work (migrations) is not load
         self.sample()
-        self._rounds.start()
+        self._rounds.start(tasks)
 
     async def stop(self) -> None:
         await self._rounds.stop()

@@ -32,7 +32,7 @@ def sheepfold_settings_validators() -> list[Validator]:
 @hookimpl
 def sheepfold_configure_app(app: Application, platform: Platform) -> None:
     settings = DatabaseSettings.from_settings(platform.settings)
-    database = SqlDatabase(settings)
+    database = SqlDatabase(settings, tasks=platform.tasks)
     platform.provide(Database, database)
     platform.provide(SqlDatabase, database)
     platform.provide(AsyncEngine, database.engine)
@@ -70,7 +70,7 @@ async def sheepfold_startup(app: Application, platform: Platform) -> None:
         alerts=not settings.is_memory,
     )
     platform.provide(PoolMonitor, monitor)
-    monitor.start()
+    monitor.start(platform.tasks)
 
 
 @hookimpl
