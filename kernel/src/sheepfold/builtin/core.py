@@ -6,7 +6,6 @@ from importlib import metadata
 
 from blacksheep import Application, Router
 from blacksheep.server.application import MiddlewareCategory
-from blacksheep.server.openapi.v3 import OpenAPIHandler
 from dynaconf import Validator
 from openapidocs.v3 import Info
 
@@ -14,6 +13,7 @@ from sheepfold.hookspecs import hookimpl
 from sheepfold.http.health import add_health_routes
 from sheepfold.http.introspection import add_introspection_routes
 from sheepfold.http.metrics_middleware import request_metrics
+from sheepfold.http.openapi import PlatformOpenAPI
 from sheepfold.http.problems import install_problem_handlers
 from sheepfold.platform import Platform
 
@@ -45,12 +45,13 @@ def sheepfold_configure_app(app: Application, platform: Platform) -> None:
     install_problem_handlers(app)
     app.middlewares.append(request_metrics(platform.metrics), MiddlewareCategory.INIT)
     if platform.settings.get("http.openapi"):
-        docs = OpenAPIHandler(
+        docs = PlatformOpenAPI(
             info=Info(title="sheepfold", version=metadata.version("sheepfold")),
             ui_path="/docs",
             json_spec_path="/openapi.json",
         )
         docs.bind_app(app)
+        platform.provide(PlatformOpenAPI, docs)  # plugins amend it: platform.find(PlatformOpenAPI)
 
 
 @hookimpl

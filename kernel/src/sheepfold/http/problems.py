@@ -9,6 +9,8 @@ from typing import Any
 from blacksheep import Application, Content, Request, Response
 from blacksheep.exceptions import HTTPException
 
+from sheepfold.http.body import BodyError
+
 PROBLEM_JSON = b"application/problem+json"
 
 
@@ -32,6 +34,11 @@ async def _http_error(app: Application, request: Request, error: HTTPException) 
     return problem(status, detail, instance=request.url.path.decode(errors="replace"))
 
 
+async def _body_error(app: Application, request: Request, error: BodyError) -> Response:
+    members: dict[str, Any] = {"errors": [p.to_json() for p in error.problems]} if error.problems else {}
+    return problem(error.status, str(error), instance=request.url.path.decode(errors="replace"), **members)
+
+
 def _client_detail(error: HTTPException) -> str | None:
     message = str(error)
     return message if message and message != str(getattr(error, "status", "")) else None
@@ -42,3 +49,4 @@ def install_problem_handlers(app: Application) -> None:
     for status in http.HTTPStatus:
         if status.value >= 400:
             app.exceptions_handlers[status.value] = _http_error
+    app.exceptions_handlers[BodyError] = _body_error
