@@ -3,14 +3,27 @@
 from __future__ import annotations
 
 import hmac
+from dataclasses import dataclass
+from typing import Any
 
 from blacksheep import Request, Response, Router, json
 
-from sheepfold import problem
+from sheepfold import json_response, problem, problem_response, read_json, route_docs
 from sheepfold.platform import Platform
 from sheepfold_realtime.channels import ChannelRules
 from sheepfold_realtime.hub import EventTooLarge, RealtimeHub
 from sheepfold_realtime.identity import identity_of_session
+
+
+@dataclass
+class Publication:
+    """The body of ``POST /realtime/publish``: any JSON ``event`` for the sockets of ``channel``."""
+
+    channel: str
+    event: Any
+
+
+_FORBIDDEN = {403: problem_response("Needs a session with the admin role, or the admin token.")}
 
 
 def is_realtime_admin(request: Request, platform: Platform, hub: RealtimeHub) -> bool:
@@ -32,23 +45,35 @@ def is_realtime_admin(request: Request, platform: Platform, hub: RealtimeHub) ->
 
 
 def add_routes(router: Router, platform: Platform, hub: RealtimeHub, rules: ChannelRules) -> None:
+    @route_docs(
+        summary="Publish an event to a channel's sockets, on every instance",
+        body=Publication,
+        responses={
+            202: json_response("Published: how many local sockets got it", dict[str, Any]),
+            400: problem_response("No channel rule covers the channel, or the channel name is invalid."),
+            413: problem_response("The event is over realtime.max_event_size, or the body over http.max_body_size."),
+            **_FORBIDDEN,
+        },
+    )
     async def publish(request: Request) -> Response:
         if not is_realtime_admin(request, platform, hub):
             return problem(403, "Publishing needs the admin role or the admin token.")
-        body = await request.json() if request.declares_json() else None
-        if not isinstance(body, dict) or not isinstance(body.get("channel"), str) or "event" not in body:
-            return problem(400, 'Send {"channel": "<name>", "event": <any JSON>}.')
-        channel = body["channel"]
+        body: Publication = await read_json(request, Publication)  # after the check: a stranger's body is not parsed
+        channel = body.channel
         if rules.rule_for(channel) is None:
             return problem(400, f"No channel rule covers {channel!r}.")
         try:
-            outcome = await hub.publish(channel, body["event"])
+            outcome = await hub.publish(channel, body.event)
         except EventTooLarge as error:
             return problem(413, str(error))
         except ValueError as error:
             return problem(400, str(error))
         return json(outcome.to_json(), status=202)
 
+    @route_docs(
+        summary="This instance's sockets and channel rules",
+        responses={200: json_response("Sockets", dict[str, Any]), **_FORBIDDEN},
+    )
     async def sockets(request: Request) -> Response:
         if not is_realtime_admin(request, platform, hub):
             return problem(403, "Listing sockets needs the admin role or the admin token.")

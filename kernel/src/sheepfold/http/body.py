@@ -39,7 +39,7 @@ class JSONBody(BoundValue[T]):
 
 
 def _check_media_type(request: Request) -> None:
-    header = request.get_first_header(b"content-type") or b""
+    header = request.content_type() or b""
     media_type, *parameters = (part.strip().lower() for part in header.split(b";"))
     if not (
         media_type == b"application/json" or (media_type.startswith(b"application/") and media_type.endswith(b"+json"))

@@ -15,10 +15,26 @@ import typing
 from collections.abc import Callable, Mapping
 from typing import Any, NotRequired, TypedDict, TypeVar
 
-from blacksheep.server.openapi.common import ContentInfo, EndpointDocs, HeaderInfo, ResponseInfo, SecurityInfo
+from blacksheep.server.openapi.common import (
+    ContentInfo,
+    DirectSchema,
+    EndpointDocs,
+    HeaderInfo,
+    ResponseInfo,
+    SecurityInfo,
+)
 from blacksheep.server.openapi.v3 import OpenAPIHandler
 from blacksheep.server.routing import Router
-from openapidocs.v3 import HTTPSecurity, Operation, PathItem
+from openapidocs.v3 import (
+    HTTPSecurity,
+    MediaType,
+    Operation,
+    Parameter,
+    ParameterLocation,
+    PathItem,
+    Reference,
+    RequestBody,
+)
 from openapidocs.v3 import Response as ResponseDoc
 
 from sheepfold.http.body import JSONBodyBinder
@@ -51,15 +67,27 @@ class ProblemDetails(TypedDict):
     errors: NotRequired[list[FieldProblemDoc]]
 
 
-def route_docs(**docs: Any) -> Callable[[F], F]:
+@dataclasses.dataclass
+class _RouteDocs:
+    endpoint: EndpointDocs
+    body: Any
+    query: Mapping[str, Any]
+
+
+def route_docs(*, body: Any = None, query: Mapping[str, Any] | None = None, **docs: Any) -> Callable[[F], F]:
     """Document a route handler: the arguments of BlackSheep's ``docs`` (``summary``, ``responses``, ...).
 
     ``responses`` maps a status to a description or a ``ResponseInfo``; use
-    :func:`problem_response` for errors. Returns the handler unchanged.
+    :func:`problem_response` for errors and :func:`json_response` for JSON.
+    ``body`` is the type of a JSON body the handler reads itself with
+    :func:`~sheepfold.http.body.read_json` (a ``JSONBody`` parameter needs no
+    mention); ``query`` maps query parameters the handler reads itself to their
+    type (``Annotated[str, Length(1, 64)]``; ``T | None`` when optional).
+    Returns the handler unchanged.
     """
 
     def decorate(handler: F) -> F:
-        setattr(handler, _DOCS_ATTRIBUTE, EndpointDocs(**docs))
+        setattr(handler, _DOCS_ATTRIBUTE, _RouteDocs(EndpointDocs(**docs), body, dict(query or {})))
         return handler
 
     return decorate
@@ -112,8 +140,37 @@ class PlatformOpenAPI(OpenAPIHandler):
         self._amendments.append(amendment)
 
     def get_handler_docs(self, obj: Any) -> EndpointDocs | None:
-        docs: EndpointDocs | None = getattr(obj, _DOCS_ATTRIBUTE, None)
-        return docs or super().get_handler_docs(obj)
+        docs: _RouteDocs | None = getattr(obj, _DOCS_ATTRIBUTE, None)
+        return docs.endpoint if docs else super().get_handler_docs(obj)
+
+    def _reads_json(self, handler: Any) -> Any:
+        """The declared type of the JSON body ``handler`` takes, or None when it takes none."""
+        binder = self._get_body_binder(handler)
+        if isinstance(binder, JSONBodyBinder):
+            return binder.expected_type
+        docs: _RouteDocs | None = getattr(handler, _DOCS_ATTRIBUTE, None)
+        return docs.body if docs else None
+
+    def get_request_body(self, handler: Any) -> RequestBody | Reference | None:
+        docs: _RouteDocs | None = getattr(handler, _DOCS_ATTRIBUTE, None)
+        if docs is None or docs.body is None:
+            return super().get_request_body(handler)
+        return RequestBody(
+            content={"application/json": MediaType(schema=self.get_schema_by_type(docs.body))}, required=True
+        )
+
+    def get_parameters(self, handler: Any) -> list[Parameter | Reference] | None:
+        parameters = super().get_parameters(handler) or []
+        docs: _RouteDocs | None = getattr(handler, _DOCS_ATTRIBUTE, None)
+        for name, shape in (docs.query if docs else {}).items():
+            schema = json_schema(shape)
+            optional = "anyOf" in schema and {"type": "null"} in schema["anyOf"]
+            if optional:
+                schema = {"anyOf": [option for option in schema["anyOf"] if option != {"type": "null"}]}
+            parameters.append(
+                Parameter(name, ParameterLocation.QUERY, schema=DirectSchema(schema), required=not optional)  # type: ignore[no-untyped-call]
+            )
+        return parameters or None
 
     def get_schema_by_type(self, object_type: Any, *args: Any, **kwargs: Any) -> Any:
         # Records are described by body_shape, the same module that checks them, so the two agree.
@@ -123,7 +180,7 @@ class PlatformOpenAPI(OpenAPIHandler):
 
     def get_responses(self, handler: Any) -> dict[str, Any]:
         responses = super().get_responses(handler)
-        if isinstance(self._get_body_binder(handler), JSONBodyBinder):
+        if self._reads_json(handler) is not None:
             for status, info in BODY_ERRORS.items():
                 responses.setdefault(str(status), self.response_doc(info))
         return responses

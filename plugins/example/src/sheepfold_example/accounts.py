@@ -16,16 +16,51 @@ application checks credentials first. The routes:
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
+from typing import Annotated, Any
 
 from blacksheep import Request, Response, Router, json
 from dynaconf import Validator
 
-from sheepfold import Platform, problem
+from sheepfold import JSONBody, Length, Platform, json_response, problem, problem_response, route_docs
 from sheepfold.cache import ResponseCache
 from sheepfold_sessions import UserSessions
 
 USER_KEY = "user"
 _MAX_USER_LENGTH = 64
+
+
+@dataclass
+class Login:
+    """The body of ``POST /example/login``."""
+
+    user: Annotated[str, Length(1, _MAX_USER_LENGTH)]
+
+
+@dataclass
+class SignedIn:
+    user: str | None
+
+
+@dataclass
+class Whoami:
+    user: str | None
+    instance: str
+    rendered_at: float
+
+
+@dataclass
+class SessionList:
+    user: str
+    sessions: list[dict[str, Any]]
+
+
+@dataclass
+class Ended:
+    ended: int
+
+
+_SIGN_IN_FIRST = {401: problem_response("Not signed in.")}
 
 
 def validators() -> list[Validator]:
@@ -39,22 +74,24 @@ def add_routes(router: Router, platform: Platform) -> None:
         return
     responses = ResponseCache.of(platform)
 
-    async def login(request: Request) -> Response:
-        body = await request.json() if request.declares_json() else None
-        user = body.get("user") if isinstance(body, dict) else None
-        if not isinstance(user, str) or not 0 < len(user) <= _MAX_USER_LENGTH:
-            return problem(400, f'Send {{"user": "<name>"}} with a name of 1 to {_MAX_USER_LENGTH} characters.')
-        request.session[USER_KEY] = user
-        return json({"user": user})
+    @route_docs(
+        summary="Sign in as the named user (a demo: no password)", responses={200: json_response("Signed in", SignedIn)}
+    )
+    async def login(request: Request, body: JSONBody[Login]) -> Response:
+        request.session[USER_KEY] = body.value.user
+        return json({"user": body.value.user})
 
+    @route_docs(summary="Sign out", responses={200: json_response("Signed out", SignedIn)})
     async def logout(request: Request) -> Response:
         request.session.clear()
         return json({"user": None})
 
+    @route_docs(summary="Who the session belongs to (cached per user)", responses={200: json_response("You", Whoami)})
     async def whoami(request: Request) -> Response:
         user = request.session.get(USER_KEY)
         return json({"user": user, "instance": platform.instance_id, "rendered_at": time.time()})
 
+    @route_docs(summary="Your sessions", responses={200: json_response("Your sessions", SessionList), **_SIGN_IN_FIRST})
     async def list_sessions(request: Request) -> Response:
         user = request.session.get(USER_KEY)
         if user is None:
@@ -62,6 +99,9 @@ def add_routes(router: Router, platform: Platform) -> None:
         found = await sessions.list(user, current=request.session)
         return json({"user": user, "sessions": [summary.to_json() for summary in found]})
 
+    @route_docs(
+        summary="End all your sessions", responses={200: json_response("How many ended", Ended), **_SIGN_IN_FIRST}
+    )
     async def end_sessions(request: Request) -> Response:
         user = request.session.get(USER_KEY)
         if user is None:
