@@ -44,9 +44,13 @@ async def test_login_whoami_sessions_and_logout(client):
     assert (await client.get("/example/sessions", cookies=cookies)).status == 401
 
 
-async def test_login_without_a_user_name_is_a_400(client):
+async def test_login_without_a_user_name_is_a_422_naming_the_field(client):
     response = await client.post("/example/login", content=JSONContent({"name": "alice"}))
-    assert response.status == 400
+    assert response.status == 422
+    assert (await response.json())["errors"] == [
+        {"field": "user", "problem": "is required"},
+        {"field": "name", "problem": "is not a known field"},
+    ]
 
 
 async def test_without_the_sessions_plugin_the_demo_routes_are_absent():

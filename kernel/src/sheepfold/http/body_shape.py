@@ -96,7 +96,8 @@ def _convert(value: Any, expected: Any, path: str, problems: list[FieldProblem])
             if isinstance(rule, Length) and isinstance(value, str | list):
                 if len(value) < rule.min or (rule.max is not None and len(value) > rule.max):
                     upper = "" if rule.max is None else f" and at most {rule.max}"
-                    problems.append(FieldProblem(path, f"needs at least {rule.min}{upper} characters or items"))
+                    unit = "characters" if isinstance(value, str) else "items"
+                    problems.append(FieldProblem(path, f"needs at least {rule.min}{upper} {unit}"))
             elif isinstance(rule, Pattern) and isinstance(value, str) and not re.search(rule.regex, value):
                 problems.append(FieldProblem(path, f"must match {rule.description}"))
         return converted
@@ -165,6 +166,7 @@ def _convert_record(value: Any, record: Any, path: str, problems: list[FieldProb
         return None
     known: dict[str, Any] = {}
     names = set()
+    before = len(problems)
     for name, hint, required in _fields(record):
         names.add(name)
         if name in value:
@@ -172,7 +174,9 @@ def _convert_record(value: Any, record: Any, path: str, problems: list[FieldProb
         elif required:
             problems.append(FieldProblem(_join(path, name), "is required"))
     problems.extend(FieldProblem(_join(path, key), "is not a known field") for key in value if key not in names)
-    return known if typing.is_typeddict(record) else record(**known)
+    if typing.is_typeddict(record) or len(problems) > before:  # a record with problems is not built
+        return known
+    return record(**known)
 
 
 def json_schema(expected: Any) -> dict[str, Any]:
