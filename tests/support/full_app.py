@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from blacksheep import Router
@@ -19,11 +19,16 @@ SETTINGS: dict[str, Any] = {
 BODILESS = {"GET", "HEAD", "OPTIONS", "TRACE"}
 
 
+def full_app(plugins: Iterable[object] = ()) -> PlatformApplication:
+    """Every installed plugin (entry points) and ``plugins``, with :data:`SETTINGS`."""
+    return create_app(SETTINGS, plugins=plugins)
+
+
 async def started_full_app() -> PlatformApplication:
-    """Every installed plugin (entry points), migrations applied on the in-memory database, started."""
+    """:func:`full_app`, migrations applied on the in-memory database, started."""
     from sheepfold_database import Migrations
 
-    app = create_app(SETTINGS)
+    app = full_app()
     await Migrations.of(app.platform).upgrade()
     await app.start()
     return app

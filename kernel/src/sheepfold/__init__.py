@@ -8,7 +8,7 @@ from sheepfold.fallback import FallbackSwitch
 from sheepfold.health import ComponentHealth, Status
 from sheepfold.hookspecs import hookimpl
 from sheepfold.http.body import BodyError, JSONBody, read_json
-from sheepfold.http.body_shape import Length, Pattern
+from sheepfold.http.body_shape import Length, Pattern, Range
 from sheepfold.http.json_decoder import InvalidJSON, decode_json
 from sheepfold.http.openapi import PlatformOpenAPI, admin_docs, json_response, problem_response, route_docs
 from sheepfold.http.problems import problem
@@ -37,6 +37,7 @@ __all__ = [
     "PlatformOpenAPI",
     "PluginError",
     "PubSub",
+    "Range",
     "RateLimiter",
     "SessionRecords",
     "SettingsError",

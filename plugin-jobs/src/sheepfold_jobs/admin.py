@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Annotated, Any
+
 from blacksheep import Request, Response, Router, json
 
+from sheepfold import Range, admin_docs, json_response, problem_response
 from sheepfold.http.admin import is_admin
 from sheepfold.http.problems import problem
 from sheepfold.jobs import Jobs
@@ -23,11 +26,20 @@ def add_admin_routes(router: Router, platform: Platform) -> None:
     """
     jobs: Jobs = platform.require(Jobs)
 
+    @admin_docs(summary="Job statistics of the fleet", responses={200: json_response("Statistics", dict[str, Any])})
     async def statistics(request: Request) -> Response:
         if not is_admin(request, platform):
             return _unauthorized()
         return json((await jobs.statistics()).to_json())
 
+    @admin_docs(
+        summary="The newest failed jobs",
+        query={"limit": Annotated[int, Range(1, 1000)] | None},
+        responses={
+            200: json_response("Failed jobs", list[dict[str, Any]]),
+            400: problem_response("limit is not a whole number from 1 to 1000."),
+        },
+    )
     async def failed_list(request: Request) -> Response:
         if not is_admin(request, platform):
             return _unauthorized()
@@ -36,12 +48,20 @@ def add_admin_routes(router: Router, platform: Platform) -> None:
             return problem(400, "limit must be a whole number from 1 to 1000.")
         return json([failed.to_json() for failed in await jobs.failed_jobs(int(limit))])
 
+    @admin_docs(
+        summary="One failed job",
+        responses={200: json_response("The job", dict[str, Any]), 404: problem_response("Not in the failed list.")},
+    )
     async def failed_one(request: Request, job_id: str) -> Response:
         if not is_admin(request, platform):
             return _unauthorized()
         failed = await jobs.failed_job(job_id)
         return problem(404, "No such job in the failed list.") if failed is None else json(failed.to_json())
 
+    @admin_docs(
+        summary="Queue a failed job again",
+        responses={202: json_response("Queued", dict[str, str]), 404: problem_response("Not in the failed list.")},
+    )
     async def retry(request: Request, job_id: str) -> Response:
         if not is_admin(request, platform):
             return _unauthorized()

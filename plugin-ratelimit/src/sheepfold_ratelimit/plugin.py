@@ -6,12 +6,13 @@ from blacksheep import Application
 from blacksheep.server.application import MiddlewareCategory
 from dynaconf import Validator
 
-from sheepfold import ComponentHealth, Platform, SettingsError, Status, hookimpl
+from sheepfold import ComponentHealth, Platform, PlatformOpenAPI, SettingsError, Status, hookimpl
 from sheepfold.fallback import FallbackSwitch
 from sheepfold_ratelimit import settings as ratelimit_settings
 from sheepfold_ratelimit.client_ip import ClientAddress
 from sheepfold_ratelimit.metrics import RateLimitMetrics
 from sheepfold_ratelimit.middleware import RateLimitMiddleware
+from sheepfold_ratelimit.openapi import document_limits
 from sheepfold_ratelimit.outage import OutageRateLimiter
 from sheepfold_ratelimit.routes import RoutePolicies
 
@@ -50,6 +51,9 @@ def sheepfold_configure_app(app: Application, platform: Platform) -> None:
     )
     platform.provide(RoutePolicies, routes)
     platform.provide(RateLimitMiddleware, middleware)
+    openapi = platform.find(PlatformOpenAPI)
+    if openapi is not None:
+        document_limits(openapi, routes, send_headers=settings.get("ratelimit.headers"))
     # After authentication (the key may be the user) and before the application's own middleware.
     app.middlewares.append(middleware, MiddlewareCategory.AUTHZ)
 

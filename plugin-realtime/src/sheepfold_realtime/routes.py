@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import hmac
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
 from blacksheep import Request, Response, Router, json
 
-from sheepfold import json_response, problem, problem_response, read_json, route_docs
+from sheepfold import Pattern, json_response, problem, problem_response, read_json, route_docs
 from sheepfold.platform import Platform
 from sheepfold_realtime.channels import ChannelRules
 from sheepfold_realtime.hub import EventTooLarge, RealtimeHub
@@ -19,7 +19,7 @@ from sheepfold_realtime.identity import identity_of_session
 class Publication:
     """The body of ``POST /realtime/publish``: any JSON ``event`` for the sockets of ``channel``."""
 
-    channel: str
+    channel: Annotated[str, Pattern(r'^(?!-)[^\s"\\\u0000-\u001f\u007f]{1,200}$', "a channel name")]
     event: Any
 
 
@@ -50,7 +50,7 @@ def add_routes(router: Router, platform: Platform, hub: RealtimeHub, rules: Chan
         body=Publication,
         responses={
             202: json_response("Published: how many local sockets got it", dict[str, Any]),
-            400: problem_response("No channel rule covers the channel, or the channel name is invalid."),
+            404: problem_response("No channel rule covers the channel."),
             413: problem_response("The event is over realtime.max_event_size, or the body over http.max_body_size."),
             **_FORBIDDEN,
         },
@@ -61,7 +61,7 @@ def add_routes(router: Router, platform: Platform, hub: RealtimeHub, rules: Chan
         body: Publication = await read_json(request, Publication)  # after the check: a stranger's body is not parsed
         channel = body.channel
         if rules.rule_for(channel) is None:
-            return problem(400, f"No channel rule covers {channel!r}.")
+            return problem(404, f"No channel rule covers {channel!r}.")
         try:
             outcome = await hub.publish(channel, body.event)
         except EventTooLarge as error:

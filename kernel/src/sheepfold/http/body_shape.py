@@ -8,7 +8,7 @@ check accepts. The types a route may declare:
 - a dataclass (a field with a default may be left out) or a ``TypedDict``
   (``NotRequired`` keys, or ``total=False``); unknown keys are refused;
 - ``Annotated[T, Length(min, max)]`` bounding a string's or a list's length, and
-  ``Annotated[str, Pattern(regex)]``.
+  ``Annotated[str, Pattern(regex)]``, ``Annotated[int, Range(min, max)]``.
 """
 
 from __future__ import annotations
@@ -30,6 +30,14 @@ class Length:
 
     min: int = 0
     max: int | None = None
+
+
+@dataclass(frozen=True)
+class Range:
+    """``Annotated[int, Range(1, 1000)]``: a number from ``min`` to ``max``, both included (None: unbounded)."""
+
+    min: float | None = None
+    max: float | None = None
 
 
 @dataclass(frozen=True)
@@ -98,6 +106,9 @@ def _convert(value: Any, expected: Any, path: str, problems: list[FieldProblem])
                     upper = "" if rule.max is None else f" and at most {rule.max}"
                     unit = "characters" if isinstance(value, str) else "items"
                     problems.append(FieldProblem(path, f"needs at least {rule.min}{upper} {unit}"))
+            elif isinstance(rule, Range) and isinstance(value, int | float) and not isinstance(value, bool):
+                if (rule.min is not None and value < rule.min) or (rule.max is not None and value > rule.max):
+                    problems.append(FieldProblem(path, f"must be from {rule.min} to {rule.max}"))
             elif isinstance(rule, Pattern) and isinstance(value, str) and not re.search(rule.regex, value):
                 problems.append(FieldProblem(path, f"must match {rule.description}"))
         return converted
@@ -147,7 +158,11 @@ def _fields(record: Any) -> Iterator[tuple[str, Any, bool]]:
     hints = typing.get_type_hints(record, include_extras=True)
     if typing.is_typeddict(record):
         for name, hint in hints.items():
-            yield name, _strip_required(hint), name in record.__required_keys__
+            # Under `from __future__ import annotations` (3.11) __required_keys__ misses NotRequired: read the hint.
+            marker = typing.get_origin(hint)
+            declared = name in record.__required_keys__
+            required = marker is typing.Required or (marker is not typing.NotRequired and declared)
+            yield name, _strip_required(hint), required
         return
     for field in dataclasses.fields(record):
         required = field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING
@@ -193,6 +208,10 @@ def json_schema(expected: Any) -> dict[str, Any]:
                 schema[lower] = rule.min
                 if rule.max is not None:
                     schema[upper] = rule.max
+            elif isinstance(rule, Range):
+                schema.update(
+                    {key: bound for key, bound in (("minimum", rule.min), ("maximum", rule.max)) if bound is not None}
+                )
             elif isinstance(rule, Pattern):
                 schema["pattern"] = rule.regex
         return schema

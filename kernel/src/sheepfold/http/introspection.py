@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from blacksheep import Content, Request, Response, Router, json
+from blacksheep.server.openapi.common import ContentInfo, ResponseInfo
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from sheepfold.http.admin import is_admin
+from sheepfold.http.openapi import admin_docs, json_response
 from sheepfold.http.problems import problem
 from sheepfold.platform import Platform
 
@@ -17,11 +21,23 @@ def _unauthorized() -> Response:
 
 
 def add_introspection_routes(router: Router, platform: Platform) -> None:
+    @admin_docs(
+        summary="The plugins loaded here and their hooks",
+        responses={200: json_response("Plugins", list[dict[str, Any]])},
+    )
     async def plugins(request: Request) -> Response:
         if not is_admin(request, platform):
             return _unauthorized()
         return json([info.to_json() for info in platform.plugins.infos.values()])
 
+    @admin_docs(
+        summary="Prometheus metrics",
+        responses={
+            200: ResponseInfo(
+                "Metrics, in Prometheus' text format", content=[ContentInfo(str, content_type="text/plain")]
+            )
+        },
+    )
     async def metrics(request: Request) -> Response:
         if not is_admin(request, platform):
             return _unauthorized()

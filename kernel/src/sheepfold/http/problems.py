@@ -39,6 +39,20 @@ async def _body_error(app: Application, request: Request, error: BodyError) -> R
     return problem(error.status, str(error), instance=request.url.path.decode(errors="replace"), **members)
 
 
+async def _not_found(app: Application, request: Request, error: HTTPException) -> Response:
+    """404, or 405 with ``Allow`` when the path has routes for other methods."""
+    allowed = sorted(
+        method.decode()
+        for method, routes in app.router.routes.items()
+        if b"_" not in method and any(route.match(request) for route in routes)  # "GET_WS": WebSocket routes
+    )
+    if not allowed:
+        return await _http_error(app, request, error)
+    response = problem(405, f"{request.method} is not allowed here; use {', '.join(allowed)}.")
+    response.add_header(b"Allow", ", ".join(allowed).encode())
+    return response
+
+
 def _client_detail(error: HTTPException) -> str | None:
     message = str(error)
     return message if message and message != str(getattr(error, "status", "")) else None
@@ -49,4 +63,5 @@ def install_problem_handlers(app: Application) -> None:
     for status in http.HTTPStatus:
         if status.value >= 400:
             app.exceptions_handlers[status.value] = _http_error
+    app.exceptions_handlers[404] = _not_found
     app.exceptions_handlers[BodyError] = _body_error
