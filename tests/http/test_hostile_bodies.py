@@ -18,6 +18,7 @@ from blacksheep.testing import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from sheepfold import InvalidJSON, decode_json
 from tests.support.full_app import ADMIN_TOKEN, body_routes, started_full_app
 
 # JSON values, plus what json.dumps writes but JSON forbids (NaN, Infinity) and what no UTF-8 can carry.
@@ -188,3 +189,13 @@ def test_a_good_body_is_taken(attack):
     )
     assert status == 202, answer
     assert math.isfinite(len(json.loads(answer)["job_id"]))
+
+
+@pytest.mark.parametrize(
+    ("text", "named"),
+    [("", "empty"), ('"\ud800"', "surrogate"), ('["\\udfff"]', "surrogate"), ("[" * 65 + "]" * 65, "deeper")],
+)
+def test_decode_json_takes_text_as_a_websocket_frame_gives_it(text, named):
+    with pytest.raises(InvalidJSON, match=named):
+        decode_json(text)
+    assert decode_json('{"a": ["\\ud83d\\ude00"]}') == {"a": ["\U0001f600"]}

@@ -48,8 +48,11 @@ def _parse_float(text: str) -> float:
 _decoder = json.JSONDecoder(parse_int=_parse_int, parse_float=_parse_float, parse_constant=_reject_constant)
 
 
-def decode_json(raw: bytes) -> Any:
+def decode_json(raw: bytes | str) -> Any:
     """The JSON value in ``raw``: UTF-8 without a byte order mark, at most :data:`MAX_DEPTH` deep.
+
+    ``raw`` may also be text already decoded (a WebSocket text frame); then
+    only the checks after decoding apply.
 
     Raises :class:`InvalidJSON` (and nothing else) for an empty body, bytes
     that are not UTF-8, a byte order mark, a syntax error (with line and
@@ -58,24 +61,29 @@ def decode_json(raw: bytes) -> Any:
     a string holding a lone surrogate (``"\\ud800"``), which no UTF-8 text can
     carry onward.
     """
-    if not raw.strip(b" \t\r\n"):
+    if isinstance(raw, str):
+        _check_string(raw)  # text that holds a surrogate itself, not as an escape
+        text = raw
+    else:
+        if raw.startswith(_BOM):
+            raise InvalidJSON("the body starts with a byte order mark; send UTF-8 JSON without one")
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as error:
+            raise InvalidJSON(f"the body is not valid UTF-8 (byte {error.start})") from None
+    if not text.strip(" \t\r\n"):
         raise InvalidJSON("the body is empty; a JSON value is required")
-    if raw.startswith(_BOM):
-        raise InvalidJSON("the body starts with a byte order mark; send UTF-8 JSON without one")
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as error:
-        raise InvalidJSON(f"the body is not valid UTF-8 (byte {error.start})") from None
     # Counting brackets (strings included) bounds the depth from above: most bodies skip the walk.
-    may_be_deep = raw.count(b"[") + raw.count(b"{") > MAX_DEPTH
+    may_be_deep = text.count("[") + text.count("{") > MAX_DEPTH
+    has_escapes = "\\u" in text  # past the check above, only \u escapes can make a lone surrogate
     try:
         value = _decoder.decode(text)
     except json.JSONDecodeError as error:
         raise InvalidJSON(f"invalid JSON at line {error.lineno}, column {error.colno}: {error.msg}") from None
     except RecursionError:
         raise InvalidJSON(f"the JSON nests deeper than {MAX_DEPTH} levels") from None
-    if may_be_deep or b"\\u" in raw:  # only \u escapes can make a lone surrogate
-        _inspect(value, check_strings=b"\\u" in raw)
+    if may_be_deep or has_escapes:
+        _inspect(value, check_strings=has_escapes)
     return value
 
 
