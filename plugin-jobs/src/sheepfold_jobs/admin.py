@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Annotated, Any
+from urllib.parse import parse_qs
 
 from blacksheep import Request, Response, Router, json
 
@@ -43,7 +44,9 @@ def add_admin_routes(router: Router, platform: Platform) -> None:
     async def failed_list(request: Request) -> Response:
         if not is_admin(request, platform):
             return _unauthorized()
-        limit = request.query.get("limit", ["100"])[0]
+        # Blank values kept: "?limit=" is a bad limit, not an absent one (request.query drops it).
+        query = parse_qs((request.url.query or b"").decode(errors="replace"), keep_blank_values=True)
+        limit = query.get("limit", ["100"])[0]
         if not limit.isdigit() or not 1 <= int(limit) <= 1000:
             return problem(400, "limit must be a whole number from 1 to 1000.")
         return json([failed.to_json() for failed in await jobs.failed_jobs(int(limit))])
