@@ -124,7 +124,10 @@ async def test_the_example_guestbook_on_postgresql_newest_first(pg_settings):
             ).status == 201
         assert (
             await client.post("/example/guestbook", content=JSONContent({"author": "", "message": "x"}))
-        ).status == 400
+        ).status == 422
+        assert (
+            await client.post("/example/guestbook", content=JSONContent({"author": "nul\x00", "message": "x"}))
+        ).status == 422  # PostgreSQL text cannot hold NUL: refused before the database sees it
         listed = await (await client.get("/example/guestbook?author=bo")).json()
         assert [entry["message"] for entry in listed["entries"]] == ["third", "second", "first"]
     finally:

@@ -8,6 +8,10 @@ from sheepfold.fallback import BACKEND_FAILURES, FallbackSwitch, Phase, SwitchLi
 from sheepfold.health import ComponentHealth, Status
 from sheepfold.hookspecs import hookimpl
 from sheepfold.http.admin import AdminGuard, admin_only
+from sheepfold.http.body import BodyError, JSONBody, read_json
+from sheepfold.http.body_shape import Length, Pattern, Range
+from sheepfold.http.json_decoder import InvalidJSON, decode_json
+from sheepfold.http.openapi import PlatformOpenAPI, admin_docs, json_response, problem_response, route_docs
 from sheepfold.http.problems import problem
 from sheepfold.identity import Identity
 from sheepfold.jobs import Jobs
@@ -26,19 +30,26 @@ __all__ = [
     "AdminGuard",
     "BackendUnavailable",
     "BackgroundTasks",
+    "BodyError",
     "Cache",
     "CacheAside",
     "ComponentHealth",
     "Database",
     "FallbackSwitch",
     "Identity",
+    "InvalidJSON",
+    "JSONBody",
     "Jobs",
+    "Length",
     "NameSetting",
+    "Pattern",
     "Phase",
     "Platform",
     "PlatformApplication",
+    "PlatformOpenAPI",
     "PluginError",
     "PubSub",
+    "Range",
     "RateLimiter",
     "Recovery",
     "RecoveryResult",
@@ -49,9 +60,15 @@ __all__ = [
     "State",
     "Status",
     "SwitchListener",
+    "admin_docs",
     "admin_only",
     "create_app",
+    "decode_json",
     "hookimpl",
+    "json_response",
     "problem",
+    "problem_response",
+    "read_json",
+    "route_docs",
     "standing_interest",
 ]

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Annotated, Any
+from urllib.parse import parse_qs
+
 from blacksheep import Request, Response, Router, json
 
-from sheepfold import admin_only, problem
+from sheepfold import Range, admin_docs, admin_only, json_response, problem, problem_response
 from sheepfold.jobs import Jobs
 from sheepfold.platform import Platform
 
@@ -17,22 +20,41 @@ def add_admin_routes(router: Router, platform: Platform) -> None:
     jobs: Jobs = platform.require(Jobs)
 
     @admin_only
+    @admin_docs(summary="Job statistics of the fleet", responses={200: json_response("Statistics", dict[str, Any])})
     async def statistics() -> Response:
         return json((await jobs.statistics()).to_json())
 
     @admin_only
+    @admin_docs(
+        summary="The newest failed jobs",
+        query={"limit": Annotated[int, Range(1, 1000)] | None},
+        responses={
+            200: json_response("Failed jobs", list[dict[str, Any]]),
+            400: problem_response("limit is not a whole number from 1 to 1000."),
+        },
+    )
     async def failed_list(request: Request) -> Response:
-        limit = request.query.get("limit", ["100"])[0]
+        # Blank values kept: "?limit=" is a bad limit, not an absent one (request.query drops it).
+        query = parse_qs((request.url.query or b"").decode(errors="replace"), keep_blank_values=True)
+        limit = query.get("limit", ["100"])[0]
         if not limit.isdigit() or not 1 <= int(limit) <= 1000:
             return problem(400, "limit must be a whole number from 1 to 1000.")
         return json([failed.to_json() for failed in await jobs.failed_jobs(int(limit))])
 
     @admin_only
+    @admin_docs(
+        summary="One failed job",
+        responses={200: json_response("The job", dict[str, Any]), 404: problem_response("Not in the failed list.")},
+    )
     async def failed_one(job_id: str) -> Response:
         failed = await jobs.failed_job(job_id)
         return problem(404, "No such job in the failed list.") if failed is None else json(failed.to_json())
 
     @admin_only
+    @admin_docs(
+        summary="Queue a failed job again",
+        responses={202: json_response("Queued", dict[str, str]), 404: problem_response("Not in the failed list.")},
+    )
     async def retry(job_id: str) -> Response:
         if not await jobs.retry_failed(job_id):
             return problem(404, "No such job in the failed list.")

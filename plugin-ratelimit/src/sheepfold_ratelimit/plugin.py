@@ -8,11 +8,12 @@ from blacksheep import Application, Router
 from blacksheep.middlewares import MiddlewareCategory
 from dynaconf import Validator
 
-from sheepfold import ComponentHealth, Platform, RateLimiter, SettingsError, Status, hookimpl
+from sheepfold import ComponentHealth, Platform, PlatformOpenAPI, RateLimiter, SettingsError, Status, hookimpl
 from sheepfold_ratelimit import settings as ratelimit_settings
 from sheepfold_ratelimit.client_ip import ClientAddress
 from sheepfold_ratelimit.metrics import RateLimitMetrics
 from sheepfold_ratelimit.middleware import RateLimitMiddleware
+from sheepfold_ratelimit.openapi import document_limits
 from sheepfold_ratelimit.outage import OutageRateLimiter
 from sheepfold_ratelimit.routes import RoutePolicies, route_template
 
@@ -54,6 +55,9 @@ def sheepfold_configure_app(app: Application, platform: Platform) -> None:
     )
     platform.provide(RoutePolicies, routes)
     platform.provide(RateLimitMiddleware, middleware)
+    openapi = platform.find(PlatformOpenAPI)
+    if openapi is not None:
+        document_limits(openapi, routes, send_headers=settings.get("ratelimit.headers"))
     # After sessions and authentication (the key may be the identity) and before the application's own middleware.
     app.middlewares.append(middleware, MiddlewareCategory.AUTHZ)
 

@@ -135,22 +135,26 @@ class RoutePolicies:
         lowered = [template.lower() for template in templates]
         return [rule for rule, _ in self._rules if not any(fnmatch.fnmatchcase(t, rule) for t in lowered)]
 
-    def resolve(self, handler: Callable[..., Any], request: Request) -> tuple[RateLimitPolicy, int] | None:
-        """``(policy, cost)`` for ``request``, served by ``handler``; None when it is not limited."""
+    def _decorated(self, handler: Callable[..., Any]) -> Any:
+        # (policy, cost) chosen by handler's decorator, _EXEMPT, or None (no decorator), cached per handler.
         key = id(handler)
         try:
-            cached = self._by_handler[key]
+            return self._by_handler[key]
         except KeyError:
             choice = route_limit_of(handler)
             if choice is None:
-                cached = self._by_handler[key] = None
+                cached = None
             else:
                 policy = self._named(choice.policy, "@rate_limit") if choice.policy else None
-                cached = self._by_handler[key] = (policy, choice.cost) if policy else _EXEMPT
-        if cached is _EXEMPT:
-            return None
-        if cached is not None:
+                cached = (policy, choice.cost) if policy else _EXEMPT
+            self._by_handler[key] = cached
             return cached
+
+    def resolve(self, handler: Callable[..., Any], request: Request) -> tuple[RateLimitPolicy, int] | None:
+        """``(policy, cost)`` for ``request``, served by ``handler``; None when it is not limited."""
+        decorated = self._decorated(handler)
+        if decorated is not None:
+            return None if decorated is _EXEMPT else decorated
         # The router has just matched this request to dispatch it; for a router without route
         # filters the same call is answered from BlackSheep's own cache of (method, path) matches.
         match = self._router.get_match(request)
@@ -160,6 +164,13 @@ class RoutePolicies:
         except KeyError:
             chosen = self._by_pattern[pattern] = self.for_template(route_template(pattern))
             return chosen
+
+    def for_route(self, handler: Callable[..., Any], template: str) -> tuple[RateLimitPolicy, int] | None:
+        """``(policy, cost)`` of the route ``template`` served by ``handler``, as :meth:`resolve` chooses it."""
+        decorated = self._decorated(handler)
+        if decorated is not None:
+            return None if decorated is _EXEMPT else decorated
+        return self.for_template(template)
 
     def for_template(self, template: str) -> tuple[RateLimitPolicy, int] | None:
         """``(policy, cost)`` that the settings give the route ``template``; None when not limited."""

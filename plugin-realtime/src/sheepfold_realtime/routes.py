@@ -2,26 +2,44 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Annotated, Any
+
 from blacksheep import Request, Response, Router, json
 
-from sheepfold import admin_only, problem
+from sheepfold import Pattern, admin_docs, admin_only, json_response, problem, problem_response, read_json
 from sheepfold_realtime.channels import REALTIME_ADMIN, ChannelRules
 from sheepfold_realtime.hub import EventTooLarge, RealtimeHub
+
+
+@dataclass
+class Publication:
+    """The body of ``POST /realtime/publish``: any JSON ``event`` for the sockets of ``channel``."""
+
+    channel: Annotated[str, Pattern(r'^(?!-)[^\s"\\\u0000-\u001f\u007f]{1,200}$', "a channel name")]
+    event: Any
 
 
 def add_routes(router: Router, hub: RealtimeHub, rules: ChannelRules) -> None:
     """Both routes are admin routes: the admin token, or an identity allowed ``realtime.admin``."""
 
     @admin_only(action=REALTIME_ADMIN)
+    @admin_docs(
+        summary="Publish an event to a channel's sockets, on every instance",
+        body=Publication,
+        responses={
+            202: json_response("Published: how many local sockets got it", dict[str, Any]),
+            404: problem_response("No channel rule covers the channel."),
+            413: problem_response("The event is over realtime.max_event_size, or the body over http.max_body_size."),
+        },
+    )
     async def publish(request: Request) -> Response:
-        body = await request.json() if request.declares_json() else None
-        if not isinstance(body, dict) or not isinstance(body.get("channel"), str) or "event" not in body:
-            return problem(400, 'Send {"channel": "<name>", "event": <any JSON>}.')
-        channel = body["channel"]
+        body: Publication = await read_json(request, Publication)  # after the guard: a stranger's body is not parsed
+        channel = body.channel
         if rules.rule_for(channel) is None:
-            return problem(400, f"No channel rule covers {channel!r}.")
+            return problem(404, f"No channel rule covers {channel!r}.")
         try:
-            outcome = await hub.publish(channel, body["event"])
+            outcome = await hub.publish(channel, body.event)
         except EventTooLarge as error:
             return problem(413, str(error))
         except ValueError as error:
@@ -29,6 +47,10 @@ def add_routes(router: Router, hub: RealtimeHub, rules: ChannelRules) -> None:
         return json(outcome.to_json(), status=202)
 
     @admin_only(action=REALTIME_ADMIN)
+    @admin_docs(
+        summary="This instance's sockets and channel rules",
+        responses={200: json_response("Sockets", dict[str, Any])},
+    )
     async def sockets() -> Response:
         return json(
             {

@@ -58,10 +58,22 @@ async def test_login_with_roles_gives_the_identity_those_roles_and_their_permiss
     assert [answers[user]["may_moderate"] for user in ("mo", "root", "rita")] == [True, True, False]
 
 
-@pytest.mark.parametrize("body", [{"name": "alice"}, {"user": "alice", "roles": "admin"}, {"user": "a", "roles": [1]}])
-async def test_login_without_a_user_name_or_with_bad_roles_is_a_400(client, body):
+@pytest.mark.parametrize(
+    "body", [{"user": "alice", "roles": "admin"}, {"user": "a", "roles": [1]}, {"user": "a", "roles": ["r"] * 9}]
+)
+async def test_login_with_bad_roles_is_a_422_naming_the_field(client, body):
     response = await client.post("/example/login", content=JSONContent(body))
-    assert response.status == 400
+    assert response.status == 422
+    assert all(error["field"].startswith("roles") for error in (await response.json())["errors"])
+
+
+async def test_login_without_a_user_name_is_a_422_naming_the_field(client):
+    response = await client.post("/example/login", content=JSONContent({"name": "alice"}))
+    assert response.status == 422
+    assert (await response.json())["errors"] == [
+        {"field": "user", "problem": "is required"},
+        {"field": "name", "problem": "is not a known field"},
+    ]
 
 
 async def test_without_the_sessions_plugin_the_demo_routes_are_absent():

@@ -21,7 +21,7 @@ async def test_a_job_posted_to_example_jobs_runs_and_its_result_is_readable():
             while (answer := await (await client.get(f"/example/jobs/{job_id}")).json())["status"] != "complete":  # noqa: ASYNC110
                 await asyncio.sleep(0.05)
         assert answer["result"] == {"words": 5, "distinct": 4, "try": 1}
-        assert (await client.post("/example/jobs", content=JSONContent({"text": ""}))).status == 400
+        assert (await client.post("/example/jobs", content=JSONContent({"text": ""}))).status == 422
         assert (await client.get("/example/jobs/unknown")).status == 404
     finally:
         await app.stop()

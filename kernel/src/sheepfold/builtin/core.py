@@ -6,7 +6,6 @@ from importlib import metadata
 
 from blacksheep import Application, Request, Router
 from blacksheep.middlewares import MiddlewareCategory
-from blacksheep.server.openapi.v3 import OpenAPIHandler
 from dynaconf import Validator
 from openapidocs.v3 import Info
 
@@ -15,6 +14,7 @@ from sheepfold.http.admin import AdminGuard, AdminGuardMiddleware
 from sheepfold.http.health import add_health_routes
 from sheepfold.http.introspection import add_introspection_routes
 from sheepfold.http.metrics_middleware import request_metrics
+from sheepfold.http.openapi import PlatformOpenAPI
 from sheepfold.http.problems import install_problem_handlers
 from sheepfold.identity import Identity
 from sheepfold.platform import Platform
@@ -52,12 +52,13 @@ def sheepfold_configure_app(app: Application, platform: Platform) -> None:
     # First of the authorisation middleware: an admin route refused here is never rate-limited or run.
     app.middlewares.append(AdminGuardMiddleware(platform.require(AdminGuard), platform), MiddlewareCategory.AUTHZ)
     if platform.settings.get("http.openapi"):
-        docs = OpenAPIHandler(
+        docs = PlatformOpenAPI(
             info=Info(title="sheepfold", version=metadata.version("sheepfold")),
             ui_path="/docs",
             json_spec_path="/openapi.json",
         )
         docs.bind_app(app)
+        platform.provide(PlatformOpenAPI, docs)  # plugins amend it: platform.find(PlatformOpenAPI)
 
 
 @hookimpl

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, Literal, NotRequired, TypedDict
 
 from blacksheep import Request, Response, Router, json
 
 from sheepfold.health import ComponentHealth, Status, overall_status
 from sheepfold.http.admin import AdminGuard
+from sheepfold.http.openapi import json_response, route_docs
 from sheepfold.platform import Platform
 
 logger = logging.getLogger("sheepfold.health")
@@ -44,6 +45,24 @@ async def assess(platform: Platform) -> tuple[Status, dict[str, Any]]:
     }
 
 
+class HealthStatus(TypedDict):
+    """What ``/health/live``, ``/health/ready`` and ``/health`` without the admin token answer."""
+
+    status: Literal["ok", "degraded", "down"]
+
+
+class HealthReport(TypedDict):
+    """``/health`` with the admin token: the status, and what it is made of."""
+
+    status: Literal["ok", "degraded", "down"]
+    instance: NotRequired[str]
+    components: NotRequired[dict[str, Any]]
+    capabilities: NotRequired[dict[str, Any]]
+
+
+_DOWN = {503: json_response("A required component is down.", HealthStatus)}
+
+
 def _status_code(status: Status) -> int:
     return 503 if status is Status.DOWN else 200
 
@@ -51,13 +70,22 @@ def _status_code(status: Status) -> int:
 def add_health_routes(router: Router, platform: Platform) -> None:
     guard = platform.require(AdminGuard)
 
+    @route_docs(summary="The process answers (touches nothing)", responses={200: json_response("Alive", HealthStatus)})
     async def live() -> Response:
         return json({"status": Status.OK.value})
 
+    @route_docs(
+        summary="Ready for traffic: no required component down",
+        responses={200: json_response("Ready (ok or degraded)", HealthStatus), **_DOWN},
+    )
     async def ready() -> Response:
         status, _report = await assess(platform)
         return json({"status": status.value}, status=_status_code(status))
 
+    @route_docs(
+        summary="Health: the status; with the admin token, every component and capability",
+        responses={200: json_response("ok or degraded", HealthReport), 503: json_response("down", HealthReport)},
+    )
     async def health(request: Request) -> Response:
         status, report = await assess(platform)
         if not await guard.admits(request, platform):  # the detail is the admin surface's; the status is everyone's

@@ -9,6 +9,8 @@ from typing import Any
 from blacksheep import Application, Content, Request, Response
 from blacksheep.exceptions import HTTPException
 
+from sheepfold.http.body import BodyError
+
 PROBLEM_JSON = b"application/problem+json"
 
 
@@ -32,6 +34,25 @@ async def _http_error(app: Application, request: Request, error: HTTPException) 
     return problem(status, detail, instance=request.url.path.decode(errors="replace"))
 
 
+async def _body_error(app: Application, request: Request, error: BodyError) -> Response:
+    members: dict[str, Any] = {"errors": [p.to_json() for p in error.problems]} if error.problems else {}
+    return problem(error.status, str(error), instance=request.url.path.decode(errors="replace"), **members)
+
+
+async def _not_found(app: Application, request: Request, error: HTTPException) -> Response:
+    """404, or 405 with ``Allow`` when the path has routes for other methods."""
+    allowed = sorted(
+        method.decode()
+        for method, routes in app.router.routes.items()
+        if b"_" not in method and any(route.match(request) for route in routes)  # "GET_WS": WebSocket routes
+    )
+    if not allowed:
+        return await _http_error(app, request, error)
+    response = problem(405, f"{request.method} is not allowed here; use {', '.join(allowed)}.")
+    response.add_header(b"Allow", ", ".join(allowed).encode())
+    return response
+
+
 def _client_detail(error: HTTPException) -> str | None:
     message = str(error)
     return message if message and message != str(getattr(error, "status", "")) else None
@@ -42,3 +63,5 @@ def install_problem_handlers(app: Application) -> None:
     for status in http.HTTPStatus:
         if status.value >= 400:
             app.exceptions_handlers[status.value] = _http_error
+    app.exceptions_handlers[404] = _not_found
+    app.exceptions_handlers[BodyError] = _body_error

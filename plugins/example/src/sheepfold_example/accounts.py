@@ -23,11 +23,13 @@ credentials first. The routes:
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass, field
+from typing import Annotated, Any
 
 from blacksheep import Request, Response, Router, json
 from dynaconf import Validator
 
-from sheepfold import Identity, Platform, problem
+from sheepfold import Identity, JSONBody, Length, Platform, json_response, problem, problem_response, route_docs
 from sheepfold.cache import ResponseCache
 from sheepfold_sessions import UserSessions, sign_in, sign_out
 
@@ -36,6 +38,45 @@ from sheepfold_sessions import UserSessions, sign_in, sign_out
 MODERATE = "example.moderate"
 _MAX_USER_LENGTH = 64
 _MAX_ROLES = 8
+
+
+@dataclass
+class Login:
+    """The body of ``POST /example/login``."""
+
+    user: Annotated[str, Length(1, _MAX_USER_LENGTH)]
+    roles: Annotated[list[Annotated[str, Length(1, _MAX_USER_LENGTH)]], Length(0, _MAX_ROLES)] = field(
+        default_factory=list
+    )
+
+
+@dataclass
+class SignedIn:
+    user: str | None
+    roles: list[str]
+
+
+@dataclass
+class Whoami:
+    user: str | None
+    roles: list[str]
+    may_moderate: bool
+    instance: str
+    rendered_at: float
+
+
+@dataclass
+class SessionList:
+    user: str
+    sessions: list[dict[str, Any]]
+
+
+@dataclass
+class Ended:
+    ended: int
+
+
+_SIGN_IN_FIRST = {401: problem_response("Not signed in.")}
 
 
 def validators() -> list[Validator]:
@@ -49,23 +90,21 @@ def add_routes(router: Router, platform: Platform) -> None:
         return
     responses = ResponseCache.of(platform)
 
-    async def login(request: Request) -> Response:
-        body = await request.json() if request.declares_json() else None
-        user = body.get("user") if isinstance(body, dict) else None
-        roles = body.get("roles", []) if isinstance(body, dict) else []
-        if not isinstance(user, str) or not 0 < len(user) <= _MAX_USER_LENGTH:
-            return problem(400, f'Send {{"user": "<name>"}} with a name of 1 to {_MAX_USER_LENGTH} characters.')
-        if not isinstance(roles, list) or len(roles) > _MAX_ROLES or not all(_is_name(role) for role in roles):
-            return problem(
-                400, f'"roles" is a list of at most {_MAX_ROLES} names of 1 to {_MAX_USER_LENGTH} characters.'
-            )
+    @route_docs(
+        summary="Sign in as the named user, with roles (a demo: no password)",
+        responses={200: json_response("Signed in", SignedIn)},
+    )
+    async def login(request: Request, body: JSONBody[Login]) -> Response:
+        user, roles = body.value.user, body.value.roles
         sign_in(platform, request, user, roles)
         return json({"user": user, "roles": sorted(set(roles))})
 
+    @route_docs(summary="Sign out", responses={200: json_response("Signed out", SignedIn)})
     async def logout(request: Request) -> Response:
         sign_out(request)
-        return json({"user": None})
+        return json({"user": None, "roles": []})
 
+    @route_docs(summary="Who you are (cached per identity)", responses={200: json_response("You", Whoami)})
     async def whoami(identity: Identity) -> Response:
         # `identity` arrives by type, resolved once for the request (here: from the session).
         return json(
@@ -78,12 +117,16 @@ def add_routes(router: Router, platform: Platform) -> None:
             }
         )
 
+    @route_docs(summary="Your sessions", responses={200: json_response("Your sessions", SessionList), **_SIGN_IN_FIRST})
     async def list_sessions(request: Request, identity: Identity) -> Response:
         if identity.subject is None:
             return problem(401, "Sign in first: POST /example/login.")
         found = await sessions.list(identity.subject, current=request.session)
         return json({"user": identity.subject, "sessions": [summary.to_json() for summary in found]})
 
+    @route_docs(
+        summary="End all your sessions", responses={200: json_response("How many ended", Ended), **_SIGN_IN_FIRST}
+    )
     async def end_sessions(identity: Identity) -> Response:
         if identity.subject is None:
             return problem(401, "Sign in first: POST /example/login.")
@@ -97,7 +140,3 @@ def add_routes(router: Router, platform: Platform) -> None:
     )
     router.add_get("/example/sessions", list_sessions)
     router.add_delete("/example/sessions", end_sessions)
-
-
-def _is_name(value: object) -> bool:
-    return isinstance(value, str) and 0 < len(value) <= _MAX_USER_LENGTH

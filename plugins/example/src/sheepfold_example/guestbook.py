@@ -14,20 +14,47 @@ migration folder, offered through the ``sheepfold_migrations`` hook.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated
 
-from blacksheep import FromJSON, Request, Response, Router, json
+from blacksheep import Request, Response, Router, json
 from sqlalchemy import BigInteger, DateTime, Integer, Select, String, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from sheepfold import Platform, problem
+from sheepfold import JSONBody, Length, Pattern, Platform, json_response, problem, problem_response, route_docs
 from sheepfold.database import Database
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 LATEST_LIMIT = 20
 _MAX_AUTHOR, _MAX_MESSAGE = 64, 500
+
+
+# PostgreSQL text holds no NUL character: refused as a shape error, not a database error.
+_NO_NUL = Pattern(r"^[^\u0000]*$", "text without a NUL character")
+
+
+@dataclass
+class Signature:
+    """The body of ``POST /example/guestbook``."""
+
+    author: Annotated[str, Length(1, _MAX_AUTHOR), _NO_NUL]
+    message: Annotated[str, Length(1, _MAX_MESSAGE), _NO_NUL]
+
+
+@dataclass
+class Entry:
+    id: int
+    author: str
+    message: str
+    created_at: str
+
+
+@dataclass
+class Entries:
+    author: str
+    entries: list[Entry]
 
 
 class Base(DeclarativeBase):
@@ -60,7 +87,7 @@ def latest_entries(author: str, limit: int = LATEST_LIMIT) -> Select[GuestbookEn
 
 
 def _text(value: object, limit: int) -> str | None:
-    return value if isinstance(value, str) and 0 < len(value) <= limit else None
+    return value if isinstance(value, str) and 0 < len(value) <= limit and "\x00" not in value else None
 
 
 def add_routes(router: Router, platform: Platform) -> None:
@@ -68,15 +95,18 @@ def add_routes(router: Router, platform: Platform) -> None:
     if platform.find(Database) is None:
         return
 
-    async def sign(body: FromJSON[dict[str, Any]], session: AsyncSession) -> Response:
-        author, message = _text(body.value.get("author"), _MAX_AUTHOR), _text(body.value.get("message"), _MAX_MESSAGE)
-        if author is None or message is None:
-            return problem(400, f"Send an author (1-{_MAX_AUTHOR} characters) and a message (1-{_MAX_MESSAGE}).")
-        entry = GuestbookEntry(author=author, message=message)
+    @route_docs(summary="Sign the guestbook", responses={201: json_response("The new entry", Entry)})
+    async def sign(body: JSONBody[Signature], session: AsyncSession) -> Response:
+        entry = GuestbookEntry(author=body.value.author, message=body.value.message)
         session.add(entry)
         await session.commit()
         return json(entry.to_json(), status=201)
 
+    @route_docs(
+        summary="An author's newest entries",
+        query={"author": Annotated[str, Length(1, _MAX_AUTHOR), _NO_NUL]},
+        responses={200: json_response("The entries", Entries), 400: problem_response("No author named.")},
+    )
     async def read(request: Request, session: AsyncSession) -> Response:
         author = _text(request.query.get("author", [""])[0], _MAX_AUTHOR)
         if author is None:

@@ -10,11 +10,12 @@ itself; with ``jobs.backend = "arq"`` any ``sheepfold worker`` does.
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
 
-from blacksheep import Request, Response, Router, json
+from blacksheep import Response, Router, json
 
-from sheepfold import Platform, problem
+from sheepfold import JSONBody, Length, Platform, json_response, problem, problem_response, route_docs
 from sheepfold.jobs import JobContext, JobDefinition, Jobs, JobStatus, Priority, RetryPolicy
 
 QUEUE = "example"
@@ -32,24 +33,43 @@ async def count_words(ctx: JobContext, text: str) -> dict[str, Any]:
     return {"words": len(words), "distinct": len({word.lower() for word in words}), "try": ctx.job_try}
 
 
+@dataclass
+class WordCount:
+    """The body of ``POST /example/jobs``."""
+
+    text: Annotated[str, Length(1, MAX_TEXT)]
+    priority: Literal["high", "normal", "low"] = "normal"
+
+
+@dataclass
+class Enqueued:
+    job_id: str
+    status: str
+
+
+@dataclass
+class JobState:
+    job_id: str
+    status: Literal["deferred", "queued", "in_progress", "complete", "failed", "not_found"]
+    result: Any = None
+    error: str | None = None
+    tries: int | None = None
+
+
 JOBS = [JobDefinition(count_words, queue=QUEUE, timeout=30, max_tries=3, retry=RetryPolicy(base=1.0))]
 
 
 def add_routes(router: Router, platform: Platform) -> None:
-    async def enqueue(request: Request) -> Response:
-        body = await request.json() if request.declares_json() else None
-        if not isinstance(body, dict):
-            body = {}
-        text = body.get("text")
-        if not isinstance(text, str) or not text or len(text) > MAX_TEXT:
-            return problem(400, f'Send JSON {{"text": "..."}} with 1 to {MAX_TEXT} characters.')
-        try:
-            priority = Priority.parse(body.get("priority", "normal"))
-        except ValueError as error:
-            return problem(400, str(error))
-        job_id = await platform.require(Jobs).enqueue("count_words", (text,), priority=priority)
+    @route_docs(summary="Count the words of a text, as a job", responses={202: json_response("Enqueued", Enqueued)})
+    async def enqueue(body: JSONBody[WordCount]) -> Response:
+        priority = Priority.parse(body.value.priority)
+        job_id = await platform.require(Jobs).enqueue("count_words", (body.value.text,), priority=priority)
         return json({"job_id": job_id, "status": f"/example/jobs/{job_id}"}, status=202)
 
+    @route_docs(
+        summary="A job's status, and its result once it ended",
+        responses={200: json_response("The job", JobState), 404: problem_response("No such job (or it expired).")},
+    )
     async def status(job_id: str) -> Response:
         jobs = platform.require(Jobs)
         state = await jobs.status(job_id)

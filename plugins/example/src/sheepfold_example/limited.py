@@ -12,6 +12,7 @@ from __future__ import annotations
 from blacksheep import Response, Router, json
 from dynaconf import Validator
 
+from sheepfold import json_response, route_docs
 from sheepfold_ratelimit import rate_limit
 
 POLICY = "example"
@@ -22,6 +23,10 @@ def validators() -> list[Validator]:
     return [Validator(f"ratelimit.policies.{POLICY}.limit", default="5/minute")]
 
 
+@route_docs(
+    summary="A route with a small rate limit of its own",
+    responses={200: json_response("Within the limit", dict[str, str])},
+)
 @rate_limit(POLICY)
 async def limited() -> Response:
     return json({"message": "Within the limit: see the RateLimit header for what is left."})

@@ -3,14 +3,31 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from blacksheep import Request, Response, Router, json
 from dynaconf import Validator
 
-from sheepfold import CacheAside, ComponentHealth, Identity, Platform, State, Status, hookimpl
+from sheepfold import (
+    CacheAside,
+    ComponentHealth,
+    Identity,
+    Platform,
+    State,
+    Status,
+    hookimpl,
+    json_response,
+    route_docs,
+)
 from sheepfold.jobs import JobDefinition
 from sheepfold_example import accounts, guestbook, jobs_demo, limited, realtime_page
+
+
+@dataclass
+class Greeting:
+    message: str
+    visits: int
 
 
 def greeting_for(name: str, greeting: str) -> str:
@@ -33,6 +50,11 @@ def sheepfold_settings_validators() -> list[Validator]:
 def sheepfold_register_routes(router: Router, platform: Platform) -> None:
     settings = platform.settings
 
+    @route_docs(
+        summary="A greeting, cached, and a visit counter in shared state",
+        query={"name": str | None},
+        responses={200: json_response("The greeting", Greeting)},
+    )
     async def hello(request: Request, state: State, cache: CacheAside) -> Response:
         # `state` and `cache` arrive through BlackSheep's dependency injection, by type.
         name = request.query.get("name", ["world"])[0][:64]

@@ -9,13 +9,15 @@ channel, so the page shows it without polling. The routes exist only when
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from importlib import resources
-from typing import Any
+from typing import Annotated, Any
 
 from blacksheep import Request, Response, Router, json
 from blacksheep.contents import Content
+from blacksheep.server.openapi.common import ContentInfo, ResponseInfo
 
-from sheepfold import Identity, Platform, problem
+from sheepfold import Identity, Length, Platform, json_response, problem, problem_response, read_json, route_docs
 from sheepfold.jobs import JobContext, JobDefinition, Jobs
 from sheepfold_sessions import UserSessions
 
@@ -33,6 +35,18 @@ async def count_words_for(ctx: JobContext, user: str, text: str) -> dict[str, An
     return result
 
 
+@dataclass
+class PushedWordCount:
+    """The body of ``POST /example/realtime/jobs``."""
+
+    text: Annotated[str, Length(1, MAX_TEXT)]
+
+
+@dataclass
+class Started:
+    job_id: str
+
+
 JOBS = [JobDefinition(count_words_for, queue=QUEUE, timeout=30, max_tries=3)]
 
 
@@ -46,18 +60,26 @@ def add_routes(router: Router, platform: Platform) -> None:
         return
     page = resources.files("sheepfold_example").joinpath("realtime_page.html").read_bytes()
 
+    @route_docs(
+        summary="A page that shows your realtime events",
+        responses={200: ResponseInfo("The page", content=[ContentInfo(str, content_type="text/html")])},
+    )
     async def show_page() -> Response:
         return Response(200, content=Content(b"text/html; charset=utf-8", page))
 
+    @route_docs(
+        summary="Count words in a job that pushes its result to your socket",
+        body=PushedWordCount,
+        responses={202: json_response("Enqueued", Started), 401: problem_response("Not signed in.")},
+    )
     async def start_job(request: Request, identity: Identity) -> Response:
         user = identity.subject
         if user is None:
             return problem(401, "Sign in first: POST /example/login.")
-        body = await request.json() if request.declares_json() else None
-        text = body.get("text") if isinstance(body, dict) else None
-        if not isinstance(text, str) or not 0 < len(text) <= MAX_TEXT:
-            return problem(400, f'Send JSON {{"text": "..."}} with 1 to {MAX_TEXT} characters.')
-        job_id = await platform.require(Jobs).enqueue("count_words_for", (user, text))
+        body: PushedWordCount = await read_json(
+            request, PushedWordCount
+        )  # after the sign-in check: no parsing for strangers
+        job_id = await platform.require(Jobs).enqueue("count_words_for", (user, body.text))
         return json({"job_id": job_id}, status=202)
 
     router.add_get("/example/realtime", show_page)
