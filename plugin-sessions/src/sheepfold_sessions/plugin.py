@@ -9,6 +9,7 @@ from sheepfold.hookspecs import hookimpl
 from sheepfold.platform import Platform
 from sheepfold.sessions.port import SessionRecords
 from sheepfold_sessions.directory import UserSessions
+from sheepfold_sessions.read_through import read_through
 from sheepfold_sessions.recovery import replay_outage
 from sheepfold_sessions.settings import SessionSettings, settings_validators
 from sheepfold_sessions.store import PlatformSession, PlatformSessionStore
@@ -30,6 +31,7 @@ def sheepfold_configure_app(app: Application, platform: Platform) -> None:
     switch = platform.capabilities.get("sessions")
     if switch is not None and switch.has_fallback:
         switch.add_recovery_step("replay-sessions", replay_outage)
+        switch.serve_while_recovering(read_through)
 
 
 @hookimpl
