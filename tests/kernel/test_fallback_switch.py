@@ -218,13 +218,13 @@ async def test_replacing_the_adapters_reroutes_cached_methods(flaky_app):
     assert await replacement.get("k") == b"new" and await backend.get("k") == b"old"
 
 
-def flaky_state_app(backend: FlakyState, *extra_plugins: object, **switch: object):
+def flaky_state_app(backend: FlakyState):
+    def providers(register):
+        register("state", "flaky", lambda platform: backend)
+
     return create_app(
-        {"state": {"backend": "flaky", "fallback": "memory"}, "switch": {"probe_interval": PROBE, **switch}},
-        plugins=[
-            plugin("flaky", sheepfold_register_providers=lambda register: register("state", "flaky", lambda p: backend)),
-            *extra_plugins,
-        ],
+        {"state": {"backend": "flaky", "fallback": "memory"}, "switch": {"probe_interval": PROBE}},
+        plugins=[plugin("flaky", sheepfold_register_providers=providers)],
         load_entry_points=False,
     )
 
@@ -359,9 +359,13 @@ class LinkedPubSub(MemoryPubSub):
 
 async def test_a_synchronous_port_method_stays_synchronous_and_registers_on_both_adapters():
     backend = LinkedPubSub()
+
+    def providers(register):
+        register("pubsub", "linked", lambda platform: backend)
+
     app = create_app(
         {"pubsub": {"backend": "linked", "fallback": "memory"}},
-        plugins=[plugin("linked", sheepfold_register_providers=lambda register: register("pubsub", "linked", lambda p: backend))],
+        plugins=[plugin("linked", sheepfold_register_providers=providers)],
         load_entry_points=False,
     )
     switch = app.platform.capabilities["pubsub"]
@@ -376,18 +380,17 @@ async def test_a_synchronous_port_method_stays_synchronous_and_registers_on_both
 async def test_an_adapter_missing_a_port_method_or_of_the_wrong_shape_fails_start_up_naming_it():
     class Shapeless(MemoryState):
         incr = None  # missing
+
         def get(self, key):  # synchronous where the port's is async
             return None
+
+    def providers(register):
+        register("state", "shapeless", lambda platform: Shapeless(max_entries=1))
 
     with pytest.raises(SettingsError) as failure:
         create_app(
             {"state": {"backend": "shapeless", "fallback": "memory"}},
-            plugins=[
-                plugin(
-                    "shapeless",
-                    sheepfold_register_providers=lambda register: register("state", "shapeless", lambda p: Shapeless(max_entries=1)),
-                )
-            ],
+            plugins=[plugin("shapeless", sheepfold_register_providers=providers)],
             load_entry_points=False,
         )
     problems = "\n".join(failure.value.problems)
@@ -396,7 +399,7 @@ async def test_an_adapter_missing_a_port_method_or_of_the_wrong_shape_fails_star
 
 
 async def test_a_method_the_port_does_not_declare_is_refused(flaky_app):
-    app, backend = flaky_app
+    app, _backend = flaky_app
     switch = app.platform.capabilities["state"]
     with pytest.raises(AttributeError):
         switch._gate  # noqa: B018 - an adapter's own method, not the port's

@@ -23,13 +23,13 @@ def sheepfold_settings_validators() -> list[Validator]:
 @hookimpl
 def sheepfold_configure_app(app: Application, platform: Platform) -> None:
     settings = SessionSettings.from_settings(platform.settings)
-    records = platform.require(SessionRecords)
+    switch = platform.capabilities["sessions"]  # every platform binds it (a kernel port)
+    records: SessionRecords = switch.port
     store = PlatformSessionStore(records, settings)
     app.use_sessions(store)
     platform.provide(PlatformSessionStore, store)
     platform.provide(UserSessions, UserSessions(records))
-    switch = platform.capabilities.get("sessions")
-    if switch is not None and switch.has_fallback:
+    if switch.has_fallback:
         switch.add_recovery_step("replay-sessions", replay_outage)
         switch.serve_while_recovering(read_through)
 

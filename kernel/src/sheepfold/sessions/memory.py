@@ -102,7 +102,7 @@ class MemorySessionRecords(MemoryAdapter):
         return records, list(self._deleted), list(self._ended_users)
 
     def knows(self, session_id: str) -> bool:
-        """True when this adapter holds ``session_id`` or journaled its deletion: the backend's copy is not to be read."""
+        """True when this adapter holds ``session_id`` or journaled its deletion: the backend's copy is not read."""
         return session_id in self._deleted or self._live(session_id) is not None
 
     def adopt(self, session_id: str, record: SessionRecord) -> SessionRecord | None:
