@@ -282,12 +282,16 @@ class FallbackSwitch(Generic[P]):
 
     # -- deciding "down" ----------------------------------------------------------------------------
 
-    def _late(self, error: BaseException) -> bool:
-        """A timeout while this instance's event loop was late says nothing about the backend."""
+    def _late(self, error: BaseException, since: float | None = None) -> bool:
+        """A timeout while this instance's event loop was late (since ``since``) says nothing about the backend.
+
+        A routed call is not timed (nothing is added to the hot path), so it
+        looks back :data:`LATE_HORIZON`; a probe knows when it was sent.
+        """
         return (
             _timed_out(error)
             and self._loop_lag is not None
-            and self._loop_lag.late_since(time.monotonic() - LATE_HORIZON)
+            and self._loop_lag.late_since(time.monotonic() - LATE_HORIZON if since is None else since)
         )
 
     def _failed(self, error: BaseException) -> None:
@@ -306,10 +310,12 @@ class FallbackSwitch(Generic[P]):
             self._open()
 
     async def _confirm_timeout(self) -> None:
+        sent = time.monotonic()
         try:
             await self._ping_backend()
         except BACKEND_FAILURES as error:
-            if not self._late(error) and self._phase is Phase.BACKEND:
+            # Only a loop late while this probe waited excuses it (not lag of a second ago).
+            if not self._late(error, since=sent) and self._phase is Phase.BACKEND:
                 self._note_error(error)
                 self._open()
         finally:
