@@ -7,7 +7,8 @@ import asyncio
 import pytest
 from blacksheep.testing import TestClient
 
-from sheepfold import BackendUnavailable, Phase, create_app
+from sheepfold import BackendUnavailable, Phase, SettingsError, create_app
+from sheepfold.pubsub.memory import MemoryPubSub
 from sheepfold.state.memory import MemoryState
 from tests.kernel.plugins_for_tests import plugin
 from tests.support.admin import ADMIN_HEADERS
@@ -216,3 +217,190 @@ async def test_replacing_the_adapters_reroutes_cached_methods(flaky_app):
     switch.set_adapters(replacement, switch.fallback)
     await switch.set("k", b"new")
     assert await replacement.get("k") == b"new" and await backend.get("k") == b"old"
+
+
+def flaky_state_app(backend: FlakyState):
+    def providers(register):
+        register("state", "flaky", lambda platform: backend)
+
+    return create_app(
+        {"state": {"backend": "flaky", "fallback": "memory"}, "switch": {"probe_interval": PROBE}},
+        plugins=[plugin("flaky", sheepfold_register_providers=providers)],
+        load_entry_points=False,
+    )
+
+
+class JournaledState(MemoryState):
+    """A fallback that journals the keys written to it, as the kernel's session and cache fallbacks do."""
+
+    def __init__(self) -> None:
+        super().__init__(max_entries=100)
+        self.journal: dict[str, bytes] = {}
+
+    async def set(self, key, value, ttl=None):
+        await super().set(key, value, ttl)
+        self.journal[key] = value
+
+
+async def test_a_failing_recovery_step_sends_the_switch_back_to_the_fallback_and_keeps_what_was_not_replayed():
+    backend, fallback = FlakyState(), JournaledState()
+    app = flaky_state_app(backend)
+    switch = app.platform.capabilities["state"]
+    switch.set_adapters(backend, fallback)
+    heard: list[Phase] = []
+    switch.add_listener(lambda switch, phase: heard.append(phase))
+
+    async def replay(recovery):
+        for key in sorted(recovery.fallback.journal):
+            await recovery.backend.set(key, recovery.fallback.journal[key])  # raises when the backend is down
+            del recovery.fallback.journal[key]
+            backend.down = key == "a"  # the backend fails again after the first key
+
+    switch.add_recovery_step("replay", replay)
+    await app.start()
+    try:
+        backend.down = True
+        await switch.set("a", b"1")
+        await switch.set("b", b"2")
+        backend.down = False
+        await wait_for(lambda: switch.last_recovery is not None)
+        assert switch.last_recovery.outcome.startswith("failed: BackendUnavailable")
+        assert heard[:3] == [Phase.FALLBACK, Phase.RECOVERING, Phase.FALLBACK]
+        assert fallback.journal == {"b": b"2"}  # replayed: a; kept for the next recovery: b
+        backend.down = False
+        await wait_for(lambda: switch.on_backend)
+        assert fallback.journal == {} and await backend.get("b") == b"2"
+        assert switch.last_recovery.outcome == "ok"
+    finally:
+        await app.stop()
+
+
+async def test_while_recovering_calls_are_served_by_what_serve_while_recovering_built():
+    backend = FlakyState()
+    app = flaky_state_app(backend)
+    switch = app.platform.capabilities["state"]
+    release = asyncio.Event()
+    built = []
+
+    class ReadThrough(MemoryState):
+        async def get(self, key):
+            return await recovery_seen[0].backend.get(key)
+
+    recovery_seen = []
+
+    def make(recovery):
+        recovery_seen.append(recovery)
+        built.append(ReadThrough(max_entries=10))
+        return built[-1]
+
+    async def held(recovery):
+        await release.wait()
+
+    switch.serve_while_recovering(make)
+    switch.add_recovery_step("held", held)
+    await app.start()
+    try:
+        await switch.set("k", b"on the backend")
+        backend.down = True
+        assert await switch.get("k") is None  # on the fallback: the memory state does not hold it
+        backend.down = False
+        await wait_for(lambda: switch.phase is Phase.RECOVERING)
+        assert await switch.get("k") == b"on the backend"  # read through the built adapter
+        release.set()
+        await wait_for(lambda: switch.on_backend)
+        backend.down = True
+        await switch.get("k")
+        assert switch.phase is Phase.FALLBACK
+        assert await switch.get("k") is None  # outside the recovering window: the fallback alone
+        assert len(built) == 1
+        release.clear()
+        backend.down = False
+        await wait_for(lambda: switch.phase is Phase.RECOVERING)
+        assert len(built) == 2  # built again for every recovery
+        release.set()
+    finally:
+        release.set()
+        await app.stop()
+
+
+class Unreliable:
+    """Wraps an adapter; what a feature's outage policy might do to a fallback."""
+
+    def __init__(self, inner):
+        self.inner = inner
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+    async def get(self, key):
+        return b"from the wrapper"
+
+
+async def test_wrap_fallback_replaces_the_fallback_for_calls_made_from_then_on(flaky_app):
+    app, backend = flaky_app
+    switch = app.platform.capabilities["state"]
+    original = switch.fallback
+    switch.wrap_fallback(Unreliable)
+    assert switch.fallback.inner is original
+    backend.down = True
+    assert await switch.get("k") == b"from the wrapper"
+
+
+async def test_wrap_fallback_without_a_fallback_changes_nothing():
+    app = create_app(load_entry_points=False)
+    switch = app.platform.capabilities["state"]
+    adapter = switch.backend
+    switch.wrap_fallback(Unreliable)
+    assert switch.fallback is adapter and switch.get == adapter.get
+
+
+class LinkedPubSub(MemoryPubSub):
+    pass
+
+
+async def test_a_synchronous_port_method_stays_synchronous_and_registers_on_both_adapters():
+    backend = LinkedPubSub()
+
+    def providers(register):
+        register("pubsub", "linked", lambda platform: backend)
+
+    app = create_app(
+        {"pubsub": {"backend": "linked", "fallback": "memory"}},
+        plugins=[plugin("linked", sheepfold_register_providers=providers)],
+        load_entry_points=False,
+    )
+    switch = app.platform.capabilities["pubsub"]
+
+    def listener(up: bool) -> None:
+        pass
+
+    assert switch.add_link_listener(listener) is None  # not a coroutine: nothing left "never awaited"
+    assert listener in backend._listeners and listener in switch.fallback._listeners
+
+
+async def test_an_adapter_missing_a_port_method_or_of_the_wrong_shape_fails_start_up_naming_it():
+    class Shapeless(MemoryState):
+        incr = None  # missing
+
+        def get(self, key):  # synchronous where the port's is async
+            return None
+
+    def providers(register):
+        register("state", "shapeless", lambda platform: Shapeless(max_entries=1))
+
+    with pytest.raises(SettingsError) as failure:
+        create_app(
+            {"state": {"backend": "shapeless", "fallback": "memory"}},
+            plugins=[plugin("shapeless", sheepfold_register_providers=providers)],
+            load_entry_points=False,
+        )
+    problems = "\n".join(failure.value.problems)
+    assert "state: adapter 'shapeless' has no method 'incr' of State" in problems
+    assert "state: adapter 'shapeless' method 'get' must be a coroutine function, as in State" in problems
+
+
+async def test_a_method_the_port_does_not_declare_is_refused(flaky_app):
+    app, _backend = flaky_app
+    switch = app.platform.capabilities["state"]
+    with pytest.raises(AttributeError):
+        switch._gate  # noqa: B018 - an adapter's own method, not the port's

@@ -98,6 +98,16 @@ class RedisServer:
             self.process.wait(timeout=10)
         self.process = None
 
+    def freeze(self) -> None:
+        """SIGSTOP: the server keeps its connections open and answers nothing (a hung host, a GC pause)."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        """SIGCONT: a frozen server carries on where it stopped."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGCONT)
+
     def stop(self) -> None:
         """Stop the server (if running) and remove its directory when this object made it."""
         self.kill()

@@ -7,7 +7,8 @@ confirms it and never while this instance's own event loop is late (overload
 is not an outage). ``fallback``: every call goes to the fallback; a probe pings
 the backend every ``probe_interval`` seconds. ``recovering``: the backend
 answers again; the capability's recovery steps run (replaying what the
-fallback took meanwhile) while calls are still served by the fallback, and
+fallback took meanwhile) while calls are still served by the fallback (or by
+what the feature named with :meth:`FallbackSwitch.serve_while_recovering`), and
 traffic returns to the backend in the same event-loop turn as the last step
 ends. A step that fails sends the switch back to ``fallback``.
 """
@@ -108,6 +109,9 @@ class FallbackSwitch(Generic[P]):
         self._outage: asyncio.Task[None] | None = None
         self._listeners: list[SwitchListener] = []
         self._recovery_steps: list[tuple[str, RecoveryStep]] = []
+        self._while_recovering: Callable[[Recovery[P]], P] | None = None
+        # What serves calls in this recovery (built from _while_recovering); None: the fallback.
+        self._recovering_adapter: Any = None
         self._methods = port_methods(port)
         self._install_routes()
         self._publish_phase()
@@ -148,6 +152,17 @@ class FallbackSwitch(Generic[P]):
         a step that loops until nothing is left to replay leaves nothing behind.
         """
         self._recovery_steps.append((name, step))
+
+    def serve_while_recovering(self, make: Callable[[Recovery[P]], P]) -> None:
+        """While recovering, serve calls with ``make(recovery)`` (built once per recovery) instead of the fallback.
+
+        For a capability whose fallback alone would answer wrongly in the
+        window: sessions read through to the backend there, so that a user
+        whose session only the backend holds is not signed out while the
+        replay runs. What it returns must implement the port; its calls are
+        not timed or counted by the switch. Only one per switch: the last wins.
+        """
+        self._while_recovering = make
 
     def wrap_fallback(self, wrap: Callable[[P], P]) -> None:
         """Replace the fallback by ``wrap(fallback)`` (a feature's outage policy); no-op without a fallback."""
@@ -233,10 +248,14 @@ class FallbackSwitch(Generic[P]):
         # is not timed again here: asyncio.timeout costs a timer per call.
         timeout = None if getattr(self._backend, "bounds_its_calls", False) else self.call_timeout
         switch = self
+        name = method.name
 
         async def routed(*args: Any, **kwargs: Any) -> Any:
             if switch._phase is not Phase.BACKEND:
-                return await fallback_method(*args, **kwargs)
+                serving = switch._recovering_adapter
+                if serving is None:
+                    return await fallback_method(*args, **kwargs)
+                return await getattr(serving, name)(*args, **kwargs)
             try:
                 if timeout is None:
                     result = await backend_method(*args, **kwargs)
@@ -258,17 +277,21 @@ class FallbackSwitch(Generic[P]):
                 switch._consecutive_failures = 0
             return result
 
-        routed.__name__ = method.name
+        routed.__name__ = name
         return routed
 
     # -- deciding "down" ----------------------------------------------------------------------------
 
-    def _late(self, error: BaseException) -> bool:
-        """A timeout while this instance's event loop was late says nothing about the backend."""
+    def _late(self, error: BaseException, since: float | None = None) -> bool:
+        """A timeout while this instance's event loop was late (since ``since``) says nothing about the backend.
+
+        A routed call is not timed (nothing is added to the hot path), so it
+        looks back :data:`LATE_HORIZON`; a probe knows when it was sent.
+        """
         return (
             _timed_out(error)
             and self._loop_lag is not None
-            and self._loop_lag.late_since(time.monotonic() - LATE_HORIZON)
+            and self._loop_lag.late_since(time.monotonic() - LATE_HORIZON if since is None else since)
         )
 
     def _failed(self, error: BaseException) -> None:
@@ -287,10 +310,12 @@ class FallbackSwitch(Generic[P]):
             self._open()
 
     async def _confirm_timeout(self) -> None:
+        sent = time.monotonic()
         try:
             await self._ping_backend()
         except BACKEND_FAILURES as error:
-            if not self._late(error) and self._phase is Phase.BACKEND:
+            # Only a loop late while this probe waited excuses it (not lag of a second ago).
+            if not self._late(error, since=sent) and self._phase is Phase.BACKEND:
                 self._note_error(error)
                 self._open()
         finally:
@@ -320,14 +345,16 @@ class FallbackSwitch(Generic[P]):
             except BACKEND_FAILURES as error:
                 self._note_error(error)
                 continue
+            recovery: Recovery[P] = Recovery(
+                self.capability, self.backend_name, self._backend, self._fallback, self.adapter_as
+            )
+            if self._while_recovering is not None:
+                self._recovering_adapter = self._while_recovering(recovery)
             self._enter(Phase.RECOVERING)
-            await self._recover()
+            await self._recover(recovery)
 
-    async def _recover(self) -> None:
+    async def _recover(self, recovery: Recovery[P]) -> None:
         started = time.monotonic()
-        recovery: Recovery[Any] = Recovery(
-            self.capability, self.backend_name, self._backend, self._fallback, self.adapter_as
-        )
         outcome = "ok"
         try:
             for _name, step in self._recovery_steps:
@@ -348,6 +375,8 @@ class FallbackSwitch(Generic[P]):
 
     def _enter(self, phase: Phase) -> None:
         previous, self._phase = self._phase, phase
+        if phase is not Phase.RECOVERING:
+            self._recovering_adapter = None
         self._consecutive_failures = 0
         self.last_switch_at = time.time()
         log = logger.info if phase is Phase.RECOVERING else logger.warning

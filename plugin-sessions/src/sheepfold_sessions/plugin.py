@@ -11,6 +11,7 @@ from sheepfold import Identity, Platform, hookimpl
 from sheepfold.sessions.port import SessionRecords
 from sheepfold_sessions.directory import UserSessions
 from sheepfold_sessions.identity import identity_of_handshake, identity_of_session
+from sheepfold_sessions.read_through import read_through
 from sheepfold_sessions.recovery import replay_outage
 from sheepfold_sessions.settings import SessionSettings, settings_validators
 from sheepfold_sessions.store import PlatformSessionStore
@@ -24,14 +25,15 @@ def sheepfold_settings_validators() -> list[Validator]:
 @hookimpl
 def sheepfold_configure_app(app: Application, platform: Platform) -> None:
     settings = SessionSettings.from_settings(platform.settings)
-    records = platform.require(SessionRecords)
+    switch = platform.capabilities["sessions"]  # every platform binds it (a kernel port)
+    records: SessionRecords = switch.port
     store = PlatformSessionStore(records, settings)
     app.use_sessions(store)
     platform.provide(PlatformSessionStore, store)
     platform.provide(UserSessions, UserSessions(records))
-    switch = platform.capabilities.get("sessions")
-    if switch is not None and switch.has_fallback:
+    if switch.has_fallback:
         switch.add_recovery_step("replay-sessions", replay_outage)
+        switch.serve_while_recovering(read_through)
 
 
 @hookimpl

@@ -14,7 +14,8 @@ async def replay_outage(recovery: Recovery[SessionRecords]) -> None:
     """The sessions capability's recovery step: replay the fallback's journal onto the backend.
 
     Runs while the switch is *recovering*: every request is still served by
-    the fallback, whose journal notes each change. Rounds repeat until a
+    the fallback (reading through to the backend, see
+    :mod:`sheepfold_sessions.read_through`), whose journal notes each change. Rounds repeat until a
     round finds nothing left (a log-out or a change made while a round ran is
     replayed by the next); then the fallback is emptied and this returns, and
     traffic returns to the backend in the same event-loop turn, so no change

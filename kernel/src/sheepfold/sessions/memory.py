@@ -23,7 +23,9 @@ class MemorySessionRecords(MemoryAdapter[SessionRecord]):
     :meth:`forget` drops from the journal what was replayed (a record changed
     again meanwhile stays in it), and :meth:`clear` empties the adapter once
     traffic returns to Redis. Deletions are remembered up to ``max_entries``
-    ids and users; reads (touches) are not journaled.
+    ids and users; reads (touches) are not journaled. While the switch
+    recovers, :meth:`knows` and :meth:`adopt` let a read go through to the
+    backend without bringing back what was deleted here.
     """
 
     def __init__(self, max_entries: int = 100_000, *, tasks: BackgroundTasks | None = None) -> None:
@@ -101,6 +103,26 @@ class MemorySessionRecords(MemoryAdapter[SessionRecord]):
             else:
                 del self._written[session_id]
         return records, list(self._deleted), list(self._ended_users)
+
+    def knows(self, session_id: str) -> bool:
+        """True when this adapter holds ``session_id`` or journaled its deletion: the backend's copy is not read."""
+        return session_id in self._deleted or self._live(session_id) is not None
+
+    def adopt(self, session_id: str, record: SessionRecord) -> SessionRecord | None:
+        """Keep ``record``, read from the backend, unjournaled; what this adapter now holds for ``session_id``.
+
+        None when the id was deleted here or its user logged out everywhere
+        here (a read must not bring back what a log-out ended); the record
+        already held when there is one. A later change of an adopted record
+        is journaled as any other.
+        """
+        if session_id in self._deleted or (record.user is not None and record.user in self._ended_users):
+            return None
+        held = self._live(session_id)
+        if held is None:
+            self._put(session_id, record, written=False)
+            held = self._live(session_id)
+        return held
 
     def forget(self, records: dict[str, SessionRecord], deleted: list[str], ended_users: list[str]) -> None:
         """Drop from the journal what a replay wrote; a record written again since stays journaled."""
@@ -181,5 +203,9 @@ class SessionJournal(Protocol):
     def pending(self) -> tuple[dict[str, SessionRecord], list[str], list[str]]: ...
 
     def forget(self, records: dict[str, SessionRecord], deleted: list[str], ended_users: list[str]) -> None: ...
+
+    def knows(self, session_id: str) -> bool: ...
+
+    def adopt(self, session_id: str, record: SessionRecord) -> SessionRecord | None: ...
 
     def clear(self) -> None: ...
