@@ -17,6 +17,7 @@ import redis
 
 from sheepfold_sessions import CookieSigner
 from tests.ratelimit.fleet import ServedInstance, fleet
+from tests.support.admin import ADMIN_TOKEN
 from tests.support.redis_adapters import fresh_prefix
 
 COOKIE = "__Host-session"
@@ -48,6 +49,9 @@ fallback = "memory"
 
 [testing.ratelimit]
 default_policy = ""
+
+[testing.admin]
+token = "{ADMIN_TOKEN}"
 """
 
 
