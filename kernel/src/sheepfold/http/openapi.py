@@ -168,7 +168,7 @@ class PlatformOpenAPI(OpenAPIHandler):
             if optional:
                 schema = {"anyOf": [option for option in schema["anyOf"] if option != {"type": "null"}]}
             parameters.append(
-                Parameter(name, ParameterLocation.QUERY, schema=DirectSchema(schema), required=not optional)  # type: ignore[no-untyped-call]
+                Parameter(name, ParameterLocation.QUERY, schema=DirectSchema(schema), required=not optional)  # type: ignore[no-untyped-call]  # DirectSchema.__init__ is unannotated in blacksheep
             )
         return parameters or None
 
@@ -189,8 +189,8 @@ class PlatformOpenAPI(OpenAPIHandler):
         """The OpenAPI response object of ``info``, for an amendment to put into ``operation.responses``."""
         return ResponseDoc(
             description=info.description,
-            content=self._get_content_from_response_info(info.content),  # type: ignore[arg-type]
-            headers=self._get_headers_from_response_info(info.headers),  # type: ignore[arg-type]
+            content=self._get_content_from_response_info(info.content),  # type: ignore[arg-type]  # blacksheep misplaces the None: the list may be None, not its items
+            headers=self._get_headers_from_response_info(info.headers),  # type: ignore[arg-type]  # blacksheep misplaces the None: the dict may be None, not its values
         )
 
     def get_routes_docs(self, router: Router, path_prefix: str = "") -> dict[str, PathItem]:
