@@ -22,10 +22,12 @@ from blacksheep import Response, Router, text
 
 import sheepfold_ratelimit.plugin as ratelimit_plugin
 import sheepfold_redis.plugin as redis_plugin
-from sheepfold import PlatformApplication, create_app, hookimpl
+from sheepfold import PlatformApplication, admin_only, create_app, hookimpl
+from sheepfold.http.admin import is_admin_path
 from sheepfold.ratelimit import RateLimitPolicy
 from sheepfold_ratelimit import RoutePolicies
 from tests.realtime.served import serving
+from tests.support.admin import ADMIN_HEADERS
 from tests.support.redis_adapters import fresh_prefix
 
 #: route template -> the policy it must be counted against (None: exempt), under these settings.
@@ -33,7 +35,7 @@ EXPECTED = {
     "/login": "login",  # a `ratelimit.routes` rule, the docs' way of protecting a login route
     "/Account/Settings": "login",  # registered in mixed case; the rule is written in lower case
     "/api/items/{item_id}": "api",  # a glob rule over a parameterised route
-    "/-/status": None,  # exempt by the default `/-/*`
+    "/-/status": None,  # an admin route (admin_only), exempt by the default `/-/*`
     "/health/spelling": None,  # exempt by the default `/health/*`
     "/{path:page}": "standard",  # a catch-all: paths shaped like `/-/...` or `/health/...` stay limited
 }
@@ -50,7 +52,11 @@ CANONICAL = {
 
 
 class SpellingRoutes:
-    """Each route answers with its own template, so the test sees where the router sent a request."""
+    """Each route answers with its own template, so the test sees where the router sent a request.
+
+    A route on the admin surface (``/-/...``) must be declared ``admin_only``; every request carries
+    the admin token, so the guard admits whichever route a spelling reaches.
+    """
 
     name = "spelling_routes"
 
@@ -64,7 +70,7 @@ class SpellingRoutes:
         async def handler() -> Response:
             return text(template)
 
-        return handler
+        return admin_only(handler) if is_admin_path(template) else handler
 
 
 def spelling_app(**sections: dict[str, Any]) -> PlatformApplication:
@@ -126,7 +132,9 @@ async def raw_get(address: str, target: str) -> tuple[int, dict[str, str], str]:
     host, port = address.split(":")
     reader, writer = await asyncio.open_connection(host, int(port))
     try:
-        writer.write(f"GET {target} HTTP/1.1\r\nHost: spelling.test\r\nConnection: close\r\n\r\n".encode("latin-1"))
+        headers = "".join(f"{name}: {value}\r\n" for name, value in ADMIN_HEADERS.items())
+        request = f"GET {target} HTTP/1.1\r\nHost: spelling.test\r\n{headers}Connection: close\r\n\r\n"
+        writer.write(request.encode("latin-1"))
         data = await reader.read()
     finally:
         writer.close()
