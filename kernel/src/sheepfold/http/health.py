@@ -51,6 +51,19 @@ class HealthStatus(TypedDict):
     status: Literal["ok", "degraded", "down"]
 
 
+class LoopLag(TypedDict):
+    """The event loop's measured lag: now, and the worst since start-up."""
+
+    current_seconds: float
+    worst_seconds: float
+
+
+class EventLoopReport(TypedDict):
+    """``event_loop`` in the full ``/health`` report."""
+
+    lag: LoopLag
+
+
 class HealthReport(TypedDict):
     """``/health`` with the admin token: the status, and what it is made of."""
 
@@ -58,6 +71,8 @@ class HealthReport(TypedDict):
     instance: NotRequired[str]
     components: NotRequired[dict[str, Any]]
     capabilities: NotRequired[dict[str, Any]]
+    event_loop: NotRequired[EventLoopReport]
+    background_tasks: NotRequired[int]
 
 
 _DOWN = {503: json_response("A required component is down.", HealthStatus)}
