@@ -14,7 +14,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from reference_resolver import setup as setup_reference_resolver  # noqa: E402 (docs/ is on the path from here on)
+from reference_resolver import setup as setup_reference_resolver  # docs/ itself, put on the path above
 
 project = "sheepfold"
 author = "sheepfold"
@@ -28,6 +28,20 @@ exclude_patterns = ["_build"]
 # other project's inventory, so they are ignored.
 nitpicky = True
 nitpick_ignore_regex = [(r"py:.*", r"(?!sheepfold).*")]
+# Private types that public signatures name: shown as text, since no plugin uses them directly.
+PRIVATE_IN_SIGNATURES = [
+    "sheepfold.memory.adapter.MemoryAdapter",  # the base class of the kernel's memory adapters
+    "sheepfold.ratelimit.memory._KeyRecord",  # MemoryRateLimiter's MemoryAdapter[_KeyRecord]
+    "sheepfold_realtime.socket.ClientSocket",  # RealtimeHub.sockets
+    "sheepfold_realtime.metrics.RealtimeMetrics",  # RealtimeHub(platform, settings, metrics)
+    "sheepfold_redis.failures._UnavailableOnFailure",  # what unavailable_on_failure() returns
+    "sheepfold.loop_lag.LoopLag",  # FallbackSwitch(..., loop_lag=)
+    "sheepfold.http.body_shape.FieldProblem",  # BodyError's problems
+    "sheepfold_ratelimit.metrics.RateLimitMetrics",  # RateLimitMiddleware(...), OutageRateLimiter(...)
+    "sheepfold_ratelimit.outage.LocalRateLimiter",  # OutageRateLimiter(local, ...)
+    "sheepfold_jobs.keys.QueueKeys",  # ArqJobs.keys(queue)
+]
+nitpick_ignore = [("py:class", name) for name in PRIVATE_IN_SIGNATURES]
 
 myst_heading_anchors = 4
 myst_enable_extensions = ["colon_fence"]
@@ -40,6 +54,9 @@ autodoc_default_options = {"show-inheritance": True, "undoc-members": True}
 autodoc_preserve_defaults = True
 napoleon_google_docstring = True
 napoleon_numpy_docstring = False
+# An "Attributes:" section becomes a field list: the attributes themselves are entries of their own
+# (undoc-members), once.
+napoleon_use_ivar = True
 
 html_theme = "alabaster"
 html_title = "sheepfold"

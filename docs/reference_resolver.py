@@ -6,6 +6,9 @@ documents it once, under its most public name:
 
 - a module page (``automodule``) leaves out the members that ``sheepfold.__all__`` or a parent
   package's ``__all__`` already exports (they are documented there);
+- a constant or type alias that a package re-exports (``sheepfold.identity.ANONYMOUS``) is named in
+  an ``autodata`` directive of its page (autodoc's ``automodule`` skips imported data), and gets the
+  ``#:`` comment or docstring written beside its assignment in the module that defines it;
 - a cross-reference that does not resolve (``sheepfold.cache.port.Cache`` in a signature) is looked
   up by the object it names and pointed at the entry documenting that object; a type variable of a
   signature (``T``) is left as text.
@@ -14,12 +17,14 @@ documents it once, under its most public name:
 from __future__ import annotations
 
 import importlib
+import sys
 from typing import Any, ParamSpec, TypeVar
 
 from docutils import nodes
 from sphinx.addnodes import pending_xref
 from sphinx.application import Sphinx
 from sphinx.environment import BuildEnvironment
+from sphinx.pycode import ModuleAnalyzer
 
 
 def import_dotted(name: str) -> Any:
@@ -58,6 +63,25 @@ def skip_member(app: Sphinx, what: str, name: str, obj: object, skip: bool, opti
     if module and isinstance(module, str) and exported_by_parent(module, obj):
         return True
     return None
+
+
+def defining_comment(name: str, obj: object) -> list[str]:
+    """The ``#:`` comment or string literal documenting ``name``'s assignment where it is defined."""
+    package, attribute = name.split(".")[0], name.rsplit(".", 1)[1]
+    for module in list(sys.modules.values()):
+        module_name = getattr(module, "__name__", "")
+        if not module_name.startswith(package) or getattr(module, attribute, None) is not obj:
+            continue
+        docs = ModuleAnalyzer.for_module(module_name).find_attr_docs().get(("", attribute))
+        if docs:
+            return list(docs)
+    return []
+
+
+def document_reexported_data(app: Sphinx, what: str, name: str, obj: object, options: Any, lines: list[str]) -> None:
+    """Give a re-exported constant the documentation written where it is defined."""
+    if what == "data" and not any(line.strip() for line in lines):
+        lines[:] = defining_comment(name, obj)
 
 
 def documented_objects(env: BuildEnvironment) -> dict[int, str]:
@@ -102,6 +126,7 @@ def forget_documented(app: Sphinx, env: BuildEnvironment) -> None:
 
 def setup(app: Sphinx) -> dict[str, Any]:
     app.connect("autodoc-skip-member", skip_member)
+    app.connect("autodoc-process-docstring", document_reexported_data)
     app.connect("missing-reference", resolve_alias)
     app.connect("env-updated", forget_documented)
     return {"parallel_read_safe": True}
