@@ -43,16 +43,15 @@ def create_app(
 ) -> PlatformApplication:
     """Build a sheepfold app: load plugins, validate settings, bind capabilities, add routes.
 
-    ``settings`` overrides what files and environment variables say (see
-    :func:`~sheepfold.settings.load_settings`). ``plugins`` are registered
-    after the built-in, installed and directory plugins; tests use them with
+    ``settings`` (a mapping of sections, or a ``Dynaconf``) overrides what
+    ``settings.toml`` and ``SHEEPFOLD_*`` environment variables say.
+    ``plugins`` are registered after the built-in, installed and directory plugins; tests use them with
     ``load_entry_points=False`` to choose exactly what runs. Nothing touches
     the network here: adapters connect when the app starts.
 
     Raises one :class:`~sheepfold.errors.SettingsError` listing every
     problem at once: ``plugins.disabled``, the validators, ``admin.*``, the
     adapters named, what each plugin refuses while configuring itself or its
-    routes (policies, queues), and admin routes not declared
     routes (policies, queues). ``sheepfold check`` and ``sheepfold serve``
     both report exactly this. A plugin that fails for another reason, or
     registers a route on the admin surface (``/-/*``, ``/metrics``) without

@@ -26,6 +26,15 @@ class PeriodicTask:
     ``logger`` at ``failure_level`` (with its traceback) and the next round
     still runs: a monitor must outlive any surprise. The first round runs one
     interval after ``start``, or at once with ``immediately``.
+
+    Args:
+        action: what runs each round, ``fn()`` or ``async fn()``; its result is ignored.
+        interval: seconds from the end of one round to the start of the next.
+        name: the task's name (logs, the platform's abandoned-task report); prefix it with the plugin's name.
+        logger: where a failed round is logged.
+        immediately: run the first round at :meth:`start` instead of one interval later.
+        failure_level: the logging level of a failed round (``logging.WARNING`` for a probe that is
+            expected to fail during an outage).
     """
 
     def __init__(
@@ -48,6 +57,7 @@ class PeriodicTask:
 
     @property
     def running(self) -> bool:
+        """Whether the rounds' task has started and not ended."""
         return self._task is not None and not self._task.done()
 
     def start(self, tasks: BackgroundTasks) -> None:

@@ -48,7 +48,7 @@ def arq_redis(connection: RedisConnection) -> ArqRedis:
 
 
 class ArqJobs:
-    """:class:`~sheepfold.jobs.Jobs` on Redis through arq; workers are :class:`~sheepfold_jobs.JobWorker`.
+    """:class:`~sheepfold.jobs.Jobs` on Redis through arq; workers are :class:`~sheepfold_jobs.QueueWorker`.
 
     ``enqueue`` is one script: arq's job data and queue entry, the priority
     index entry, and a wake-up message when a worker sleeps, atomically. Every method touches

@@ -29,7 +29,7 @@ class RateLimitMiddleware:
     ``sheepfold_ratelimit_exempt`` hook exempts is not counted. Admitted
     responses carry ``RateLimit-Policy`` and ``RateLimit``; a refused
     request gets 429 problem+json with ``Retry-After``. While the backend is
-    down, each policy's ``on_outage`` decides (see :mod:`sheepfold_ratelimit.outage`).
+    down, each policy's ``on_outage`` decides (see :class:`~sheepfold_ratelimit.OutageRateLimiter`).
     """
 
     def __init__(

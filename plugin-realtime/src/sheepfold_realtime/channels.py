@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from sheepfold import Identity, Platform
 from sheepfold.errors import PluginError
 
+#: ``authorize(identity, channel) -> bool``: whether ``identity`` may join ``channel`` (a :class:`ChannelRule`'s check).
 Authorize = Callable[[Identity, str], bool]
 """``authorize(identity, channel) -> bool``: synchronous, no I/O; True lets the socket join."""
 

@@ -15,6 +15,8 @@ from sheepfold_redis.cluster import QueuingRedisCluster
 from sheepfold_redis.pool import FairConnectionPool, FairSentinelConnectionPool
 from sheepfold_redis.settings import RedisSettings
 
+#: The client a :class:`~sheepfold_redis.RedisConnection` holds: ``redis.asyncio.Redis`` (a server, or a
+#: Sentinel master) or ``redis.asyncio.RedisCluster``.
 RedisClient = Redis | RedisCluster
 """What :attr:`RedisConnection.client` is: a ``Redis`` (URL or Sentinel master) or a ``RedisCluster``."""
 

@@ -63,7 +63,7 @@ class RedisConnection:
             ``None``). On a plain ``redis://`` or ``unix://`` server (unless
             ``redis.multiplex = false``) it goes over :attr:`multiplexed`, one
             connection that all concurrent callers share (see
-            :mod:`sheepfold_redis.multiplex`); elsewhere (TLS, Sentinel,
+            ``sheepfold_redis.multiplex``); elsewhere (TLS, Sentinel,
             Cluster, an injected client) it is ``client.execute_command``. For
             hot single commands whose reply needs no redis-py conversion; wrap
             it in :func:`~sheepfold_redis.unavailable_on_failure` like any call.

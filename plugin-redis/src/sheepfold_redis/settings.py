@@ -77,7 +77,7 @@ class RedisSettings:
     with jitter (``retry_backoff_base`` doubling up to ``retry_backoff_cap``);
     timeouts are not retried, so a silent Redis costs one ``command_timeout``.
     ``multiplex``: hot single commands share one connection (see
-    :mod:`sheepfold_redis.multiplex`); only plain ``redis://`` and ``unix://`` servers.
+    ``sheepfold_redis.multiplex``); only plain ``redis://`` and ``unix://`` servers.
     """
 
     url: str = "redis://127.0.0.1:6379/0"

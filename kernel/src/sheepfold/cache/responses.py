@@ -55,8 +55,8 @@ class ResponseCache:
     ``Cookie`` or an ``Authorization`` header, a digest of those headers;
     only a request with none of them shares the public entry. So one
     identity's response is never served to another. Stored values are tagged
-    with the namespace and the subject (:mod:`sheepfold.cache.tags`
-    invalidates by them) and the route's tags.
+    with the namespace and the subject (:func:`~sheepfold.cache.invalidate_namespace`,
+    :func:`~sheepfold.cache.invalidate_user` invalidate by them) and the route's tags.
 
     Never stored: anything but a 200; a response that sets a cookie, says
     ``private``, ``no-store`` or ``no-cache``, varies on ``*`` or on a header

@@ -53,7 +53,7 @@ def _check_media_type(request: Request) -> None:
 
 
 async def read_json(request: Request, expected: Any = Any) -> Any:
-    """The request's JSON body, checked against ``expected`` (a type :mod:`~sheepfold.http.body_shape` knows).
+    """The request's JSON body, checked against ``expected`` (a type :class:`JSONBody` takes).
 
     Returns the value (a dataclass instance when ``expected`` is one). Raises
     :class:`BodyError` (415, 400 or 422), or 413 while reading a body over

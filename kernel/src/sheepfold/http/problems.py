@@ -15,7 +15,21 @@ PROBLEM_JSON = b"application/problem+json"
 
 
 def problem(status: int, detail: str | None = None, *, title: str | None = None, **members: Any) -> Response:
-    """A ``application/problem+json`` response with ``status``, its title, and an optional ``detail``."""
+    """An RFC 9457 ``application/problem+json`` response: what every sheepfold error answers.
+
+    Args:
+        status: the HTTP status (any, though errors are 4xx and 5xx).
+        detail: a sentence for the client about this occurrence; left out when None or empty.
+            Never put secrets or internals in it: it is sent as it is.
+        title: the problem's title; default the status's phrase (``"Not Found"``).
+        members: extension members added to the JSON object as they are (JSON-able values), such
+            as ``errors=[...]`` or ``instance="/path"``.
+
+    Returns:
+        A BlackSheep ``Response`` whose JSON body holds ``type`` (``"about:blank"``), ``title``,
+        ``status``, ``detail`` (when given) and the ``members``. A handler returns it as it is:
+        ``return problem(403, "Moderating needs a moderator.")``. Touches nothing but memory.
+    """
     body: dict[str, Any] = {
         "type": "about:blank",
         "title": title or http.HTTPStatus(status).phrase,

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from sheepfold.platform import Platform
 
+#: The queue a job definition names when it names none.
 DEFAULT_QUEUE = "default"
 
 
@@ -79,6 +80,7 @@ class JobContext:
     platform: Platform | None = None
 
 
+#: A job: ``async def fn(ctx: JobContext, *args, **kwargs)``; what it returns is the job's result.
 JobFunction = Callable[..., Awaitable[Any]]
 """``async def fn(ctx: JobContext, *args, **kwargs)``."""
 

@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
+#: What a policy does while the rate limiter's backend is down: count in this instance's memory
+#: (the limit divided by the policy's ``expected_instances``), let every request through, or refuse them.
 OutageMode = Literal["memory", "open", "closed"]
 OUTAGE_MODES: tuple[OutageMode, ...] = ("memory", "open", "closed")
 

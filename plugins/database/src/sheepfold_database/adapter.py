@@ -70,7 +70,7 @@ class SqlDatabase:
 
         On exit, whether the block returned, raised or was cancelled, the
         connection's session is reset as asyncpg's own pool resets it (see
-        :mod:`sheepfold_database.checkin`), so the next checkout sees nothing
+        ``sheepfold_database.checkin``), so the next checkout sees nothing
         of this one. A connection that cannot be reset (lost, or interrupted
         while resetting) is closed and dropped from the pool instead; a lost
         one is logged, not raised, as the block's work is done.

@@ -48,6 +48,18 @@ class Migrations:
     but without ``statement_timeout``: building an index may take long. An
     in-memory database is migrated on the app's own connection, the only
     one that sees it.
+
+    Get one with :meth:`of` (``Migrations.of(platform)``: needs the
+    ``sheepfold-database`` plugin enabled); operators run the same with ``sheepfold db upgrade``,
+    ``sheepfold db downgrade REVISION`` and ``sheepfold db current``. A plugin
+    offers its folder with the ``sheepfold_migrations`` hook::
+
+        @hookimpl
+        def sheepfold_migrations():
+            return [Path(__file__).parent / "migrations"]
+
+    Every command connects to the database (PostgreSQL, or SQLite); Alembic's
+    and the driver's errors propagate as they are.
     """
 
     def __init__(self, database: SqlDatabase, locations: list[Path]) -> None:
@@ -56,7 +68,10 @@ class Migrations:
 
     @classmethod
     def of(cls, platform: Platform) -> Migrations:
-        """Collect ``sheepfold_migrations`` from every plugin; :class:`PluginError` for a folder that is missing."""
+        """Collect ``sheepfold_migrations`` from every plugin; :class:`~sheepfold.PluginError` for a missing folder.
+
+        ``LookupError`` when the platform has no :class:`SqlDatabase` (``sheepfold-database`` not enabled).
+        """
         locations: list[Path] = []
         for plugin, result in platform.plugins.call_each("sheepfold_migrations", platform=platform):
             for folder in [result] if isinstance(result, (str, Path)) else result or ():

@@ -11,6 +11,7 @@ from dynaconf import Validator
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
+#: The URL of an in-memory SQLite database (aiosqlite): the default of ``database.url``.
 MEMORY_URL = "sqlite+aiosqlite:///:memory:"
 _URL_MESSAGE = (
     "database.url: expected an async SQLAlchemy URL such as postgresql+asyncpg://user@host:5432/db or "
@@ -82,7 +83,7 @@ class DatabaseSettings:
 
     Times are seconds. ``pre_ping`` never hands out a connection the server
     closed, and pings one idle for more than ``pre_ping_idle`` first (see
-    :mod:`sheepfold_database.pre_ping`). ``recycle`` below 0 never recycles; ``statement_timeout``
+    ``sheepfold_database.pre_ping``). ``recycle`` below 0 never recycles; ``statement_timeout``
     0 sets none (PostgreSQL only, sent as the connection's
     ``statement_timeout``). ``schema`` sets PostgreSQL's ``search_path``.
     ``n_plus_one_threshold`` 0 turns the N+1 watch off.
