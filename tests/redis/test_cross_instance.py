@@ -22,7 +22,7 @@ from pathlib import Path
 import httpx
 
 from tests.redis.served_plugins import state_cache_routes
-from tests.support.admin import ADMIN_ENV
+from tests.support.admin import ADMIN_ENV, ADMIN_HEADERS
 from tests.support.ports import spare_port
 from tests.support.redis_adapters import fresh_prefix
 from tests.support.redis_server import RedisServer
@@ -127,7 +127,8 @@ async def test_two_processes_see_each_others_state_and_cache_and_ride_out_an_out
             back = time.monotonic() - up_at
             stop.set()
             await asyncio.gather(*workers)
-            reports = [(await client.get(url + "/health")).json() for url in (a, b)]
+            # The capabilities are in the full report, the admin surface's.
+            reports = [(await client.get(url + "/health", headers=ADMIN_HEADERS)).json() for url in (a, b)]
 
     assert degraded == ["degraded", "degraded"]
     assert [status for _, _, status in samples if status >= 500] == []
