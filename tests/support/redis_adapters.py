@@ -61,7 +61,9 @@ def on_redis(make: MakeAdapter):
     def context(request: pytest.FixtureRequest) -> contextlib.AbstractAsyncContextManager[Any]:
         url = request.getfixturevalue("redis_url")
         # Generous timeouts: a contract test is no outage test, and a busy machine may stall Redis briefly.
-        settings = RedisSettings(url=url, prefix=fresh_prefix(), command_timeout=2.0, connect_timeout=2.0)
+        settings = RedisSettings(
+            url=url, prefix=fresh_prefix(), command_timeout=2.0, connect_timeout=2.0, pool_timeout=2.0
+        )
         return _adapter_on(RedisConnection(settings), make, clean=True)
 
     return context
@@ -77,6 +79,7 @@ def on_redis_cluster(make: MakeAdapter):
             prefix=fresh_prefix(),
             command_timeout=2.0,  # a cluster on a busy 2-core machine may answer slowly; not an outage test
             connect_timeout=2.0,
+            pool_timeout=2.0,  # a contract test may queue more calls than the pool holds (60 concurrent hits)
         )
         return _adapter_on(RedisConnection(settings), make, clean=True)
 
