@@ -11,6 +11,7 @@ from sheepfold import Identity, Platform, hookimpl
 from sheepfold.sessions.port import SessionRecords
 from sheepfold_sessions.directory import UserSessions
 from sheepfold_sessions.identity import identity_of_handshake, identity_of_session
+from sheepfold_sessions.near_cache import NearCachedSessionRecords, NearSessionCache
 from sheepfold_sessions.read_through import read_through
 from sheepfold_sessions.recovery import replay_outage
 from sheepfold_sessions.settings import SessionSettings, settings_validators
@@ -27,6 +28,9 @@ def sheepfold_configure_app(app: Application, platform: Platform) -> None:
     settings = SessionSettings.from_settings(platform.settings)
     switch = platform.capabilities["sessions"]  # every platform binds it (a kernel port)
     records: SessionRecords = switch.port
+    if switch.has_fallback and settings.near_cache_entries:
+        near = NearSessionCache(settings.near_cache_entries, settings.near_cache_max_age)
+        records = NearCachedSessionRecords(switch, near)
     store = PlatformSessionStore(records, settings)
     app.use_sessions(store)
     platform.provide(PlatformSessionStore, store)
