@@ -58,6 +58,13 @@ async def wait_for_gate(ctx: JobContext, key: str) -> str:
     return "opened"
 
 
+async def hold_until_opened(ctx: JobContext, key: str) -> str:
+    """As :func:`wait_for_gate`, on the default queue with a short timeout (a lease of seconds)."""
+    RUNS[key].append(ctx.job_try)
+    await GATES[key].wait()
+    return "opened"
+
+
 async def sleep_for(ctx: JobContext, key: str, seconds: float) -> None:
     RUNS[key].append(ctx.job_try)
     await asyncio.sleep(seconds)
@@ -71,6 +78,7 @@ DEFINITIONS = [
     JobDefinition(refuse, max_tries=5, retry=QUICK_RETRY),
     JobDefinition(wait_for_gate, queue=SERIAL_QUEUE, timeout=10),
     JobDefinition(sleep_for, timeout=0.2, max_tries=1),
+    JobDefinition(hold_until_opened, timeout=2, max_tries=3),
 ]
 
 
