@@ -70,7 +70,8 @@ class NearCachedSessionRecords:
     cache and adopted by the fallback (through its :class:`SessionJournal`),
     which refuses an id deleted or a user logged out everywhere here during the
     outage; so changes and log-outs made meanwhile work as for any session of
-    the outage. While recovering, the backend answers again and is the
+    the outage, except that the replay writes a change to an adopted session
+    only if Redis still has it (:attr:`adopted`). While recovering, the backend answers again and is the
     authority (read through): the near cache is not consulted.
     """
 
@@ -78,6 +79,8 @@ class NearCachedSessionRecords:
         self._switch = switch
         self._records = switch.port
         self._near = near
+        #: Ids the fallback adopted from the near cache in this outage: the replay must not restore them blindly.
+        self.adopted: set[str] = set()
 
     async def create(self, session_id: str, record: SessionRecord) -> bool:
         return await self._records.create(session_id, record)
@@ -145,4 +148,7 @@ class NearCachedSessionRecords:
             return record  # a fallback without a journal cannot hold it: served as read
         if journal.knows(session_id):
             return None  # the fallback holds its own record, or deleted this one: not the near cache's to answer
-        return journal.adopt(session_id, record)
+        adopted = journal.adopt(session_id, record)
+        if adopted is not None:
+            self.adopted.add(session_id)
+        return adopted

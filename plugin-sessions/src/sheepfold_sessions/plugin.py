@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable
 
 from blacksheep import Application, Request
@@ -28,15 +29,18 @@ def sheepfold_configure_app(app: Application, platform: Platform) -> None:
     settings = SessionSettings.from_settings(platform.settings)
     switch = platform.capabilities["sessions"]  # every platform binds it (a kernel port)
     records: SessionRecords = switch.port
+    adopted: set[str] | None = None
     if switch.has_fallback and settings.near_cache_entries:
-        near = NearSessionCache(settings.near_cache_entries, settings.near_cache_max_age)
-        records = NearCachedSessionRecords(switch, near)
+        near = NearCachedSessionRecords(
+            switch, NearSessionCache(settings.near_cache_entries, settings.near_cache_max_age)
+        )
+        records, adopted = near, near.adopted
     store = PlatformSessionStore(records, settings)
     app.use_sessions(store)
     platform.provide(PlatformSessionStore, store)
     platform.provide(UserSessions, UserSessions(records))
     if switch.has_fallback:
-        switch.add_recovery_step("replay-sessions", replay_outage)
+        switch.add_recovery_step("replay-sessions", functools.partial(replay_outage, adopted=adopted))
         switch.serve_while_recovering(read_through)
 
 
