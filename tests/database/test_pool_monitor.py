@@ -114,6 +114,59 @@ async def test_saturating_the_pool_shows_waiting_callers_and_serves_everyone_or_
         assert "sheepfold_database_pool_peak_checked_out 3.0" in metrics
 
 
+POOL_GAUGES = ["checked_out", "waiting", "use_percent", "peak_use_percent", "average_use_percent", "peak_checked_out"]
+
+
+def gauges_of(metrics: str) -> dict[str, float]:
+    found = {}
+    for line in metrics.splitlines():
+        for name in POOL_GAUGES:
+            if line.startswith(f"sheepfold_database_pool_{name} "):
+                found[name] = float(line.split()[1])
+    return found
+
+
+async def test_health_and_metrics_show_the_same_current_peak_and_average_use(pg_settings):
+    settings = {**pg_settings, "pool_size": 2, "max_overflow": 0, "monitor": {"interval": 60, "window": 60}}
+    async with running_app(settings, routes_for_tests) as app:
+        client = TestClient(app)
+        holding = [asyncio.ensure_future(client.get("/db/hold?seconds=0.3")) for _ in range(2)]
+        await asyncio.sleep(0.15)
+        health = await (await client.get("/health", headers=ADMIN_HEADERS)).json()
+        metrics = await (await client.get("/metrics", headers=ADMIN_HEADERS)).text()
+        await asyncio.gather(*holding)
+        pool = health["components"]["database"]["pool"]
+        assert pool["peak_checked_out"] >= 1 and pool["use_percent"] > 0 and 0 < pool["average_use_percent"] <= 100
+        assert gauges_of(metrics) == {name: float(pool[name]) for name in POOL_GAUGES}
+
+
+async def test_degraded_means_sustained_pressure_over_the_window_not_one_busy_sample(pg_settings):
+    settings = {**pg_settings, "pool_size": 2, "max_overflow": 0, "monitor": {"interval": 0.05, "window": 0.5}}
+
+    async def database_status(client: TestClient) -> tuple[str, dict]:
+        health = await (await client.get("/health", headers=ADMIN_HEADERS)).json()
+        component = health["components"]["database"]
+        return component["status"], component["pool"]
+
+    async with running_app(settings, routes_for_tests) as app:
+        client = TestClient(app)
+        await asyncio.sleep(0.6)  # a window of an idle pool
+        burst = [asyncio.ensure_future(client.get("/db/hold?seconds=0.05")) for _ in range(2)]
+        await asyncio.sleep(0.03)
+        status, pool = await database_status(client)
+        await asyncio.gather(*burst)
+        assert pool["use_percent"] == 100.0 and status == "ok"  # full for a moment: not degraded
+
+        sustained = [asyncio.ensure_future(client.get("/db/hold?seconds=3")) for _ in range(2)]
+        async with asyncio.timeout(10):  # a bound for a loaded machine: the window is 0.5 s
+            while (await database_status(client))[0] != "degraded":
+                await asyncio.sleep(0.05)
+        await asyncio.gather(*sustained)
+        async with asyncio.timeout(10):
+            while (await database_status(client))[0] != "ok":  # the window passes: ok again
+                await asyncio.sleep(0.05)
+
+
 async def test_callers_beyond_the_pool_timeout_get_a_clear_503_and_none_hangs(pg_settings):
     settings = {**pg_settings, "pool_size": 1, "max_overflow": 0, "pool_timeout": 0.2}
     async with running_app(settings, routes_for_tests) as app:

@@ -10,7 +10,7 @@ import pytest
 from blacksheep import FromJSON, Request
 from blacksheep.testing import TestClient
 
-from sheepfold import ComponentHealth, Status, create_app
+from sheepfold import ComponentHealth, Status, create_app, problem
 from tests.kernel.plugins_for_tests import plugin
 from tests.support.admin import ADMIN_HEADERS
 
@@ -137,6 +137,33 @@ async def test_metrics_count_requests_by_method_and_status(client):
     assert 'sheepfold_http_requests_total{method="GET",status="200"}' in text
     assert 'sheepfold_http_requests_total{method="GET",status="404"} 1.0' in text
     assert "sheepfold_http_request_duration_seconds_bucket" in text
+
+
+class NotNow(Exception):
+    """An error an exception handler answers 503 (as the database plugin maps "the database is starting up")."""
+
+
+def not_now_routes(router):
+    async def busy() -> dict:
+        raise NotNow()
+
+    router.add_get("/busy", busy)
+
+
+async def test_metrics_count_the_status_the_client_received_not_the_exception():
+    async def answer_503(app, request, error):
+        return problem(503, "not now")
+
+    app, client = await started(plugins=[plugin("busy", sheepfold_register_routes=not_now_routes)])
+    app.exceptions_handlers[NotNow] = answer_503
+    try:
+        assert (await client.get("/busy")).status == 503
+        assert (await client.get("/crash")).status == 500
+        text = await (await client.get("/metrics", headers=ADMIN_HEADERS)).text()
+        assert 'sheepfold_http_requests_total{method="GET",status="503"} 1.0' in text
+        assert 'sheepfold_http_requests_total{method="GET",status="500"} 1.0' in text
+    finally:
+        await app.stop()
 
 
 async def test_openapi_and_docs_are_served(client):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+import time
 from collections import defaultdict
 
 from sheepfold.jobs import DoNotRetry, JobContext, JobDefinition, JobRegistry, RetryPolicy
@@ -17,6 +18,7 @@ RUNS: defaultdict[str, list[int]] = defaultdict(list)
 ORDER: defaultdict[str, list[str]] = defaultdict(list)
 GATES: defaultdict[str, asyncio.Event] = defaultdict(asyncio.Event)
 FIXED: set[str] = set()
+QUEUE_TIMES: defaultdict[str, list[float]] = defaultdict(list)
 QUICK_RETRY = RetryPolicy(base=0.05, factor=2.0, max_delay=0.2, jitter=0.5)
 SERIAL_QUEUE = "serial"
 
@@ -58,6 +60,19 @@ async def wait_for_gate(ctx: JobContext, key: str) -> str:
     return "opened"
 
 
+async def record_queue_time(ctx: JobContext, key: str) -> None:
+    """Record the run and how long the job waited since it was first enqueued."""
+    RUNS[key].append(ctx.job_try)
+    QUEUE_TIMES[key].append(time.time() - ctx.enqueued_at)
+
+
+async def hold_until_opened(ctx: JobContext, key: str) -> str:
+    """As :func:`wait_for_gate`, on the default queue with a short timeout (a lease of seconds)."""
+    RUNS[key].append(ctx.job_try)
+    await GATES[key].wait()
+    return "opened"
+
+
 async def sleep_for(ctx: JobContext, key: str, seconds: float) -> None:
     RUNS[key].append(ctx.job_try)
     await asyncio.sleep(seconds)
@@ -71,6 +86,8 @@ DEFINITIONS = [
     JobDefinition(refuse, max_tries=5, retry=QUICK_RETRY),
     JobDefinition(wait_for_gate, queue=SERIAL_QUEUE, timeout=10),
     JobDefinition(sleep_for, timeout=0.2, max_tries=1),
+    JobDefinition(hold_until_opened, timeout=2, max_tries=3),
+    JobDefinition(record_queue_time),
 ]
 
 

@@ -9,13 +9,14 @@ from dynaconf import Validator
 from sheepfold.errors import SettingsError
 from sheepfold.health import ComponentHealth, Status
 from sheepfold.hookspecs import hookimpl
-from sheepfold.jobs import JobRegistry, Jobs
+from sheepfold.jobs import JobRegistry, Jobs, Priority
 from sheepfold.platform import Platform
 from sheepfold.types import RegisterProvider
 from sheepfold_jobs import cli as commands
 from sheepfold_jobs.adapter import ArqJobs
 from sheepfold_jobs.admin import add_admin_routes
 from sheepfold_jobs.metrics import JobMetrics
+from sheepfold_jobs.outage_runner import OutageRunner
 from sheepfold_jobs.runner import WorkerPool, worker_pool
 from sheepfold_jobs.settings import settings_validators
 from sheepfold_jobs.spool import SpooledJobs, drain_spool
@@ -36,13 +37,14 @@ def _arq_jobs(platform: Platform) -> ArqJobs:
 @hookimpl
 def sheepfold_register_providers(register: RegisterProvider) -> None:
     register("jobs", "arq", _arq_jobs)
-    register(
-        "jobs",
-        "spool",
-        lambda platform: SpooledJobs(
-            JobRegistry.of(platform), max_entries=platform.settings.get("jobs.spool.max_entries")
-        ),
-    )
+    register("jobs", "spool", _spooled_jobs)
+
+
+def _spooled_jobs(platform: Platform) -> SpooledJobs:
+    registry = JobRegistry.of(platform)
+    bands = frozenset(Priority.parse(name) for name in platform.settings.get("jobs.spool.run_priorities") or ())
+    runner = OutageRunner(registry, bands, platform) if bands else None
+    return SpooledJobs(registry, max_entries=platform.settings.get("jobs.spool.max_entries"), runner=runner)
 
 
 @hookimpl

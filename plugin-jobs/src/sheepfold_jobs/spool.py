@@ -7,7 +7,9 @@ step :func:`drain_spool` hands every spooled job to the arq adapter in the
 order it came, with its id, priority, due time and first enqueue time,
 before enqueues go to Redis again. A job that cannot be handed over stays
 spooled for the next recovery. The spool lives in this process's
-memory: it survives an outage, not a restart of the process.
+memory: it survives an outage, not a restart of the process. With an
+:class:`~sheepfold_jobs.outage_runner.OutageRunner` (``jobs.spool.run_priorities``),
+jobs of those bands run in this process instead of waiting for Redis.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -33,6 +35,7 @@ from sheepfold.jobs import (
 )
 from sheepfold.jobs.definition import due_at, new_job_id
 from sheepfold.jobs.serialization import dump_arguments
+from sheepfold_jobs.outage_runner import OutageRunner
 
 logger = logging.getLogger("sheepfold.jobs.spool")
 
@@ -57,11 +60,14 @@ class SpooledJobs:
     Beyond the bound, ``enqueue`` raises :class:`~sheepfold.jobs.JobQueueFull`
     rather than drop a job silently. Status is ``queued``/``deferred`` for
     spooled jobs; results, the failed list and aborting running jobs need Redis.
+    A job ``runner`` takes (due now, of its bands) runs in this process instead
+    of being spooled; its status is then ``not_found`` and its result is not kept.
     """
 
-    def __init__(self, registry: JobRegistry, *, max_entries: int = 10_000) -> None:
+    def __init__(self, registry: JobRegistry, *, max_entries: int = 10_000, runner: OutageRunner | None = None) -> None:
         self.registry = registry
         self.max_entries = max_entries
+        self.runner = runner
         self.spooled: OrderedDict[str, SpooledJob] = OrderedDict()
 
     async def start(self) -> None:
@@ -97,11 +103,19 @@ class SpooledJobs:
                 f"Redis is down and the job spool holds {len(self.spooled)} jobs (jobs.spool.max_entries)"
             )
         now = time.time()
-        self.spooled[job_id] = SpooledJob(
+        job = SpooledJob(
             job_id, function, args, kwargs, self.registry.queue_for(definition, queue), Priority.parse(priority),
             due_at(now, delay, run_at), now,
         )  # fmt: skip
+        if self.runner is not None and self.runner.takes(job):
+            self.runner.run(job, self._respool)
+        else:
+            self.spooled[job_id] = job
         return job_id
+
+    def _respool(self, job: SpooledJob, delay: float) -> None:
+        # A failed try of a job run here: spooled again, due after its retry delay (the bound does not refuse it).
+        self.spooled[job.job_id] = replace(job, due_at=time.time() + delay)
 
     async def status(self, job_id: str) -> JobStatus:
         job = self.spooled.get(job_id)

@@ -12,7 +12,10 @@ how jobs are picked and when:
   a job of its own ends, the next deferred job is due, or ``idle_poll``
   seconds pass (for leases of dead workers): no busy polling;
 - finishing is one script (:data:`~sheepfold_jobs.scripts.FINISH`) that does
-  what arq's ``finish_job`` does and keeps the statistics and failed list.
+  what arq's ``finish_job`` does and keeps the statistics and failed list. A
+  finish Redis cannot take (it is down) is kept and recorded first thing when
+  it answers again, before the job's lease runs out, so a job that finished
+  during an outage does not run again.
 """
 
 from __future__ import annotations
@@ -25,7 +28,10 @@ from typing import TYPE_CHECKING, Any
 
 from arq.jobs import deserialize_result
 from arq.worker import Function, Retry, Worker, func
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from sheepfold import BACKEND_FAILURES
 from sheepfold.jobs import FailedJob, JobContext, JobDefinition, Priority
 from sheepfold.jobs.statistics import QUEUE_TIME_SAMPLES
 from sheepfold_jobs import keys, scripts
@@ -40,6 +46,9 @@ logger = logging.getLogger("sheepfold.jobs.worker")
 
 #: Seconds a busy worker waits before claiming again, to claim in batches.
 CLAIM_GATHER = 0.002
+ScriptArg = bytes | str | int | float
+#: What a finish that Redis could not take raises: it is kept and recorded again (see the module).
+REDIS_DOWN: tuple[type[BaseException], ...] = (*BACKEND_FAILURES, RedisConnectionError, RedisTimeoutError)
 #: Seconds between checks of arq's abort set (aborting a running job takes at most this, plus a wake-up).
 ABORT_CHECK_INTERVAL = 0.1
 
@@ -67,6 +76,8 @@ class QueueWorker(Worker):
         self.claimed: dict[str, tuple[Priority, int]] = {}
         self.succeeded: set[str] = set()
         self.failures: dict[str, FailedJob] = {}
+        #: Finishes Redis did not take (it was down), by job id: the FINISH script's keys and args, in order.
+        self.unrecorded: dict[str, tuple[list[str], list[ScriptArg]]] = {}
         functions = [arq_function(definition, self) for definition in jobs.registry]
         super().__init__(
             functions=functions,
@@ -116,6 +127,8 @@ class QueueWorker(Worker):
             alarm.cancel()
 
     async def _poll_iteration(self) -> None:
+        if self.unrecorded:
+            await self._record_unrecorded()  # before claiming: their leases are running out
         free = self.max_jobs - self.job_counter
         # No free slot: nothing could be claimed at the next due time either, so wait for a slot.
         self._next_due_ms = -1
@@ -191,14 +204,27 @@ class QueueWorker(Worker):
         failure = self.failures.pop(job_id, None)
         queue_keys = self.queue_keys
         failed_keys = self.jobs.failed_keys
-        await self._finish(
-            keys=[keys.job_key(job_id), keys.retry_key(job_id), keys.in_progress_key(job_id), keys.result_key(job_id),
-                  keys.ABORT_KEY, queue_keys.arq_queue, queue_keys.index, queue_keys.active[band], queue_keys.counts,
-                  failed_keys.ids, failed_keys.records, queue_keys.timeouts],
-            args=[job_id, mode, result_data, ttl_ms, band.value, band * BAND_WIDTH, incr_score,
-                  pickle.dumps(failure) if failure is not None else b"", int(time.time() * 1000),
-                  self.jobs.failed_max],
-        )  # fmt: skip
+        script_keys = [keys.job_key(job_id), keys.retry_key(job_id), keys.in_progress_key(job_id),
+                       keys.result_key(job_id), keys.ABORT_KEY, queue_keys.arq_queue, queue_keys.index,
+                       queue_keys.active[band], queue_keys.counts, failed_keys.ids, failed_keys.records,
+                       queue_keys.timeouts]  # fmt: skip
+        script_args: list[ScriptArg] = [
+            job_id, mode, result_data, ttl_ms, band.value, band * BAND_WIDTH, incr_score,
+            pickle.dumps(failure) if failure is not None else b"", int(time.time() * 1000), self.jobs.failed_max,
+        ]  # fmt: skip
+        try:
+            await self._finish(keys=script_keys, args=script_args)
+        except REDIS_DOWN as error:
+            self.unrecorded[job_id] = (script_keys, script_args)
+            logger.warning("queue %s: job %s ended (%s) while Redis is down (%s); recorded when it returns",
+                           self.queue, job_id, mode, error)  # fmt: skip
+
+    async def _record_unrecorded(self) -> None:
+        """Record the finishes Redis could not take, oldest first; a failure raises and keeps the rest."""
+        for job_id, (script_keys, script_args) in list(self.unrecorded.items()):
+            await self._finish(keys=script_keys, args=script_args)
+            del self.unrecorded[job_id]
+            logger.info("queue %s: job %s's end recorded after the outage", self.queue, job_id)
 
     def stop_claiming(self) -> None:
         """End :meth:`main` at its next turn (it is woken now): no job is claimed after this."""
@@ -206,7 +232,10 @@ class QueueWorker(Worker):
         self.wake.set()
 
     async def stop(self, grace: float) -> None:
-        """Claim nothing more, let running jobs finish for ``grace`` seconds, then cancel them (they run again)."""
+        """Claim nothing more, let running jobs finish for ``grace`` seconds, then cancel them (they run again).
+
+        Finishes still unrecorded (Redis down) get one last try; those jobs run again when their leases lapse.
+        """
         self.stop_claiming()
         running = [task for task in self.tasks.values() if not task.done()]
         if running:
@@ -214,6 +243,12 @@ class QueueWorker(Worker):
             for task in pending:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
+        if self.unrecorded:
+            try:
+                await self._record_unrecorded()
+            except REDIS_DOWN:
+                logger.error("queue %s: %d job end(s) never recorded (Redis down); they will run again",
+                             self.queue, len(self.unrecorded))  # fmt: skip
 
 
 def arq_function(definition: JobDefinition, worker: QueueWorker) -> Function:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable
 
 from blacksheep import Application, Request
@@ -11,6 +12,7 @@ from sheepfold import Identity, Platform, hookimpl
 from sheepfold.sessions.port import SessionRecords
 from sheepfold_sessions.directory import UserSessions
 from sheepfold_sessions.identity import identity_of_handshake, identity_of_session
+from sheepfold_sessions.near_cache import NearCachedSessionRecords, NearSessionCache
 from sheepfold_sessions.read_through import read_through
 from sheepfold_sessions.recovery import replay_outage
 from sheepfold_sessions.settings import SessionSettings, settings_validators
@@ -27,12 +29,18 @@ def sheepfold_configure_app(app: Application, platform: Platform) -> None:
     settings = SessionSettings.from_settings(platform.settings)
     switch = platform.capabilities["sessions"]  # every platform binds it (a kernel port)
     records: SessionRecords = switch.port
+    adopted: set[str] | None = None
+    if switch.has_fallback and settings.near_cache_entries:
+        near = NearCachedSessionRecords(
+            switch, NearSessionCache(settings.near_cache_entries, settings.near_cache_max_age)
+        )
+        records, adopted = near, near.adopted
     store = PlatformSessionStore(records, settings)
     app.use_sessions(store)
     platform.provide(PlatformSessionStore, store)
     platform.provide(UserSessions, UserSessions(records))
     if switch.has_fallback:
-        switch.add_recovery_step("replay-sessions", replay_outage)
+        switch.add_recovery_step("replay-sessions", functools.partial(replay_outage, adopted=adopted))
         switch.serve_while_recovering(read_through)
 
 

@@ -10,7 +10,7 @@ from sheepfold.sessions import SessionJournal, SessionRecords
 logger = logging.getLogger("sheepfold.sessions")
 
 
-async def replay_outage(recovery: Recovery[SessionRecords]) -> None:
+async def replay_outage(recovery: Recovery[SessionRecords], adopted: set[str] | None = None) -> None:
     """The sessions capability's recovery step: replay the fallback's journal onto the backend.
 
     Runs while the switch is *recovering*: every request is still served by
@@ -21,8 +21,12 @@ async def replay_outage(recovery: Recovery[SessionRecords]) -> None:
     traffic returns to the backend in the same event-loop turn, so no change
     made on the fallback is left behind and no replayed record can undo a
     later log-out. Order in a round: users logged out everywhere, ended
-    sessions, then records (restored as they are, deadlines kept). A backend
-    failure raises: what was not replayed stays journaled for the next recovery.
+    sessions, then records (restored as they are, deadlines kept). A record
+    whose id is in ``adopted`` (taken from the near cache during the outage, so
+    Redis may have ended it meanwhile on another instance) is written with
+    ``write_if_changed``, which never brings back a session Redis no longer
+    has. A backend failure raises: what was not replayed stays journaled for
+    the next recovery.
     """
     journal = recovery.fallback_as(SessionJournal)
     if journal is None:
@@ -33,6 +37,8 @@ async def replay_outage(recovery: Recovery[SessionRecords]) -> None:
         records, deleted, ended_users = journal.pending()
         if not (records or deleted or ended_users):
             journal.clear()
+            if adopted is not None:
+                adopted.clear()
             break
         for user in ended_users:
             await backend.end_user_sessions(user)
@@ -43,7 +49,10 @@ async def replay_outage(recovery: Recovery[SessionRecords]) -> None:
             journal.forget({}, [session_id], [])
             replayed[1] += 1
         for session_id, record in records.items():
-            await backend.restore(session_id, record)
+            if adopted is not None and session_id in adopted:
+                await backend.write_if_changed(session_id, record.data)
+            else:
+                await backend.restore(session_id, record)
             journal.forget({session_id: record}, [], [])
             replayed[0] += 1
     logger.warning(

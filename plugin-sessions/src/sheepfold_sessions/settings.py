@@ -36,6 +36,8 @@ def settings_validators() -> list[Validator]:
         Validator("sessions.user_key", default="user", is_type_of=str, len_min=1),
         Validator("sessions.roles_key", default="roles", is_type_of=str, len_min=1),
         Validator("sessions.privilege_keys", default=["roles"], condition=_is_list_of_str),
+        Validator("sessions.near_cache_entries", default=10_000, is_type_of=int, gte=0),
+        Validator("sessions.near_cache_max_age", default=600, is_type_of=seconds, gt=0),
     ]
 
 
@@ -50,6 +52,9 @@ class SessionSettings:
     kept by it; it is the identity's subject); ``roles_key`` the session
     value listing the user's roles (the identity's roles). A change of
     either, or of any of ``privilege_keys``, regenerates the session id.
+    ``near_cache_entries`` and ``near_cache_max_age`` bound the near cache of
+    sessions read recently on this instance, served while Redis is down (0
+    entries: none).
     """
 
     secret: str
@@ -61,6 +66,8 @@ class SessionSettings:
     user_key: str = "user"
     roles_key: str = "roles"
     privilege_keys: tuple[str, ...] = ("roles",)
+    near_cache_entries: int = 10_000
+    near_cache_max_age: float = 600.0
 
     @property
     def cookie(self) -> str:
@@ -108,4 +115,6 @@ class SessionSettings:
             user_key=settings.get("sessions.user_key"),
             roles_key=settings.get("sessions.roles_key"),
             privilege_keys=tuple(settings.get("sessions.privilege_keys")),
+            near_cache_entries=settings.get("sessions.near_cache_entries"),
+            near_cache_max_age=float(settings.get("sessions.near_cache_max_age")),
         )

@@ -48,7 +48,7 @@ def sheepfold_settings_validators() -> list[Validator]:
 @hookimpl
 def sheepfold_configure_app(app: Application, platform: Platform) -> None:
     install_problem_handlers(app)
-    app.middlewares.append(request_metrics(platform.metrics), MiddlewareCategory.INIT)
+    app.middlewares.append(request_metrics(platform.metrics, app), MiddlewareCategory.INIT)
     # First of the authorisation middleware: an admin route refused here is never rate-limited or run.
     app.middlewares.append(AdminGuardMiddleware(platform.require(AdminGuard), platform), MiddlewareCategory.AUTHZ)
     if platform.settings.get("http.openapi"):

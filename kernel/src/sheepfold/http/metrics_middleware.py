@@ -5,16 +5,21 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable
 
-from blacksheep import Request, Response
-from blacksheep.exceptions import HTTPException
+from blacksheep import Application, Request, Response
 
 from sheepfold.metrics import PlatformMetrics
 
 Handler = Callable[[Request], Awaitable[Response]]
 
 
-def request_metrics(metrics: PlatformMetrics) -> Callable[[Request, Handler], Awaitable[Response]]:
-    """A middleware that counts every response by method and status and observes its latency."""
+def request_metrics(metrics: PlatformMetrics, app: Application) -> Callable[[Request, Handler], Awaitable[Response]]:
+    """A middleware that counts every response by method and status and observes its latency.
+
+    The status counted is the one the client receives: an exception raised
+    further in is answered here by ``app``'s exception handlers (as BlackSheep
+    would answer it a step later), so a database error its handler maps to 503
+    counts as 503, not 500.
+    """
     count = metrics.requests.inc
     observe = metrics.latency.observe
     clock = time.perf_counter
@@ -28,8 +33,9 @@ def request_metrics(metrics: PlatformMetrics) -> Callable[[Request, Handler], Aw
                 status = response.status
             return response
         except Exception as error:
-            status = error.status if isinstance(error, HTTPException) else 500
-            raise
+            response = await app.handle_request_handler_exception(request, error)
+            status = response.status
+            return response
         finally:
             if status is not None:
                 count(request.method, status)

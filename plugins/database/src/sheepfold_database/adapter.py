@@ -14,12 +14,18 @@ from sqlalchemy.pool import PoolProxiedConnection
 from sheepfold.tasks import BackgroundTasks
 from sheepfold_database.checkin import abandon, reset_session
 from sheepfold_database.engine import build_engine
-from sheepfold_database.errors import describe_error
+from sheepfold_database.errors import as_unavailable, describe_error
 from sheepfold_database.greenlets import GreenletRunner
 from sheepfold_database.pool import PoolFigures, WatchedQueuePool
 from sheepfold_database.settings import DatabaseSettings
 
 logger = logging.getLogger("sheepfold.database")
+
+
+def _raise_unavailable(error: Exception) -> None:
+    unavailable = as_unavailable(error)
+    if unavailable is not error:
+        raise unavailable from error
 
 
 class SqlDatabase:
@@ -74,11 +80,24 @@ class SqlDatabase:
         of this one. A connection that cannot be reset (lost, or interrupted
         while resetting) is closed and dropped from the pool instead; a lost
         one is logged, not raised, as the block's work is done.
+
+        A "not now" failure of the database (lost connection, the server
+        starting up or shutting down, no connection slot: see
+        :func:`~sheepfold_database.errors.not_now_reason`), at checkout or in
+        the block, raises :class:`~sheepfold_database.errors.DatabaseUnavailable`
+        from the driver's error (the app answers 503); other errors pass as raised.
         """
         # What AsyncEngine.raw_connection() does, on a kept greenlet (see sheepfold_database.greenlets).
-        pooled = await self._greenlets.run(self._engine.sync_engine.raw_connection)
+        try:
+            pooled = await self._greenlets.run(self._engine.sync_engine.raw_connection)
+        except Exception as error:
+            _raise_unavailable(error)
+            raise
         try:
             yield pooled.driver_connection
+        except Exception as error:
+            _raise_unavailable(error)
+            raise
         finally:
             await self._check_in(pooled)
 

@@ -8,7 +8,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Dialect, ExceptionContext
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from sheepfold_database.errors import DatabaseUnavailable, describe_error
+from sheepfold_database.errors import DatabaseUnavailable, as_unavailable, describe_error
 from sheepfold_database.pool import WatchedQueuePool
 from sheepfold_database.pre_ping import install_pre_ping
 from sheepfold_database.settings import DatabaseSettings
@@ -62,11 +62,17 @@ def build_engine(
 
 
 def _connect_or_unavailable(dialect: Dialect, _record: Any, cargs: tuple[Any, ...], cparams: dict[str, Any]) -> Any:
-    # asyncpg lets OSError and TimeoutError through unwrapped; make them one error the app can answer 503 to.
+    # asyncpg lets its errors at connect through unwrapped (OSError, TimeoutError, "the database system is
+    # starting up", "too many clients"); make the "not now" ones one error the app answers 503 to.
     try:
         return dialect.connect(*cargs, **cparams)
     except (OSError, TimeoutError) as error:
         raise DatabaseUnavailable(f"cannot connect to the database: {describe_error(error)}") from error
+    except Exception as error:
+        unavailable = as_unavailable(error)
+        if unavailable is error:
+            raise
+        raise unavailable from error
 
 
 def _unanswered_is_unavailable(context: ExceptionContext) -> None:

@@ -14,12 +14,16 @@ async def database_health(database: SqlDatabase, monitor: PoolMonitor | None) ->
     """The ``database`` component, with the pool's figures in its details.
 
     ``down`` when ``SELECT 1`` fails or takes over ``health_timeout`` (the
-    platform is down when ``required``), ``degraded`` while the pool
-    monitor's alert is ERROR, else ``ok``.
+    platform is down when ``required``), ``degraded`` while the pool is under
+    sustained pressure (:attr:`PoolMonitor.sustained`: the average use over
+    the monitor's window), else ``ok``. The pool's figures are a sample the
+    monitor takes now, so the gauges show the same.
     """
     settings = database.settings
-    details: dict[str, object] = {"url": settings.safe_url, "pool": database.figures().to_json()}
+    details: dict[str, object] = {"url": settings.safe_url}
     if monitor is not None:
+        monitor.sample()
+        details["pool"] = monitor.report()
         details["alert"] = monitor.alert.name.lower()
         if monitor.alert is not PoolAlert.OK:
             details["alert_reason"] = monitor.alert_reason
@@ -33,7 +37,7 @@ async def database_health(database: SqlDatabase, monitor: PoolMonitor | None) ->
         )
         return ComponentHealth("database", Status.DOWN, required=settings.required, details=details)
     details["latency_ms"] = round((time.perf_counter() - started) * 1000, 2)
-    degraded = monitor is not None and monitor.alert is PoolAlert.ERROR
+    degraded = monitor is not None and monitor.sustained
     return ComponentHealth(
         "database", Status.DEGRADED if degraded else Status.OK, required=settings.required, details=details
     )

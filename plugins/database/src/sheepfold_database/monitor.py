@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+from collections import deque
 from enum import IntEnum
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
@@ -34,6 +36,12 @@ class PoolMonitor:
     when it clears), never again for every sample that stays at its level.
     With ``alerts`` False (an in-memory SQLite database, whose one connection
     is "100 % used" by any query) it publishes figures and raises nothing.
+
+    The alert answers bursts; :attr:`sustained` answers pressure: the
+    time-weighted average use over the last ``window`` seconds (from the
+    pool's own integral of connections in use, not from samples) at or above
+    ``error_percent``. ``/health`` says ``degraded`` only then. :meth:`report`
+    is what both ``/health`` and the gauges show.
     """
 
     def __init__(
@@ -44,17 +52,23 @@ class PoolMonitor:
         interval: float,
         warning_percent: float,
         error_percent: float,
+        window: float = 60.0,
         alerts: bool = True,
     ) -> None:
         self.database = database
         self.interval = interval
         self.warning_percent = warning_percent
         self.error_percent = error_percent
+        self.window = window
         self.alerts = alerts
+        self.average_use_percent = 0.0
+        self.last: PoolFigures | None = None
+        # Samples of the periodic rounds, oldest first: the first one at or before the window's start is kept.
+        self._history: deque[PoolFigures] = deque()
         self.alert = PoolAlert.OK
         self.alert_reason = ""
         self._waiting_alerted = False
-        self._rounds = PeriodicTask(self.sample, interval, name="sheepfold-database-pool-monitor", logger=logger)
+        self._rounds = PeriodicTask(self._round, interval, name="sheepfold-database-pool-monitor", logger=logger)
         self._gauges = {
             name: Gauge(f"sheepfold_database_pool_{name}", help_text, registry=registry)
             for name, help_text in (
@@ -63,7 +77,9 @@ class PoolMonitor:
                 ("checked_out", "Connections in use at the last sample."),
                 ("overflow", "Connections open beyond the pool's size at the last sample."),
                 ("waiting", "Callers waiting for a connection at the last sample."),
-                ("use_percent", "Highest share of size + max_overflow in use during the last interval."),
+                ("use_percent", "Share of size + max_overflow in use at the last sample."),
+                ("peak_use_percent", "Highest share of size + max_overflow in use during the last interval."),
+                ("average_use_percent", "Time-weighted average share in use over database.monitor.window."),
                 ("peak_checked_out", "Most connections in use at once since the app started."),
             )
         }
@@ -74,26 +90,57 @@ class PoolMonitor:
     def start(self, tasks: BackgroundTasks) -> None:
         """Sample once now and then every ``interval`` seconds, until :meth:`stop`."""
         self.database.figures(reset_peaks=True)  # start-up's own work (migrations) is not load
-        self.sample()
+        self._round()
         self._rounds.start(tasks)
 
     async def stop(self) -> None:
         await self._rounds.stop()
 
+    @property
+    def sustained(self) -> bool:
+        """True while the average use over the window is at or above ``error_percent`` (and alerts are on)."""
+        return self.alerts and self.average_use_percent >= self.error_percent
+
     def sample(self) -> PoolFigures:
-        """Take a sample: update the gauges and the alert; return the figures."""
+        """Take a sample: update the average, the gauges and the alert; return the figures.
+
+        ``/health`` takes one too, so that what it shows is what the gauges show.
+        """
         figures = self.database.figures(reset_peaks=True)
-        gauges = self._gauges
-        gauges["size"].set(figures.size)
-        gauges["max_overflow"].set(figures.max_overflow)
-        gauges["checked_out"].set(figures.checked_out)
-        gauges["overflow"].set(figures.overflow)
-        gauges["waiting"].set(figures.waiting)
-        gauges["use_percent"].set(figures.peak_use_percent)
-        gauges["peak_checked_out"].set(self.database.pool.lifetime_peak_checked_out)
+        oldest = self._history[0] if self._history else figures
+        self.average_use_percent = figures.average_use_percent(since=oldest)
+        self.last = figures
+        for name, value in self.report().items():
+            gauge = self._gauges.get(name)
+            if gauge is not None:
+                gauge.set(value)
         if self.alerts:
             self._judge(figures)
         return figures
+
+    def report(self) -> dict[str, Any]:
+        """The last sample's figures as ``/health`` and the ``sheepfold_database_pool_*`` gauges show them."""
+        figures = self.last if self.last is not None else self.database.figures()
+        return {
+            "size": figures.size,
+            "max_overflow": figures.max_overflow,
+            "checked_out": figures.checked_out,
+            "overflow": figures.overflow,
+            "waiting": figures.waiting,
+            "use_percent": round(figures.use_percent, 1),
+            "peak_use_percent": round(figures.peak_use_percent, 1),
+            "average_use_percent": round(self.average_use_percent, 1),
+            "average_window": self.window,
+            "peak_checked_out": figures.lifetime_peak_checked_out,
+            "peak_waiting": figures.peak_waiting,
+        }
+
+    def _round(self) -> None:
+        figures = self.sample()
+        history = self._history
+        history.append(figures)
+        while len(history) > 1 and history[1].taken_at <= figures.taken_at - self.window:
+            history.popleft()
 
     def _judge(self, figures: PoolFigures) -> None:
         use = figures.peak_use_percent

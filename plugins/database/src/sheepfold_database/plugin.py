@@ -67,6 +67,7 @@ async def sheepfold_startup(app: Application, platform: Platform) -> None:
         interval=settings.monitor_interval,
         warning_percent=settings.warning_percent,
         error_percent=settings.error_percent,
+        window=settings.monitor_window,
         alerts=not settings.is_memory,
     )
     platform.provide(PoolMonitor, monitor)

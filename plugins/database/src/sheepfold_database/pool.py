@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 from sqlalchemy.pool import AsyncAdaptedQueuePool, ConnectionPoolEntry
@@ -14,7 +15,10 @@ class PoolFigures:
     ``capacity`` is ``size + max_overflow``, the most connections the pool
     opens; ``use_percent`` is ``checked_out`` of ``capacity``. The ``peak_*``
     figures are the highest seen since the previous sample, so a burst
-    between two samples is not missed.
+    between two samples is not missed; ``lifetime_peak_checked_out`` the
+    highest since the pool was made. ``busy_seconds`` is the connection-seconds
+    spent checked out since then, at ``taken_at`` (``time.monotonic()``): two
+    samples give the time-weighted average use between them.
     """
 
     size: int
@@ -24,6 +28,9 @@ class PoolFigures:
     waiting: int
     peak_checked_out: int
     peak_waiting: int
+    lifetime_peak_checked_out: int = 0
+    busy_seconds: float = 0.0
+    taken_at: float = 0.0
 
     @property
     def capacity(self) -> int:
@@ -37,17 +44,12 @@ class PoolFigures:
     def peak_use_percent(self) -> float:
         return 100.0 * self.peak_checked_out / self.capacity if self.capacity else 0.0
 
-    def to_json(self) -> dict[str, int | float]:
-        return {
-            "size": self.size,
-            "max_overflow": self.max_overflow,
-            "checked_out": self.checked_out,
-            "overflow": self.overflow,
-            "waiting": self.waiting,
-            "use_percent": round(self.use_percent, 1),
-            "peak_checked_out": self.peak_checked_out,
-            "peak_waiting": self.peak_waiting,
-        }
+    def average_use_percent(self, since: PoolFigures) -> float:
+        """The time-weighted average use between ``since`` (an earlier sample) and this one; current use if none."""
+        elapsed = self.taken_at - since.taken_at
+        if elapsed <= 0 or not self.capacity:
+            return self.use_percent
+        return 100.0 * (self.busy_seconds - since.busy_seconds) / elapsed / self.capacity
 
 
 class WatchedQueuePool(AsyncAdaptedQueuePool):
@@ -63,8 +65,24 @@ class WatchedQueuePool(AsyncAdaptedQueuePool):
     _peak_checked_out = 0
     _peak_waiting = 0
     lifetime_peak_checked_out = 0
+    # The integral of checkedout() over time, brought up to date before every checkout and return.
+    _busy_seconds = 0.0
+    _busy_since: float | None = None
+
+    def _accrue(self) -> float:
+        """Add the connection-seconds since the last change to the integral; the time now."""
+        now = time.monotonic()
+        if self._busy_since is not None:
+            self._busy_seconds += self.checkedout() * (now - self._busy_since)
+        self._busy_since = now
+        return now
+
+    def _do_return_conn(self, record: ConnectionPoolEntry) -> None:
+        self._accrue()
+        super()._do_return_conn(record)
 
     def _do_get(self) -> ConnectionPoolEntry:
+        self._accrue()
         # _do_get is QueuePool's checkout, and _max_overflow/_overflow its own counters (SQLAlchemy 2.x):
         # a caller blocks exactly when SQLAlchemy's own "wait" condition holds and nothing is checked in.
         must_wait = -1 < self._max_overflow <= self._overflow and self.checkedin() == 0
@@ -77,14 +95,19 @@ class WatchedQueuePool(AsyncAdaptedQueuePool):
             if must_wait:
                 self.waiting -= 1
         out = self.checkedout()
+        # Two separate marks: a sample resetting the interval's peak (maybe while this checkout awaited a
+        # new connection, already counted out) must not keep the lifetime peak from rising.
         if out > self._peak_checked_out:
             self._peak_checked_out = out
-            self.lifetime_peak_checked_out = max(self.lifetime_peak_checked_out, out)
+        if out > self.lifetime_peak_checked_out:
+            self.lifetime_peak_checked_out = out
         return entry
 
     def sample(self, *, reset_peaks: bool = True) -> PoolFigures:
         """The figures now, with the peaks since the last reset (which ``reset_peaks`` starts anew)."""
+        now = self._accrue()
         out = self.checkedout()
+        self.lifetime_peak_checked_out = max(self.lifetime_peak_checked_out, out)
         figures = PoolFigures(
             size=self.size(),
             max_overflow=self._max_overflow,
@@ -93,6 +116,9 @@ class WatchedQueuePool(AsyncAdaptedQueuePool):
             waiting=self.waiting,
             peak_checked_out=max(self._peak_checked_out, out),
             peak_waiting=max(self._peak_waiting, self.waiting),
+            lifetime_peak_checked_out=self.lifetime_peak_checked_out,
+            busy_seconds=self._busy_seconds,
+            taken_at=now,
         )
         if reset_peaks:
             self._peak_checked_out = out

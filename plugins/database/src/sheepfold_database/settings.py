@@ -58,6 +58,7 @@ def settings_validators() -> list[Validator]:
         Validator("database.monitor.interval", default=5.0, is_type_of=number, gt=0),
         Validator("database.monitor.warning_percent", default=80.0, is_type_of=number, gt=0, lte=100),
         Validator("database.monitor.error_percent", default=95.0, is_type_of=number, gt=0, lte=100),
+        Validator("database.monitor.window", default=60.0, is_type_of=number, gt=0),
         Validator("database.n_plus_one_threshold", default=10, is_type_of=int, gte=0),
         # After the two thresholds' own validators, so both hold their defaults or checked values.
         Validator(
@@ -105,6 +106,7 @@ class DatabaseSettings:
     monitor_interval: float = 5.0
     warning_percent: float = 80.0
     error_percent: float = 95.0
+    monitor_window: float = 60.0
     n_plus_one_threshold: int = 10
 
     @property
@@ -144,5 +146,6 @@ class DatabaseSettings:
             monitor_interval=float(settings.get("database.monitor.interval")),
             warning_percent=float(settings.get("database.monitor.warning_percent")),
             error_percent=float(settings.get("database.monitor.error_percent")),
+            monitor_window=float(settings.get("database.monitor.window")),
             n_plus_one_threshold=settings.get("database.n_plus_one_threshold"),
         )
