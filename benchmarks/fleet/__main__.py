@@ -16,17 +16,25 @@ from benchmarks.fleet.chaos import ChaosSchedule
 from benchmarks.fleet.load import h2load_summary, read_proxied, read_sent, start_load
 from benchmarks.fleet.nginx import APT_PACKAGES, missing_tools
 from benchmarks.fleet.report import SideResult, comparison, write_report
-from benchmarks.fleet.sampler import Sampler
+from benchmarks.fleet.sampler import Sampler, write_samples
 from benchmarks.fleet.scenario import Scenario, read_scenario
 from benchmarks.fleet.services import PostgresServer, RedisServer
 from benchmarks.fleet.sides import Side, bare_side, sheepfold_side, sign_in_bare, sign_in_sheepfold
 
 HERE = Path(__file__).resolve().parent
-#: Seconds of samples before the load starts (the counters' baseline) and after it ends (nginx flushes its log each second).
+#: Seconds of samples before the load starts (the counters' baseline) and after it ends
+#: (nginx flushes its log each second).
 _SETTLE = 2.0
 
 
-def run_side(folder: Path, scenario: Scenario, side: Side, sign_in: Callable[[], None], redis_server: RedisServer, postgres: PostgresServer) -> SideResult:
+def run_side(
+    folder: Path,
+    scenario: Scenario,
+    side: Side,
+    sign_in: Callable[[], None],
+    redis_server: RedisServer,
+    postgres: PostgresServer,
+) -> SideResult:
     print(f"[fleet] {side.name}: starting {len(side.instances)} instances behind nginx", flush=True)
     side.start()
     try:
@@ -43,6 +51,7 @@ def run_side(folder: Path, scenario: Scenario, side: Side, sign_in: Callable[[],
         chaos.join()
         time.sleep(_SETTLE)
         sampler.stop()
+        write_samples(folder / f"samples-{side.name}.jsonl", sampler.samples)
     finally:
         side.stop()
     return SideResult(
@@ -89,18 +98,29 @@ def main(argv: list[str] | None = None) -> int:
     try:
         postgres.start()
         ours = sheepfold_side(folder, scenario, redis_server, postgres)
-        result = run_side(folder, scenario, ours, lambda: sign_in_sheepfold(ours, scenario.load.users), redis_server, postgres)
+        result = run_side(
+            folder, scenario, ours, lambda: sign_in_sheepfold(ours, scenario.load.users), redis_server, postgres
+        )
         bare = None
         if scenario.compare_bare:
             theirs = bare_side(folder, scenario, redis_server, postgres)
-            bare = run_side(folder, scenario, theirs, lambda: sign_in_bare(theirs, scenario.load.users, redis_server.url), redis_server, postgres)
+            bare = run_side(
+                folder,
+                scenario,
+                theirs,
+                lambda: sign_in_bare(theirs, scenario.load.users, redis_server.url),
+                redis_server,
+                postgres,
+            )
     finally:
         postgres.stop()
         redis_server.stop()
     failures = failed_checks(scenario, result)
     report = write_report(folder, scenario, result, bare, failures)
-    print(f"[fleet] {len(result.answered)} answered, {result.server_errors} 5xx or no answer, "
-          f"{result.identity.anonymous} signed-in served anonymous; client p95 {result.latency(0.95) * 1000:.1f} ms")
+    print(
+        f"[fleet] {len(result.answered)} answered, {result.server_errors} 5xx or no answer, "
+        f"{result.identity.anonymous} signed-in served anonymous; client p95 {result.latency(0.95) * 1000:.1f} ms"
+    )
     if bare is not None:
         for measure, sheepfold, other, ratio in comparison(result, bare):
             print(f"[fleet] {measure}: sheepfold {sheepfold}, bare {other}, bare ÷ sheepfold {ratio}")

@@ -15,7 +15,7 @@ from benchmarks.fleet.sampler import Sample
 
 
 def percentile(values: list[float], q: float) -> float:
-    """The ``q`` quantile (0–1) of ``values`` by the nearest rank; NaN for none."""
+    """The ``q`` quantile (0-1) of ``values`` by the nearest rank; NaN for none."""
     if not values:
         return math.nan
     ordered = sorted(values)
@@ -158,7 +158,9 @@ def _pool_row(samples: list[Sample]) -> Expectation:
         values = [points[-1][1] for points in _series(samples, averaged[0]).values()]
         worst = max(values)
         return Expectation(goal, f"{worst:.1f} % (worst instance)", worst < 80, f"`{averaged[0]}`")
-    peaks = [value for points in _series(samples, "sheepfold_database_pool_use_percent").values() for _, value in points]
+    peaks = [
+        value for points in _series(samples, "sheepfold_database_pool_use_percent").values() for _, value in points
+    ]
     peak = max(peaks) if peaks else math.nan
     return Expectation(
         goal,

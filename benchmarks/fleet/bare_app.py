@@ -3,8 +3,8 @@
 What a team writes without the platform: ``GET /fleet/work`` counts the
 client in a fixed one-minute window (``INCR`` + ``EXPIRE``), reads the session
 (``GET`` of the cookie's key) and the cached response (``GET``), and builds
-and stores the response on a miss; ``/fleet/db`` runs ``SELECT 1`` on an
-asyncpg pool; ``/fleet/job`` pushes a job record on a list. Nothing handles
+and stores the response on a miss; ``/fleet/db`` runs the same 5 ms query on
+an asyncpg pool; ``/fleet/job`` pushes a job record on a list. Nothing handles
 an outage: a Redis that is down is a 500, as it is in such code.
 
 Configured by the environment: ``FLEET_REDIS_URL``, ``FLEET_DATABASE_DSN``,
@@ -17,12 +17,13 @@ import json
 import os
 import time
 
-import asyncpg
+import asyncpg  # type: ignore[import-untyped]
 import redis.asyncio as redis
-from blacksheep import Application, Request, Response, Router, Content
+from blacksheep import Application, Content, Request, Response, Router
 
 RATE_LIMIT_PER_MINUTE = 1_000_000
 CACHE_TTL = 30
+QUERY_SECONDS = 0.005
 
 
 def create_app() -> Application:
@@ -66,7 +67,7 @@ def create_app() -> Application:
 
     async def database(request: Request) -> Response:
         async with pool[0].acquire() as connection:
-            value = await connection.fetchval("SELECT 1")
+            value = await connection.fetchval("SELECT 1 FROM pg_sleep($1)", QUERY_SECONDS)
         subject = await subject_of(request)
         return answer(subject, json.dumps({"subject": subject, "value": value}).encode())
 

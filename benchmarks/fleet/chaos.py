@@ -26,7 +26,12 @@ class ChaosSchedule:
     """Runs a side's events in a thread; ``happened`` lists them once ``join`` returns."""
 
     def __init__(
-        self, events: tuple[ChaosEvent, ...], side: Side, redis_server: RedisServer, postgres: PostgresServer, folder: Path
+        self,
+        events: tuple[ChaosEvent, ...],
+        side: Side,
+        redis_server: RedisServer,
+        postgres: PostgresServer,
+        folder: Path,
     ) -> None:
         self.events = events
         self.side = side

@@ -95,7 +95,9 @@ def read_proxied(path: Path) -> list[Proxied]:
     proxied = []
     for line in path.read_text().splitlines():
         end, status, _time, uri, user, served = line.split("\t")
-        proxied.append(Proxied(float(end), int(status), uri, "" if user == "-" else user, "" if served == "-" else served))
+        proxied.append(
+            Proxied(float(end), int(status), uri, "" if user == "-" else user, "" if served == "-" else served)
+        )
     return proxied
 
 

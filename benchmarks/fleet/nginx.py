@@ -51,7 +51,9 @@ http {{
 
 def missing_tools() -> list[str]:
     """The tools a run needs that are not installed (nginx, h2load)."""
-    return [tool for tool in ("nginx", "h2load") if shutil.which(tool) is None and not Path(f"/usr/sbin/{tool}").exists()]
+    return [
+        tool for tool in ("nginx", "h2load") if shutil.which(tool) is None and not Path(f"/usr/sbin/{tool}").exists()
+    ]
 
 
 class Nginx(Service):

@@ -10,9 +10,9 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")  # files only, no display
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
-from benchmarks.fleet.analysis import (  # noqa: E402
+from benchmarks.fleet.analysis import (
     Expectation,
     IdentityCheck,
     Window,
@@ -22,10 +22,10 @@ from benchmarks.fleet.analysis import (  # noqa: E402
     percentile,
     windows,
 )
-from benchmarks.fleet.chaos import Happened  # noqa: E402
-from benchmarks.fleet.load import Proxied, Sent  # noqa: E402
-from benchmarks.fleet.sampler import Sample  # noqa: E402
-from benchmarks.fleet.scenario import Scenario  # noqa: E402
+from benchmarks.fleet.chaos import Happened
+from benchmarks.fleet.load import Proxied, Sent
+from benchmarks.fleet.sampler import Sample
+from benchmarks.fleet.scenario import Scenario
 
 
 @dataclass
@@ -67,16 +67,18 @@ class SideResult:
 
 
 def _ms(seconds: float) -> str:
-    return "–" if math.isnan(seconds) else f"{seconds * 1000:.1f}"
+    return "n/a" if math.isnan(seconds) else f"{seconds * 1000:.1f}"
 
 
-def _shade(axes: plt.Axes, result: SideResult) -> None:
+def _shade(axes: Axes, result: SideResult) -> None:
     for event in result.happened:
         axes.axvspan(event.start - result.origin, max(event.end, event.start + 0.5) - result.origin, alpha=0.15)
         axes.annotate(event.kind, (event.start - result.origin, 1.0), xycoords=("data", "axes fraction"), fontsize=7)
 
 
-def _plot(folder: Path, name: str, title: str, ylabel: str, result: SideResult, lines: dict[str, list[tuple[float, float]]]) -> str:
+def _plot(
+    folder: Path, name: str, title: str, ylabel: str, result: SideResult, lines: dict[str, list[tuple[float, float]]]
+) -> str:
     figure, axes = plt.subplots(figsize=(9, 3.2))
     for label, points in lines.items():
         if points:
@@ -109,7 +111,10 @@ def _sampled(result: SideResult, value: object) -> list[tuple[float, float]]:
 
 def plots(folder: Path, result: SideResult, bare: SideResult | None) -> list[str]:
     seconds = _per_second(result)
-    latency = {f"{label} {result.name}": [(w.start, getattr(w, label) * 1000) for w in seconds] for label in ("p50", "p95", "p99")}
+    latency = {
+        f"{label} {result.name}": [(w.start, getattr(w, label) * 1000) for w in seconds]
+        for label in ("p50", "p95", "p99")
+    }
     if bare is not None:
         latency[f"p95 {bare.name}"] = [(w.start, w.p95 * 1000) for w in _per_second(bare)]
     errors: dict[str, list[tuple[float, float]]] = defaultdict(list)
@@ -119,7 +124,11 @@ def plots(folder: Path, result: SideResult, bare: SideResult | None) -> list[str
     anonymous: dict[int, int] = defaultdict(int)
     for moment in result.identity.anonymous_at:
         anonymous[int(moment - result.origin)] += 1
-    errors["signed-in served anonymous"] = [(float(second), float(anonymous.get(second, 0))) for second in range(int(seconds[-1].start) + 1)] if seconds else []
+    errors["signed-in served anonymous"] = (
+        [(float(second), float(anonymous.get(second, 0))) for second in range(int(seconds[-1].start) + 1)]
+        if seconds
+        else []
+    )
     capabilities = sorted({name for sample in result.samples for name in sample.health.get("capabilities", {})})
     on_fallback = {
         capability: _sampled(
@@ -127,7 +136,10 @@ def plots(folder: Path, result: SideResult, bare: SideResult | None) -> list[str
             lambda sample, capability=capability: (
                 None
                 if capability not in sample.health.get("capabilities", {})
-                else float(sample.health["capabilities"][capability]["active"] != sample.health["capabilities"][capability]["configured"])
+                else float(
+                    sample.health["capabilities"][capability]["active"]
+                    != sample.health["capabilities"][capability]["configured"]
+                )
             ),
         )
         for capability in capabilities
@@ -135,7 +147,9 @@ def plots(folder: Path, result: SideResult, bare: SideResult | None) -> list[str
 
     def metric(name: str, **labels: str) -> object:
         def read(sample: Sample) -> float | None:
-            values = [v for (m, ls), v in sample.metrics.items() if m == name and all((k, x) in ls for k, x in labels.items())]
+            values = [
+                v for (m, ls), v in sample.metrics.items() if m == name and all((k, x) in ls for k, x in labels.items())
+            ]
             return sum(values) if values else None
 
         return read
@@ -146,25 +160,45 @@ def plots(folder: Path, result: SideResult, bare: SideResult | None) -> list[str
     }
     queue = {
         "high priority p95": [
-            (t, v) for t, v in _sampled(result, metric("sheepfold_jobs_queue_time_seconds", priority="high", quantile="0.95"))
+            (t, v)
+            for t, v in _sampled(result, metric("sheepfold_jobs_queue_time_seconds", priority="high", quantile="0.95"))
         ],
     }
     return [
         _plot(folder, "latency", "Latency percentiles per second (client side, h2load)", "ms", result, latency),
-        _plot(folder, "errors", "Non-2xx answers and signed-in requests served anonymous, per second", "requests", result, dict(errors)),
-        _plot(folder, "adapters", "Instances serving each capability from its fallback", "instances", result, on_fallback),
+        _plot(
+            folder,
+            "errors",
+            "Non-2xx answers and signed-in requests served anonymous, per second",
+            "requests",
+            result,
+            dict(errors),
+        ),
+        _plot(
+            folder, "adapters", "Instances serving each capability from its fallback", "instances", result, on_fallback
+        ),
         _plot(folder, "pool", "Database pool use", "connections", result, pool),
-        _plot(folder, "queue_time", "Priority jobs' queue time (fleet-wide p95, summed over the instances reporting)", "s", result, queue),
+        _plot(
+            folder,
+            "queue_time",
+            "Priority jobs' queue time (fleet-wide p95, summed over the instances reporting)",
+            "s",
+            result,
+            queue,
+        ),
     ]
 
 
 def _window_table(result: SideResult, length: float) -> list[str]:
-    lines = ["| window (s) | requests | non-2xx by code | p50 ms | p95 ms | p99 ms |", "| --- | --- | --- | --- | --- | --- |"]
+    lines = [
+        "| window (s) | requests | non-2xx by code | p50 ms | p95 ms | p99 ms |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
     for window in windows(result.sent, result.origin, length):
-        codes = ", ".join(f"{code or 'no answer'}: {count}" for code, count in window.non_2xx.items()) or "–"
-        lines.append(
-            f"| {window.start:.0f}–{window.start + length:.0f} | {window.requests} | {codes} | {_ms(window.p50)} | {_ms(window.p95)} | {_ms(window.p99)} |"
-        )
+        codes = ", ".join(f"{code or 'no answer'}: {count}" for code, count in window.non_2xx.items()) or "n/a"
+        span = f"{window.start:.0f}-{window.start + length:.0f}"
+        latencies = f"{_ms(window.p50)} | {_ms(window.p95)} | {_ms(window.p99)}"
+        lines.append(f"| {span} | {window.requests} | {codes} | {latencies} |")
     return lines
 
 
@@ -180,7 +214,7 @@ def comparison(sheepfold: SideResult, bare: SideResult) -> list[tuple[str, str, 
     """Rows of (measure, sheepfold, bare, bare ÷ sheepfold)."""
 
     def ratio(ours: float, theirs: float) -> str:
-        return "–" if not ours or math.isnan(ours) or math.isnan(theirs) else f"{theirs / ours:.2f}"
+        return "n/a" if not ours or math.isnan(ours) or math.isnan(theirs) else f"{theirs / ours:.2f}"
 
     rows = []
     for label, q in (("p50 ms", 0.5), ("p95 ms", 0.95), ("p99 ms", 0.99)):
@@ -188,12 +222,14 @@ def comparison(sheepfold: SideResult, bare: SideResult) -> list[tuple[str, str, 
         rows.append((label, _ms(ours), _ms(theirs), ratio(ours, theirs)))
     ours, theirs = sheepfold.cpu_per_request, bare.cpu_per_request
     rows.append(("server CPU per request, ms", _ms(ours), _ms(theirs), ratio(ours, theirs)))
-    rows.append(("5xx or no answer", str(sheepfold.server_errors), str(bare.server_errors), "–"))
-    rows.append(("signed-in served anonymous", str(sheepfold.identity.anonymous), str(bare.identity.anonymous), "–"))
+    rows.append(("5xx or no answer", str(sheepfold.server_errors), str(bare.server_errors), "n/a"))
+    rows.append(("signed-in served anonymous", str(sheepfold.identity.anonymous), str(bare.identity.anonymous), "n/a"))
     return rows
 
 
-def write_report(folder: Path, scenario: Scenario, result: SideResult, bare: SideResult | None, failures: list[str]) -> Path:
+def write_report(
+    folder: Path, scenario: Scenario, result: SideResult, bare: SideResult | None, failures: list[str]
+) -> Path:
     load = scenario.load
     identity = result.identity
     answered = len(result.answered)
@@ -206,7 +242,14 @@ def write_report(folder: Path, scenario: Scenario, result: SideResult, bare: Sid
         + ", ".join(f"`{route.path}` ({route.weight})" for route in scenario.routes)
         + ".",
         "",
-        "Chaos: " + (", ".join(f"{e.kind} at {e.start - result.origin:.1f} s for {e.end - e.start:.1f} s" for e in result.happened) or "none") + ".",
+        "Chaos: "
+        + (
+            ", ".join(
+                f"{e.kind} at {e.start - result.origin:.1f} s for {e.end - e.start:.1f} s" for e in result.happened
+            )
+            or "none"
+        )
+        + ".",
         "",
         "## Verdict",
         "",
@@ -232,7 +275,16 @@ def write_report(folder: Path, scenario: Scenario, result: SideResult, bare: Sid
             *(f"| {a} | {b} | {c} | {d} |" for a, b, c, d in comparison(result, bare)),
             "",
         ]
-    lines += ["## Over time", "", *plots(folder, result, bare), "", "## Per window (sheepfold)", "", *_window_table(result, scenario.window), ""]
+    lines += [
+        "## Over time",
+        "",
+        *plots(folder, result, bare),
+        "",
+        "## Per window (sheepfold)",
+        "",
+        *_window_table(result, scenario.window),
+        "",
+    ]
     if bare is not None:
         lines += ["## Per window (bare)", "", *_window_table(bare, scenario.window), ""]
     path = folder / "report.md"

@@ -6,12 +6,14 @@ beside the CPU time each instance process has used (``/proc``).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import threading
 import time
 import urllib.request
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
@@ -35,6 +37,23 @@ class Sample:
     health: dict[str, Any] = field(default_factory=dict)
 
 
+def write_samples(path: Path, samples: list[Sample]) -> None:
+    """Every sample as one JSON line (series as ``name{label="value",...}``), for reading beyond the report."""
+    with path.open("w") as out:
+        for sample in samples:
+            series = {
+                name + "{" + ",".join(f'{key}="{value}"' for key, value in labels) + "}": value
+                for (name, labels), value in sample.metrics.items()
+            }
+            record = {
+                "time": sample.time,
+                "instance": sample.instance,
+                "pid": sample.pid,
+                "cpu_seconds": sample.cpu_seconds,
+            }
+            out.write(json.dumps({**record, "metrics": series, "health": sample.health}) + "\n")
+
+
 def parse_metrics(text: str) -> dict[SeriesKey, float]:
     return {
         (sample.name, tuple(sorted(sample.labels.items()))): sample.value
@@ -47,7 +66,8 @@ def cpu_seconds(pid: int | None) -> float | None:
     if pid is None:
         return None
     try:
-        fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
     except OSError:
         return None
     return (int(fields[11]) + int(fields[12])) / _TICKS  # utime + stime
@@ -99,8 +119,6 @@ class Sampler:
             sample.metrics = parse_metrics(metrics.decode())
         health = _get(base + "/health")
         if health is not None:
-            try:
+            with contextlib.suppress(ValueError):
                 sample.health = json.loads(health)
-            except ValueError:
-                pass
         return sample

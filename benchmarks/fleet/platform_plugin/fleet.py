@@ -7,7 +7,8 @@ kernel's public API is used, as any plugin must.
 - ``GET /fleet/work``: rate-limited (the default policy), session-reading
   (the identity) and cache-reading (a response cached per user): three
   Redis calls per request, the route of issue #18's fleet runs.
-- ``GET /fleet/db``: one ``SELECT 1`` on a connection of the watched pool.
+- ``GET /fleet/db``: one query of ``fleet.query_seconds`` (5 ms: an indexed
+  read, so that pool use shows) on a connection of the watched pool.
 - ``GET /fleet/job``: enqueues a high-priority no-op job (a GET so that the
   load generator, which sends one method, can mix it in).
 """
@@ -40,13 +41,14 @@ def _echo(identity: Identity, **extra: object) -> Response:
 def sheepfold_register_routes(router: Router, platform: Platform) -> None:
     responses = ResponseCache.of(platform)
     ttl = float(platform.settings.get("fleet.cache_ttl", 30))
+    query_seconds = float(platform.settings.get("fleet.query_seconds", 0.005))
 
     async def work(request: Request) -> Response:
         return _echo(await platform.identify(request))
 
     async def database(request: Request, db: Database) -> Response:
         async with db.driver_connection() as connection:
-            value = await connection.fetchval("SELECT 1")
+            value = await connection.fetchval("SELECT 1 FROM pg_sleep($1)", query_seconds)
         return _echo(await platform.identify(request), value=value)
 
     async def job(request: Request, jobs: Jobs) -> Response:
