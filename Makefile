@@ -44,6 +44,9 @@ bench: install
 # The fleet harness (benchmarks/fleet): N `sheepfold serve` behind nginx under h2load, with chaos, and a report
 # in benchmarks/fleet/runs/. Needs `apt-get install nginx nghttp2-client`. FLEET_SCENARIO picks the scenario file.
 FLEET_SCENARIO ?= benchmarks/fleet/scenarios/standard.toml
-fleet: install
-	$(BIN)/python -m pip install --quiet --group bench
+fleet: install $(VENV)/.bench-installed
 	$(BIN)/python -m benchmarks.fleet $(FLEET_SCENARIO)
+
+$(VENV)/.bench-installed: pyproject.toml
+	$(BIN)/python -m pip install --quiet --group bench
+	touch $@

@@ -71,6 +71,10 @@ def _ms(seconds: float) -> str:
     return "n/a" if math.isnan(seconds) else f"{seconds * 1000:.1f}"
 
 
+def _cpu_ms(seconds: float) -> str:
+    return "n/a" if math.isnan(seconds) else f"{seconds * 1000:.2f}"
+
+
 def _shade(axes: Axes, result: SideResult) -> None:
     for event in result.happened:
         axes.axvspan(event.start - result.origin, max(event.end, event.start + 0.5) - result.origin, alpha=0.15)
@@ -83,7 +87,8 @@ def _plot(
     figure, axes = plt.subplots(figsize=(9, 3.2))
     for label, points in lines.items():
         if points:
-            axes.plot([x for x, _ in points], [y for _, y in points], label=label, linewidth=1)
+            style = "--" if "bare" in label else "-"
+            axes.plot([x for x, _ in points], [y for _, y in points], style, label=label, linewidth=1)
     _shade(axes, result)
     axes.set_title(title, fontsize=10)
     axes.set_xlabel("seconds into the load")
@@ -222,7 +227,7 @@ def comparison(sheepfold: SideResult, bare: SideResult) -> list[tuple[str, str, 
         ours, theirs = sheepfold.latency(q), bare.latency(q)
         rows.append((label, _ms(ours), _ms(theirs), ratio(ours, theirs)))
     ours, theirs = sheepfold.cpu_per_request, bare.cpu_per_request
-    rows.append(("server CPU per request, ms", _ms(ours), _ms(theirs), ratio(ours, theirs)))
+    rows.append(("server CPU per request, ms", _cpu_ms(ours), _cpu_ms(theirs), ratio(ours, theirs)))
     rows.append(("5xx or no answer", str(sheepfold.server_errors), str(bare.server_errors), "n/a"))
     rows.append(("signed-in served anonymous", str(sheepfold.identity.anonymous), str(bare.identity.anonymous), "n/a"))
     return rows
