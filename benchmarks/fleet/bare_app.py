@@ -17,7 +17,7 @@ import json
 import os
 import time
 
-import asyncpg  # type: ignore[import-untyped]
+import asyncpg  # type: ignore[import-untyped]  # asyncpg ships no type information
 import redis.asyncio as redis
 from blacksheep import Application, Content, Request, Response, Router
 
