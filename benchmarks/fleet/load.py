@@ -12,7 +12,6 @@ read p99 under overload as a lower bound.
 from __future__ import annotations
 
 import math
-import random
 import re
 import subprocess
 from dataclasses import dataclass
@@ -21,7 +20,8 @@ from pathlib import Path
 from benchmarks.fleet.scenario import Scenario
 from benchmarks.fleet.sides import Side
 
-_URI_COUNT = 997  # each client walks this list in order; prime, so routes and users do not fall into step
+#: The longest URI list: h2load starts every connection at its first URI and walks it in order.
+_MAX_URIS = 997
 
 
 @dataclass(frozen=True)
@@ -44,18 +44,32 @@ class Proxied:
     served: str
 
 
-def write_uris(path: Path, base: str, scenario: Scenario, side: Side) -> None:
-    pick = random.Random(18)
-    paths = [route.path for route in scenario.routes]
-    weights = [route.weight for route in scenario.routes]
+def write_uris(destination: Path, base: str, scenario: Scenario, side: Side) -> None:
+    """The URIs every connection walks in order, from the first.
+
+    As many as one connection sends (at most ``_MAX_URIS``), so that what the
+    connections send together has the scenario's mix: routes are dealt by
+    smooth weighted round-robin and sessions in turn, so any stretch of the
+    list keeps the proportions.
+    """
+    count = min(_MAX_URIS, scenario.load.rate * scenario.load.duration)
+    total = sum(route.weight for route in scenario.routes)
+    credit = {route.path: 0 for route in scenario.routes}
+    share = scenario.load.signed_in
     lines = []
-    for number in range(_URI_COUNT):
-        uri = base + pick.choices(paths, weights)[0]
-        if side.users and pick.random() < scenario.load.signed_in:
-            user = side.users[number % len(side.users)]
+    signed_in = 0
+    for number in range(count):
+        for route in scenario.routes:
+            credit[route.path] += route.weight
+        path = max(credit, key=lambda name: credit[name])
+        credit[path] -= total
+        uri = base + path
+        if side.users and math.floor((number + 1) * share) > math.floor(number * share):
+            user = side.users[signed_in % len(side.users)]
+            signed_in += 1
             uri += f"?u={user.user}&s={user.cookie}"
         lines.append(uri)
-    path.write_text("\n".join(lines) + "\n")
+    destination.write_text("\n".join(lines) + "\n")
 
 
 def h2load_command(scenario: Scenario, uris: Path, log: Path) -> list[str]:

@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 
 from benchmarks.fleet.analysis import expected_metrics, histogram_quantile, identity_check, increase, windows
-from benchmarks.fleet.load import Proxied, Sent
+from benchmarks.fleet.load import Proxied, Sent, write_uris
 from benchmarks.fleet.sampler import Sample, parse_metrics
 from benchmarks.fleet.scenario import read_scenario
+from benchmarks.fleet.sides import Side, SignedIn
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "benchmarks" / "fleet" / "scenarios"
 
@@ -89,3 +90,16 @@ def test_every_committed_scenario_reads_and_an_unknown_chaos_kind_is_refused(tmp
     broken.write_text((SCENARIOS / "ci.toml").read_text().replace('"redis-kill"', '"redis-nap"'))
     with pytest.raises(ValueError, match="redis-nap"):
         read_scenario(broken)
+
+
+def test_the_uris_every_connection_walks_have_the_scenarios_mix_of_routes_and_users(tmp_path: Path) -> None:
+    scenario = read_scenario(SCENARIOS / "ci.toml")  # 30 requests per connection: 90/7/3, 90 % signed in
+    users = [SignedIn(f"user-{number}", f"cookie-{number}") for number in range(scenario.load.users)]
+    uris = tmp_path / "uris.txt"
+    write_uris(uris, "http://127.0.0.1:1", scenario, Side("sheepfold", [], None, users=users))  # type: ignore[arg-type]
+    lines = uris.read_text().split()
+    routes = [line.split("?")[0].removeprefix("http://127.0.0.1:1") for line in lines]
+    assert len(lines) == scenario.load.rate * scenario.load.duration
+    assert (routes.count("/fleet/work"), routes.count("/fleet/db"), routes.count("/fleet/job")) == (27, 2, 1)
+    signed_in = [line for line in lines if "?u=" in line]
+    assert len(signed_in) == 27 and {line.split("u=")[1].split("&")[0] for line in signed_in} == {u.user for u in users}
