@@ -8,7 +8,7 @@ MEMBERS := kernel plugin-redis plugin-ratelimit plugin-sessions plugin-jobs plug
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint docs format bench install isolated
+.PHONY: run test lint docs format bench fleet install isolated
 
 install: $(VENV)/.installed
 
@@ -45,3 +45,13 @@ format: install
 
 bench: install
 	$(BIN)/python benchmarks/http_kernel.py
+
+# The fleet harness (benchmarks/fleet): N `sheepfold serve` behind nginx under h2load, with chaos, and a report
+# in benchmarks/fleet/runs/. Needs `apt-get install nginx nghttp2-client`. FLEET_SCENARIO picks the scenario file.
+FLEET_SCENARIO ?= benchmarks/fleet/scenarios/standard.toml
+fleet: install $(VENV)/.bench-installed
+	$(BIN)/python -m benchmarks.fleet $(FLEET_SCENARIO)
+
+$(VENV)/.bench-installed: pyproject.toml
+	$(BIN)/python -m pip install --quiet --group bench
+	touch $@
