@@ -89,7 +89,8 @@ def platform_settings(scenario: Scenario, redis_server: RedisServer, postgres: P
             # Every request is counted; the limit is far above the load so that a 429 means a bug.
             "policies": {"fleet": {"limit": "1000000/minute"}},
         },
-        "jobs": {"backend": "arq", "fallback": "spool", "metrics_interval": 1.0},
+        # High-priority jobs run in the enqueuing instance while Redis is down (queue time < 5 s).
+        "jobs": {"backend": "arq", "fallback": "spool", "metrics_interval": 1.0, "spool": {"run_priorities": ["high"]}},
         "database": {
             "url": postgres.dsn.replace("postgresql://", "postgresql+asyncpg://"),
             "monitor": {"interval": 1.0},
