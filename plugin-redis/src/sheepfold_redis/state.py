@@ -45,7 +45,7 @@ def milliseconds(ttl: float) -> int:
 
 
 class RedisState:
-    """:class:`~sheepfold.state.State` on Redis: each key is ``<namespace>state:<key>``, a Redis string.
+    """:class:`~sheepfold.state.State` on Redis: each key is ``<namespace>state:<key>``, a string or a list.
 
     A list is a Redis list under the same prefix, newest item first. Every
     call is one round trip on the platform's shared connection: one command
