@@ -176,6 +176,29 @@ async def test_statistics_count_by_queue_and_priority(jobs):
     await jobs.abort(delayed)
 
 
+async def test_statistics_of_one_queue_count_that_queue_alone(jobs):
+    key = fresh_key()
+    ordered = await jobs.enqueue("record_order", (key, "a"), priority="high")  # on the serial queue
+    await finished(jobs, ordered)
+    delayed = await jobs.enqueue("record_order", (key, "b"), delay=30)
+    elsewhere = await jobs.enqueue("record", (key,), delay=30)  # on the default queue
+    stats = await jobs.statistics(queue=SERIAL_QUEUE)
+    assert list(stats.queues) == [SERIAL_QUEUE]
+    serial = stats.queues[SERIAL_QUEUE]
+    assert serial["high"].completed == 1 and serial["normal"].delayed == 1
+    assert set(serial) == {"high", "normal", "low"}
+    everything = await jobs.statistics()
+    assert everything.queues[SERIAL_QUEUE] == serial
+    assert everything.queues["default"]["normal"].delayed == 1
+    await jobs.abort(delayed)
+    await jobs.abort(elsewhere)
+
+
+async def test_statistics_of_an_unknown_queue_is_refused(jobs):
+    with pytest.raises(UnknownJobQueue):
+        await jobs.statistics(queue="nowhere")
+
+
 async def test_ping_succeeds_when_the_backend_serves(jobs):
     await jobs.ping()
 

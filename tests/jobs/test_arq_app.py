@@ -51,6 +51,9 @@ async def test_admin_routes_show_fleet_statistics_and_retry_failed_jobs(redis_ur
         assert (await client.get("/-/jobs")).status == 401
         stats = await (await client.get("/-/jobs", headers=TOKEN)).json()
         assert stats["queues"]["default"]["normal"]["failed"] == 1
+        one_queue = await (await client.get("/-/jobs?queue=default", headers=TOKEN)).json()
+        assert one_queue == {"queues": {"default": stats["queues"]["default"]}}
+        assert (await client.get("/-/jobs?queue=nowhere", headers=TOKEN)).status == 404
         listing = await (await client.get("/-/jobs/failed", headers=TOKEN)).json()
         assert [entry["job_id"] for entry in listing] == [job_id]
         one = await (await client.get(f"/-/jobs/failed/{job_id}", headers=TOKEN)).json()

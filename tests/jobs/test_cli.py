@@ -58,6 +58,10 @@ def test_failed_jobs_are_listed_shown_and_retried_from_the_command_line(tmp_path
 
         stats = runner.invoke(commands.jobs, ["stats"], env=env)
         assert json.loads(stats.output)["queues"][crash_jobs.QUEUE]["normal"]["failed"] == 1
+        one_queue = runner.invoke(commands.jobs, ["stats", "--queue", crash_jobs.QUEUE], env=env)
+        assert list(json.loads(one_queue.output)["queues"]) == [crash_jobs.QUEUE]
+        unknown = runner.invoke(commands.jobs, ["stats", "--queue", "nowhere"], env=env)
+        assert unknown.exit_code == 1 and "no job queue named 'nowhere'" in unknown.output
 
         retried = runner.invoke(commands.jobs, ["retry", job_id], env=env)
         assert retried.exit_code == 0 and "queued again" in retried.output

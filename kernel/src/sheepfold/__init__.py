@@ -15,6 +15,7 @@ from sheepfold.http.openapi import PlatformOpenAPI, admin_docs, json_response, p
 from sheepfold.http.problems import problem
 from sheepfold.identity import Identity
 from sheepfold.jobs import Jobs
+from sheepfold.namespace import Namespace
 from sheepfold.platform import Platform
 from sheepfold.port_methods import standing_interest
 from sheepfold.pubsub import PubSub
@@ -42,6 +43,7 @@ __all__ = [
     "Jobs",
     "Length",
     "NameSetting",
+    "Namespace",
     "Pattern",
     "Phase",
     "Platform",

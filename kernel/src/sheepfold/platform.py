@@ -14,6 +14,7 @@ from sheepfold.fallback import FallbackSwitch
 from sheepfold.identity import Identity, IdentityResolver, Permissions
 from sheepfold.loop_lag import LoopLag
 from sheepfold.metrics import PlatformMetrics
+from sheepfold.namespace import Namespace
 from sheepfold.plugins import PluginHost
 from sheepfold.tasks import BackgroundTasks
 
@@ -94,6 +95,17 @@ class Platform:
     def allowed(self, identity: Identity, action: str, resource: str | None = None) -> bool:
         """True when ``identity`` may perform ``action`` (on ``resource``); see ``sheepfold_permission_allowed``."""
         return self.permissions.allowed(identity, action, resource)
+
+    def namespace(self, plugin: str) -> Namespace:
+        """The keys and tags of ``plugin`` (its name) in the State and Cache that all plugins share.
+
+        ``platform.namespace("example").key("visits")`` is ``"example:visits"``;
+        ``.tag("greetings")`` is ``"example:greetings"``. ValueError for a name
+        with characters other than lower-case letters, digits, ``_``, ``.``
+        and ``-``. Touches nothing; cheap enough to call per request, but a
+        plugin usually keeps one.
+        """
+        return Namespace(plugin)
 
     def close_last(self, close: Callable[[], Awaitable[None]]) -> None:
         """Await ``close()`` at the very end of :meth:`stop`, after every task ended and every capability closed.

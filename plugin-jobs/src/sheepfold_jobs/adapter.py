@@ -187,13 +187,13 @@ class ArqJobs:
         with unavailable_on_failure():
             await self.redis.set(keys.result_key(job_id), result, px=max(int(definition_keep * 1000), 1))
 
-    async def statistics(self) -> JobStatistics:
+    async def statistics(self, queue: str | None = None) -> JobStatistics:
         now_ms = int(time.time() * 1000)
-        queues = self.registry.queues()
+        queues = self.registry.queues_to_count(queue)
         with unavailable_on_failure():
             async with self.redis.pipeline(transaction=False) as pipe:
-                for queue in queues:
-                    queue_keys = self.keys(queue)
+                for name in queues:
+                    queue_keys = self.keys(name)
                     for band in BANDS:
                         low = band * BAND_WIDTH
                         pipe.zcount(queue_keys.index, low, low + now_ms)
@@ -203,7 +203,7 @@ class ArqJobs:
                     pipe.hgetall(queue_keys.counts)
                 replies = iter(await pipe.execute())
         stats = JobStatistics()
-        for queue in queues:
+        for name in queues:
             by_band = {}
             for _band in BANDS:
                 waiting, delayed, active, times = next(replies), next(replies), next(replies), next(replies)
@@ -216,7 +216,7 @@ class ArqJobs:
             for band, entry in by_band.items():
                 entry.completed = counts.get(f"completed:{band.value}", 0)
                 entry.failed = counts.get(f"failed:{band.value}", 0)
-            stats.queues[queue] = {band.name.lower(): entry for band, entry in by_band.items()}
+            stats.queues[name] = {band.name.lower(): entry for band, entry in by_band.items()}
         return stats
 
     async def failed_jobs(self, limit: int = 100) -> list[FailedJob]:

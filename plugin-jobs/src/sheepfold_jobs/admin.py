@@ -8,7 +8,7 @@ from urllib.parse import parse_qs
 from blacksheep import Request, Response, Router, json
 
 from sheepfold import Range, admin_docs, admin_only, json_response, problem, problem_response
-from sheepfold.jobs import Jobs
+from sheepfold.jobs import Jobs, UnknownJobQueue
 from sheepfold.platform import Platform
 
 
@@ -20,9 +20,17 @@ def add_admin_routes(router: Router, platform: Platform) -> None:
     jobs: Jobs = platform.require(Jobs)
 
     @admin_only
-    @admin_docs(summary="Job statistics of the fleet", responses={200: json_response("Statistics", dict[str, Any])})
-    async def statistics() -> Response:
-        return json((await jobs.statistics()).to_json())
+    @admin_docs(
+        summary="Job statistics of the fleet (every queue, or the one named)",
+        query={"queue": str | None},
+        responses={200: json_response("Statistics", dict[str, Any]), 404: problem_response("No such job queue.")},
+    )
+    async def statistics(request: Request) -> Response:
+        queue = request.query.get("queue", [None])[0]
+        try:
+            return json((await jobs.statistics(queue=queue)).to_json())
+        except UnknownJobQueue as error:
+            return problem(404, str(error))
 
     @admin_only
     @admin_docs(

@@ -63,13 +63,14 @@ def jobs() -> None:
 
 
 @jobs.command()
-def stats() -> None:
-    """Print fleet-wide statistics per queue and priority as JSON."""
-    click.echo(json.dumps(_run(lambda platform: _statistics(platform.require(Jobs))), indent=2))
+@click.option("--queue", default=None, help="Only this queue (default: every queue).")
+def stats(queue: str | None) -> None:
+    """Print fleet-wide statistics per queue and priority as JSON (an unknown ``--queue`` exits with 1)."""
+    click.echo(json.dumps(_run(lambda platform: _statistics(platform.require(Jobs), queue)), indent=2))
 
 
-async def _statistics(port: Jobs) -> dict[str, Any]:
-    return (await port.statistics()).to_json()
+async def _statistics(port: Jobs, queue: str | None) -> dict[str, Any]:
+    return (await port.statistics(queue=queue)).to_json()
 
 
 @jobs.command()

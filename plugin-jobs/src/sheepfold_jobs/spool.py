@@ -129,12 +129,14 @@ class SpooledJobs:
     async def abort(self, job_id: str) -> bool:
         return self.spooled.pop(job_id, None) is not None
 
-    async def statistics(self) -> JobStatistics:
+    async def statistics(self, queue: str | None = None) -> JobStatistics:
         stats = JobStatistics()
         now = time.time()
-        for queue in self.registry.queues():
-            stats.queues[queue] = {band.name.lower(): PriorityStatistics() for band in Priority}
+        for name in self.registry.queues_to_count(queue):
+            stats.queues[name] = {band.name.lower(): PriorityStatistics() for band in Priority}
         for job in self.spooled.values():
+            if queue is not None and job.queue != queue:
+                continue
             entry = stats.queues.setdefault(job.queue, {band.name.lower(): PriorityStatistics() for band in Priority})[
                 job.priority.name.lower()
             ]

@@ -164,14 +164,19 @@ class MemoryJobs(MemoryAdapter[JobResult]):
             self._finish(job, time.time(), success=False, value=None, error="aborted before it started")
         return True
 
-    async def statistics(self) -> JobStatistics:
+    async def statistics(self, queue: str | None = None) -> JobStatistics:
         now = time.time()
         stats = JobStatistics()
-        queues = set(self.registry.queues()) | {queue for queue, _ in self._finished}
-        queues |= {job.queue for job in self._jobs.values()}
-        for queue in sorted(queues):
-            stats.queues[queue] = {priority.name.lower(): PriorityStatistics() for priority in Priority}
+        if queue is None:
+            queues = set(self.registry.queues()) | {name for name, _ in self._finished}
+            queues |= {job.queue for job in self._jobs.values()}
+        else:
+            queues = {self.registry.known_queue(queue)}
+        for name in sorted(queues):
+            stats.queues[name] = {priority.name.lower(): PriorityStatistics() for priority in Priority}
         for job in self._jobs.values():
+            if job.queue not in queues:
+                continue
             entry = stats.queues[job.queue][job.priority.name.lower()]
             if job.task is not None:
                 entry.active += 1
@@ -179,12 +184,14 @@ class MemoryJobs(MemoryAdapter[JobResult]):
                 entry.delayed += 1
             else:
                 entry.waiting += 1
-        for (queue, priority), (completed, failed) in self._finished.items():
-            entry = stats.queues[queue][priority.name.lower()]
-            entry.completed, entry.failed = completed, failed
-        for (queue, priority), samples in self._queue_times.items():
-            entry = stats.queues[queue][priority.name.lower()]
-            entry.queue_time_p50, entry.queue_time_p95 = percentile(samples, 0.5), percentile(samples, 0.95)
+        for (name, priority), (completed, failed) in self._finished.items():
+            if name in queues:
+                entry = stats.queues[name][priority.name.lower()]
+                entry.completed, entry.failed = completed, failed
+        for (name, priority), samples in self._queue_times.items():
+            if name in queues:
+                entry = stats.queues[name][priority.name.lower()]
+                entry.queue_time_p50, entry.queue_time_p95 = percentile(samples, 0.5), percentile(samples, 0.95)
         return stats
 
     async def failed_jobs(self, limit: int = 100) -> list[FailedJob]:

@@ -142,8 +142,14 @@ class Jobs(Protocol):
         """Stop a job: a waiting one never starts, a running one is cancelled. True when it was waiting or running."""
         ...
 
-    async def statistics(self) -> JobStatistics:
-        """Per queue and priority: waiting, delayed, active, completed, failed and queue time p50/p95."""
+    async def statistics(self, queue: str | None = None) -> JobStatistics:
+        """Per queue and priority: waiting, delayed, active, completed, failed and queue time p50/p95.
+
+        Every queue of the fleet, or only ``queue`` when named (its counts
+        alone are read: on Redis, a few counting commands for that queue in
+        one pipeline). Raises :class:`~sheepfold.jobs.UnknownJobQueue` for a
+        queue no worker serves.
+        """
         ...
 
     async def failed_jobs(self, limit: int = 100) -> list[FailedJob]:

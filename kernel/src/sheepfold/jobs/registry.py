@@ -96,11 +96,18 @@ class JobRegistry:
         Raises :class:`UnknownJobQueue` for a queue no worker would serve (not in
         settings, not any definition's home).
         """
-        chosen = queue or definition.queue
-        if chosen not in self.queues():
+        return self.known_queue(queue or definition.queue)
+
+    def known_queue(self, queue: str) -> str:
+        """``queue`` itself when a worker would serve it; :class:`UnknownJobQueue` naming the known ones otherwise."""
+        if queue not in self.queues():
             known = ", ".join(self.queues())
-            raise UnknownJobQueue(f"no job queue named {chosen!r}; declare it in [jobs.queues] (known: {known})")
-        return chosen
+            raise UnknownJobQueue(f"no job queue named {queue!r}; declare it in [jobs.queues] (known: {known})")
+        return queue
+
+    def queues_to_count(self, queue: str | None) -> list[str]:
+        """The queues a ``statistics(queue=...)`` call covers: every queue for None, else ``[queue]`` if known."""
+        return self.queues() if queue is None else [self.known_queue(queue)]
 
     def queues(self) -> list[str]:
         """Every queue named in settings or by a definition, and ``default``."""

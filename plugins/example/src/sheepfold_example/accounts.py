@@ -29,7 +29,17 @@ from typing import Annotated, Any
 from blacksheep import Request, Response, Router, json
 from dynaconf import Validator
 
-from sheepfold import Identity, JSONBody, Length, Platform, json_response, problem, problem_response, route_docs
+from sheepfold import (
+    Identity,
+    JSONBody,
+    Length,
+    Namespace,
+    Platform,
+    json_response,
+    problem,
+    problem_response,
+    route_docs,
+)
 from sheepfold.cache import ResponseCache
 from sheepfold_sessions import UserSessions, sign_in, sign_out
 
@@ -83,8 +93,11 @@ def validators() -> list[Validator]:
     return [Validator("example.whoami_ttl", default=30, is_type_of=(int, float), gt=0)]
 
 
-def add_routes(router: Router, platform: Platform) -> None:
-    """Add the sign-in routes, when ``sheepfold-sessions`` is enabled (they need ``request.session``)."""
+def add_routes(router: Router, platform: Platform, names: Namespace) -> None:
+    """Add the sign-in routes, when ``sheepfold-sessions`` is enabled (they need ``request.session``).
+
+    ``names``: the plugin's namespace; the cached responses live under ``names.key("whoami")``.
+    """
     sessions = platform.find(UserSessions)
     if sessions is None:
         return
@@ -136,7 +149,7 @@ def add_routes(router: Router, platform: Platform) -> None:
     router.add_post("/example/logout", logout)
     router.add_get(
         "/example/whoami",
-        responses.cached(whoami, namespace="example-whoami", ttl=platform.settings.get("example.whoami_ttl")),
+        responses.cached(whoami, namespace=names.key("whoami"), ttl=platform.settings.get("example.whoami_ttl")),
     )
     router.add_get("/example/sessions", list_sessions)
     router.add_delete("/example/sessions", end_sessions)

@@ -13,6 +13,7 @@ from sheepfold import (
     CacheAside,
     ComponentHealth,
     Identity,
+    Jobs,
     Platform,
     State,
     Status,
@@ -22,6 +23,9 @@ from sheepfold import (
 )
 from sheepfold.jobs import JobDefinition
 from sheepfold_example import accounts, guestbook, jobs_demo, limited, realtime_page
+
+#: The plugin's name (its entry point): its settings section and the namespace of its keys and tags.
+NAME = "example"
 
 
 @dataclass
@@ -49,6 +53,8 @@ def sheepfold_settings_validators() -> list[Validator]:
 @hookimpl
 def sheepfold_register_routes(router: Router, platform: Platform) -> None:
     settings = platform.settings
+    # The example's own keys and tags: no other plugin's "visits" or "greetings" can meet these.
+    names = platform.namespace(NAME)
 
     @route_docs(
         summary="A greeting, cached, and a visit counter in shared state",
@@ -58,18 +64,18 @@ def sheepfold_register_routes(router: Router, platform: Platform) -> None:
     async def hello(request: Request, state: State, cache: CacheAside) -> Response:
         # `state` and `cache` arrive through BlackSheep's dependency injection, by type.
         name = request.query.get("name", ["world"])[0][:64]
-        visits = await state.incr("example:visits")
+        visits = await state.incr(names.key("visits"))
         text = await cache.get_or_compute(
-            f"example:greeting:{name}",
+            names.key("greeting", name),
             _compute(greeting_for(name, settings.get("example.greeting"))),
             ttl=settings.get("example.cache_ttl"),
-            tags=["example"],
+            tags=[names.tag("greetings")],
         )
         return json({"message": text, "visits": visits})
 
     router.add_get("/example/hello", hello)
     limited.add_routes(router)
-    accounts.add_routes(router, platform)
+    accounts.add_routes(router, platform, names)
     guestbook.add_routes(router, platform)
     jobs_demo.add_routes(router, platform)
     realtime_page.add_routes(router, platform)
@@ -102,5 +108,9 @@ def _compute(text: str) -> Callable[[], Awaitable[str]]:
 
 
 @hookimpl
-def sheepfold_health(platform: Platform) -> ComponentHealth:
-    return ComponentHealth("example", Status.OK, details={"greeting": platform.settings.get("example.greeting")})
+async def sheepfold_health(platform: Platform) -> ComponentHealth:
+    # Only the example's own queue is counted (a few commands on Redis), not every queue of the fleet.
+    stats = await platform.require(Jobs).statistics(queue=jobs_demo.QUEUE)
+    waiting = sum(entry.waiting for entry in stats.queues[jobs_demo.QUEUE].values())
+    details = {"greeting": platform.settings.get("example.greeting"), "jobs_waiting": waiting}
+    return ComponentHealth(NAME, Status.OK, details=details)
