@@ -1,19 +1,18 @@
 from __future__ import annotations
 
 import pytest
-from blacksheep.testing import TestClient
 
 import sheepfold_example.plugin as example
 from sheepfold import SettingsError, create_app
-from tests.support.admin import ADMIN_HEADERS
+
+ADMIN_TOKEN = "example-tests-admin-token-0123456789abcdef"
+ADMIN_HEADERS = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
 
 @pytest.fixture
-async def client():
-    app = create_app({"example": {"greeting": "Ahoy"}}, plugins=[example], load_entry_points=False)
-    await app.start()
-    yield TestClient(app)
-    await app.stop()
+async def client(sheepfold_app):
+    settings = {"example": {"greeting": "Ahoy"}, "admin": {"token": ADMIN_TOKEN}}
+    return (await sheepfold_app(settings, plugins=[example])).client
 
 
 async def test_hello_greets_by_name_and_counts_visits(client):
