@@ -98,4 +98,4 @@ async def started_app(
         yield TestApp(app)
     finally:
         if app.started:  # a server that served it (its lifespan) may have stopped it already
-            await app.stop()  # type: ignore[no-untyped-call]
+            await app.stop()  # type: ignore[no-untyped-call]  # unannotated in BlackSheep
