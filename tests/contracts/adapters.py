@@ -19,7 +19,7 @@ from sheepfold.pubsub.memory import MemoryPubSub
 from sheepfold.ratelimit.memory import MemoryRateLimiter
 from sheepfold.sessions.memory import MemorySessionRecords
 from sheepfold.state.memory import MemoryState
-from tests.support.job_functions import registry_for_tests
+from sheepfold.testing.contracts import contract_job_registry as registry_for_tests
 from tests.support.plugins import installed
 
 AdapterContext = Callable[[pytest.FixtureRequest], contextlib.AbstractAsyncContextManager[Any]]

@@ -1,7 +1,7 @@
 """Fixtures of the database tests: a private PostgreSQL schema per test, and apps on it or on SQLite.
 
-Every PostgreSQL test works in a schema of its own (``sf_<random>``, set as
-the connections' ``search_path``) that is dropped afterwards, and tags its
+Every PostgreSQL test works in a schema of its own (the kit's ``pg_schema``
+fixture, set as the connections' ``search_path``) that is dropped afterwards, and tags its
 connections with a unique ``application_name``, so parallel runs on the shared
 database ``test`` never see each other's tables or connections.
 """
@@ -18,25 +18,8 @@ import asyncpg
 import pytest
 
 from sheepfold import PlatformApplication, create_app
+from sheepfold.testing import asyncpg_dsn
 from sheepfold_database import plugin as database_plugin
-
-
-def asyncpg_dsn(url: str) -> str:
-    """The plain ``postgresql://`` DSN asyncpg takes, from an SQLAlchemy URL."""
-    return url.replace("postgresql+asyncpg://", "postgresql://", 1)
-
-
-@pytest.fixture
-async def pg_schema(postgres_url: str) -> AsyncIterator[str]:
-    """A fresh, empty schema in database ``test``, dropped with everything in it after the test."""
-    schema = f"sf_{secrets.token_hex(6)}"
-    connection = await asyncpg.connect(asyncpg_dsn(postgres_url))
-    try:
-        await connection.execute(f'CREATE SCHEMA "{schema}"')
-        yield schema
-    finally:
-        await connection.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-        await connection.close()
 
 
 @pytest.fixture

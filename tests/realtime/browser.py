@@ -24,7 +24,7 @@ import httpx
 import pytest
 import websockets
 
-from tests.conftest import in_ci
+from sheepfold.testing import in_ci
 from tests.support.ports import spare_port
 
 FLAGS = [

@@ -1,4 +1,4 @@
-"""Serving a sheepfold app in the test's own event loop with uvicorn, for real WebSocket clients."""
+"""A WebSocket client of the realtime protocol; serving an app is the kit's (``sheepfold.testing.served``)."""
 
 from __future__ import annotations
 
@@ -8,31 +8,11 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any
 
-import uvicorn
 import websockets
 
-from sheepfold import PlatformApplication
-from tests.support.ports import spare_port
+from sheepfold.testing.served import serving
 
-
-@contextlib.asynccontextmanager
-async def serving(app: PlatformApplication) -> AsyncIterator[str]:
-    """Serve ``app`` on a spare loopback port; yields ``host:port``. Stops the server (and the app) on exit."""
-    port = spare_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    try:
-        async with asyncio.timeout(10):
-            while not server.started:
-                if task.done():
-                    task.result()
-                await asyncio.sleep(0.01)
-        yield f"127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        async with asyncio.timeout(15):
-            await task
+__all__ = ["Client", "serving"]
 
 
 class Client:

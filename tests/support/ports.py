@@ -1,12 +1,7 @@
-"""Spare loopback ports for servers that tests start."""
+"""Spare loopback ports for servers that tests start: the kit's :func:`sheepfold.testing.spare_port`."""
 
 from __future__ import annotations
 
-import socket
+from sheepfold.testing import spare_port
 
-
-def spare_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now (the OS picks it)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+__all__ = ["spare_port"]

@@ -9,14 +9,16 @@ prefix's keys are removed afterwards.
 from __future__ import annotations
 
 import contextlib
-import secrets
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
 from fakeredis import FakeAsyncRedis
 
+from sheepfold.testing import fresh_prefix
 from sheepfold_redis import RedisConnection, RedisSettings
+
+__all__ = ["fresh_prefix", "on_fakeredis", "on_redis", "on_redis_cluster", "remove_namespace"]
 
 MakeAdapter = Callable[[RedisConnection], Any]
 
@@ -26,10 +28,6 @@ async def remove_namespace(connection: RedisConnection) -> None:
     names = [name async for name in connection.client.scan_iter(match=connection.namespace + "*", count=500)]
     if names:
         await connection.client.unlink(*names)
-
-
-def fresh_prefix() -> str:
-    return f"test-{secrets.token_hex(4)}"
 
 
 @contextlib.asynccontextmanager

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import in_ci
+from sheepfold.testing import in_ci
 from tests.support.ports import spare_port
 
 

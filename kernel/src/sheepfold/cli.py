@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
@@ -98,6 +99,29 @@ def check() -> None:
     """Validate settings and the plugin set; exit non-zero with start-up's messages."""
     _create_app_or_exit()
     click.echo("settings and plugins are valid")
+
+
+@cli.command("new-plugin")
+@click.argument("name")
+@click.option(
+    "--directory",
+    default=".",
+    show_default=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where to create the plugin's folder.",
+)
+def new_plugin(name: str, directory: Path) -> None:
+    """Create plugin NAME's distribution (sheepfold-NAME/): entry point, a route, a setting, health, tests."""
+    from sheepfold.template import create_plugin
+
+    try:
+        target = create_plugin(name, directory)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="NAME") from None
+    except FileExistsError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"created {target}")
+    click.echo(f"next: pip install -e '{target}[test]' && pytest {target}")
 
 
 def main() -> None:

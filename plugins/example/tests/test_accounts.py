@@ -4,21 +4,17 @@ from __future__ import annotations
 
 import pytest
 from blacksheep.contents import JSONContent
-from blacksheep.testing import TestClient
 
 import sheepfold_example.plugin as example
 import sheepfold_sessions.plugin as sessions
-from sheepfold import create_app
 
 SECRET = "example-test-secret-0123456789abcdefghij"
 
 
 @pytest.fixture
-async def client():
-    app = create_app({"sessions": {"secret": SECRET}}, plugins=[sessions, example], load_entry_points=False)
-    await app.start()
-    yield TestClient(app)
-    await app.stop()
+async def client(sheepfold_app):
+    # sheepfold_app: the kit's factory (sheepfold.testing); the app is stopped after the test.
+    return (await sheepfold_app({"sessions": {"secret": SECRET}}, plugins=[sessions, example])).client
 
 
 def session_cookie(response) -> dict[str, str]:
@@ -76,10 +72,6 @@ async def test_login_without_a_user_name_is_a_422_naming_the_field(client):
     ]
 
 
-async def test_without_the_sessions_plugin_the_demo_routes_are_absent():
-    app = create_app({}, plugins=[example], load_entry_points=False)
-    await app.start()
-    try:
-        assert (await TestClient(app).get("/example/whoami")).status == 404
-    finally:
-        await app.stop()
+async def test_without_the_sessions_plugin_the_demo_routes_are_absent(sheepfold_app):
+    kit = await sheepfold_app(plugins=[example])
+    assert (await kit.client.get("/example/whoami")).status == 404

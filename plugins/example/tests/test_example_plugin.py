@@ -1,19 +1,18 @@
 from __future__ import annotations
 
 import pytest
-from blacksheep.testing import TestClient
 
 import sheepfold_example.plugin as example
 from sheepfold import Cache, SettingsError, State, create_app
-from tests.support.admin import ADMIN_HEADERS
+
+ADMIN_TOKEN = "example-tests-admin-token-0123456789abcdef"
+ADMIN_HEADERS = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
 
 @pytest.fixture
-async def client():
-    app = create_app({"example": {"greeting": "Ahoy"}}, plugins=[example], load_entry_points=False)
-    await app.start()
-    yield TestClient(app)
-    await app.stop()
+async def client(sheepfold_app):
+    settings = {"example": {"greeting": "Ahoy"}, "admin": {"token": ADMIN_TOKEN}}
+    return (await sheepfold_app(settings, plugins=[example])).client
 
 
 async def test_hello_greets_by_name_and_counts_visits(client):
@@ -38,12 +37,8 @@ def test_an_empty_greeting_stops_start_up_naming_the_key():
         create_app({"example": {"greeting": ""}}, plugins=[example], load_entry_points=False)
 
 
-async def test_the_example_keeps_its_keys_and_tags_in_its_own_namespace():
-    app = create_app({}, plugins=[example], load_entry_points=False)
-    await app.start()
-    try:
-        await TestClient(app).get("/example/hello", query={"name": "ada"})
-        assert await app.platform.require(State).get("example:visits") == b"1"
-        assert await app.platform.require(Cache).invalidate_tag("example:greetings") == 1
-    finally:
-        await app.stop()
+async def test_the_example_keeps_its_keys_and_tags_in_its_own_namespace(sheepfold_app):
+    test_app = await sheepfold_app({"admin": {"token": ADMIN_TOKEN}}, plugins=[example])
+    await test_app.client.get("/example/hello", query={"name": "ada"})
+    assert await test_app.platform.require(State).get("example:visits") == b"1"
+    assert await test_app.platform.require(Cache).invalidate_tag("example:greetings") == 1
