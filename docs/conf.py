@@ -6,8 +6,6 @@
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import sys
 from pathlib import Path
 from typing import Any
@@ -40,6 +38,7 @@ PRIVATE_IN_SIGNATURES = [
     "sheepfold_ratelimit.metrics.RateLimitMetrics",  # RateLimitMiddleware(...), OutageRateLimiter(...)
     "sheepfold_ratelimit.outage.LocalRateLimiter",  # OutageRateLimiter(local, ...)
     "sheepfold_jobs.keys.QueueKeys",  # ArqJobs.keys(queue)
+    "sheepfold_jobs.outage_runner.OutageRunner",  # SpooledJobs(..., runner=)
 ]
 nitpick_ignore = [("py:class", name) for name in PRIVATE_IN_SIGNATURES]
 
@@ -62,26 +61,6 @@ html_theme = "alabaster"
 html_title = "sheepfold"
 html_theme_options = {"description": "A plugin-based ASGI platform kernel", "fixed_sidebar": True}
 
-# sheepfold.testing (the test kit) is being written on another branch. Until it is merged its page
-# is left out of the build, explicitly; once `sheepfold.testing` is importable the page is built
-# and checked like every other. TODO(lead): after merging the test kit, delete this guard so that
-# a missing kit fails the build.
-TESTKIT_PENDING = importlib.util.find_spec("sheepfold.testing") is None
-TESTKIT_PENDING_PAGE = """The test kit
-============
-
-``sheepfold.testing`` is not installed where this reference was built (it is being merged).
-"""
-
-
-def stand_in_for_pending_testkit(app: Any, docname: str, source: list[str]) -> None:
-    """While the kit is pending, reference/testing.rst says so instead of failing to import it."""
-    if docname == "reference/testing":
-        print("docs: sheepfold.testing is not importable yet; reference/testing.rst is a stand-in", file=sys.stderr)
-        source[0] = TESTKIT_PENDING_PAGE
-
 
 def setup(app: Any) -> None:
     setup_reference_resolver(app)
-    if TESTKIT_PENDING:
-        app.connect("source-read", stand_in_for_pending_testkit)

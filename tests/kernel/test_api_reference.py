@@ -44,11 +44,7 @@ def guide_public_modules() -> list[str]:
 
 
 def public_modules() -> list[str]:
-    modules = ["sheepfold", *guide_public_modules(), *PLUGIN_PACKAGES]
-    # The test kit, once it is installed (TESTKIT_PENDING in docs/conf.py until then).
-    if importlib.util.find_spec("sheepfold.testing") is not None:
-        modules.append("sheepfold.testing")
-    return modules
+    return ["sheepfold", *guide_public_modules(), *PLUGIN_PACKAGES, "sheepfold.testing"]
 
 
 def public_names(module_name: str) -> list[str]:

@@ -83,7 +83,7 @@ class SqlDatabase:
 
         A "not now" failure of the database (lost connection, the server
         starting up or shutting down, no connection slot: see
-        :func:`~sheepfold_database.errors.not_now_reason`), at checkout or in
+        ``sheepfold_database.errors.not_now_reason``), at checkout or in
         the block, raises :class:`~sheepfold_database.errors.DatabaseUnavailable`
         from the driver's error (the app answers 503); other errors pass as raised.
         """
