@@ -10,7 +10,6 @@ reference names it or the same object (``sheepfold.fallback.Phase`` is documente
 from __future__ import annotations
 
 import importlib
-import importlib.util
 import inspect
 import io
 import re
