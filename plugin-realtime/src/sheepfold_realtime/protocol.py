@@ -3,18 +3,20 @@
 Every message is read here, once, into a :class:`ClientMessage`; a message
 the protocol does not accept raises :class:`BadMessage`, which the endpoint
 answers with an ``error`` frame while the socket stays open. Nothing a client
-sends may end its socket without a close code: JSON that Python cannot decode
-in ways other than syntax (nesting deeper than the interpreter's recursion
-limit, integers beyond its digit limit) is a bad message like any other.
+sends may end its socket without a close code: the kernel's
+:func:`~sheepfold.decode_json` reads the text with the same rules as a request
+body (nesting depth, integer digits, lone surrogates, ``NaN``), and JSON it
+refuses is a bad message like any other.
 Invalid UTF-8 cannot reach this module: the server closes such a text frame
 with 1007 itself (RFC 6455), and binary frames are refused before decoding.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
+
+from sheepfold import InvalidJSON, decode_json
 
 #: The operations of the protocol; ``subscribe`` and ``unsubscribe`` name a channel.
 OPERATIONS = frozenset({"subscribe", "unsubscribe", "ping", "pong"})
@@ -49,13 +51,9 @@ def read_message(message: Mapping[str, object], max_size: int) -> ClientMessage:
     if len(text) > max_size:
         raise BadMessage("too_large", f"message longer than {max_size} characters")
     try:
-        value = json.loads(text)
-    except RecursionError:
-        # The C decoder stops at the interpreter's recursion limit: no legitimate message nests that deep.
-        raise BadMessage("bad_message", "JSON nested too deeply") from None
-    except ValueError:
-        # Syntax errors, and integers beyond Python's digit limit (sys.get_int_max_str_digits()).
-        raise BadMessage("bad_message", "not JSON") from None
+        value = decode_json(text)
+    except InvalidJSON as error:
+        raise BadMessage("bad_message", str(error)) from None
     if not isinstance(value, dict):
         raise BadMessage("bad_message", "a message is a JSON object")
     kind = value.get("type")
