@@ -49,6 +49,9 @@ LATE_HORIZON = 1.0
 #: Probes a confirmation sends at most while each is excused by this instance's late loop.
 CONFIRM_ATTEMPTS = 3
 
+#: Times a call that timed out while this instance's loop was late is sent again before the fallback serves it.
+LATE_RETRIES = 3
+
 
 class Phase(StrEnum):
     """Where a capability's calls go: ``backend``, ``fallback``, or ``fallback`` while ``recovering``."""
@@ -280,14 +283,16 @@ class FallbackSwitch(Generic[P]):
                     async with asyncio.timeout(timeout):
                         result = await backend_method(*args, **kwargs)
             except BACKEND_FAILURES as error:
-                if switch._late(error):
-                    # This instance was late, not the backend: the reply may have been on time. Once more.
+                retries = LATE_RETRIES
+                while retries and switch._late(error) and switch._phase is Phase.BACKEND:
+                    # This instance was late, not the backend: the reply may have been on time. Again, while a
+                    # probe (which accounts for lag itself) finds out; once it confirms an outage, no more waits.
+                    retries -= 1
+                    switch._confirm_soon()
                     try:
-                        result = await backend_method(*args, **kwargs)
+                        return await backend_method(*args, **kwargs)
                     except BACKEND_FAILURES as again:
                         error = again
-                    else:
-                        return result
                 switch._failed(error)
                 return await fallback_method(*args, **kwargs)
             if switch._consecutive_failures:
@@ -317,14 +322,17 @@ class FallbackSwitch(Generic[P]):
         if self._phase is not Phase.BACKEND:
             return
         if _timed_out(error):
-            # One slow reply is not an outage: a probe confirms it first (one for every switch of the backend).
-            if not self._shared.confirming:
-                self._shared.confirming = True
-                self._tasks.spawn(self._confirm_timeout(), name=f"sheepfold-confirm-{self.capability}")
+            self._confirm_soon()
             return
         self._consecutive_failures += 1
         if self._consecutive_failures >= self.failure_threshold:
             self._shared.confirmed(error)
+
+    def _confirm_soon(self) -> None:
+        """One slow reply is not an outage: a probe confirms it first (one for every switch of the backend)."""
+        if self._phase is Phase.BACKEND and not self._shared.confirming:
+            self._shared.confirming = True
+            self._tasks.spawn(self._confirm_timeout(), name=f"sheepfold-confirm-{self.capability}")
 
     async def _confirm_timeout(self) -> None:
         try:
