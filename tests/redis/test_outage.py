@@ -162,7 +162,7 @@ async def test_killing_redis_under_load_switches_to_memory_and_back_without_a_5x
     )
     assert switch_time < 1.0 and back_time < 2.0
     # The circuit was open throughout the outage: no request waited on the dead Redis (only the probe touched it).
-    assert len(outage) > 0 and calls_while_open() == dict.fromkeys(REDIS_CAPABILITIES, [])
+    assert len(outage) > 0 and calls_while_open() == {name: [] for name in REDIS_CAPABILITIES}
 
 
 async def test_connections_held_never_exceed_the_pool_over_kill_and_restart_cycles():

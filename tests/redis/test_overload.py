@@ -19,7 +19,6 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import pytest
 from blacksheep import Request, Response, Router, text
 
 import sheepfold_ratelimit.plugin as ratelimit_plugin
