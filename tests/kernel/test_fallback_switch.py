@@ -8,6 +8,7 @@ import pytest
 from blacksheep.testing import TestClient
 
 from sheepfold import BackendUnavailable, Phase, SettingsError, create_app
+from sheepfold.cache.memory import MemoryCache
 from sheepfold.pubsub.memory import MemoryPubSub
 from sheepfold.state.memory import MemoryState
 from tests.kernel.plugins_for_tests import plugin
@@ -219,12 +220,12 @@ async def test_replacing_the_adapters_reroutes_cached_methods(flaky_app):
     assert await replacement.get("k") == b"new" and await backend.get("k") == b"old"
 
 
-def flaky_state_app(backend: FlakyState):
+def flaky_state_app(backend: FlakyState, **switch: float):
     def providers(register):
         register("state", "flaky", lambda platform: backend)
 
     return create_app(
-        {"state": {"backend": "flaky", "fallback": "memory"}, "switch": {"probe_interval": PROBE}},
+        {"state": {"backend": "flaky", "fallback": "memory"}, "switch": {"probe_interval": PROBE, **switch}},
         plugins=[plugin("flaky", sheepfold_register_providers=providers)],
         load_entry_points=False,
     )
@@ -404,3 +405,137 @@ async def test_a_method_the_port_does_not_declare_is_refused(flaky_app):
     switch = app.platform.capabilities["state"]
     with pytest.raises(AttributeError):
         switch._gate  # noqa: B018 - an adapter's own method, not the port's
+
+
+async def test_a_recovery_longer_than_recovery_timeout_goes_back_to_the_fallback_and_runs_again_after_the_next_probe():
+    backend = FlakyState()
+    app = flaky_state_app(backend, recovery_timeout=0.1)
+    switch = app.platform.capabilities["state"]
+    heard: list[Phase] = []
+    switch.add_listener(lambda switch, phase: heard.append(phase))
+    runs = 0
+    hang = asyncio.Event()  # set: the step hangs (a backend that accepts and never answers)
+
+    async def step(recovery):
+        nonlocal runs
+        runs += 1
+        if hang.is_set():
+            await asyncio.Event().wait()
+
+    switch.add_recovery_step("step", step)
+    await app.start()
+    try:
+        hang.set()
+        backend.down = True
+        await switch.get("k")
+        backend.down = False
+        await wait_for(lambda: switch.last_recovery is not None)
+        assert switch.last_recovery.outcome == "failed: took longer than recovery_timeout (0.1 s)"
+        assert heard[:3] == [Phase.FALLBACK, Phase.RECOVERING, Phase.FALLBACK]
+        hang.clear()
+        await wait_for(lambda: switch.on_backend)
+        assert runs >= 2 and switch.last_recovery.outcome == "ok"
+    finally:
+        await app.stop()
+
+
+class FlakyCache(MemoryCache):
+    """A cache backend on the same (pretend) server as a :class:`FlakyState`: down when it is."""
+
+    def __init__(self, state: FlakyState, outage_domain: object | None) -> None:
+        super().__init__(max_entries=100)
+        self.state = state
+        self.outage_domain = outage_domain
+
+    async def get(self, key):
+        await self.state._gate()
+        return await super().get(key)
+
+    async def ping(self):
+        await self.state._gate()
+
+
+def one_server_app(*, shared: bool, **switch: float):
+    """State and cache on one flaky server; with ``shared``, both adapters name it as their outage domain."""
+    server = object()
+    state = FlakyState()
+    state.outage_domain = server if shared else None
+    cache = FlakyCache(state, server if shared else None)
+
+    def providers(register):
+        register("state", "flaky", lambda platform: state)
+        register("cache", "flaky", lambda platform: cache)
+
+    app = create_app(
+        {
+            "state": {"backend": "flaky", "fallback": "memory"},
+            "cache": {"backend": "flaky", "fallback": "memory"},
+            "switch": {"probe_interval": PROBE, "call_timeout": 0.1, **switch},
+        },
+        plugins=[plugin("flaky", sheepfold_register_providers=providers)],
+        load_entry_points=False,
+    )
+    return app, state
+
+
+@pytest.mark.parametrize("failure", ["refused", "silent"])
+async def test_switches_of_one_backend_server_go_to_their_fallbacks_together(failure):
+    app, server = one_server_app(shared=True)
+    state, cache = app.platform.capabilities["state"], app.platform.capabilities["cache"]
+    await app.start()
+    try:
+        if failure == "refused":
+            server.down = True
+        else:
+            server.delay = 5.0
+        await state.get("k")  # only the state has a call: the cache learns from it
+        await wait_for(lambda: not state.on_backend and not cache.on_backend, timeout=1.0)
+        assert cache.last_error == state.last_error
+        server.down, server.delay = False, 0.0
+        await wait_for(lambda: state.on_backend and cache.on_backend)
+    finally:
+        await app.stop()
+
+
+async def test_switches_of_backends_without_an_outage_domain_decide_alone():
+    app, server = one_server_app(shared=False)
+    state, cache = app.platform.capabilities["state"], app.platform.capabilities["cache"]
+    await app.start()
+    try:
+        server.down = True
+        await state.get("k")
+        assert not state.on_backend and cache.on_backend
+    finally:
+        await app.stop()
+
+
+async def test_an_outage_confirmed_during_a_recovery_ends_it_on_the_fallback_and_it_runs_again_later():
+    app, server = one_server_app(shared=True)
+    state, cache = app.platform.capabilities["state"], app.platform.capabilities["cache"]
+    release = asyncio.Event()
+    runs = 0
+
+    async def held(recovery):
+        nonlocal runs
+        runs += 1
+        await release.wait()
+
+    state.add_recovery_step("held", held)
+    await app.start()
+    try:
+        server.down = True
+        await state.get("k")
+        server.down = False
+        await wait_for(lambda: state.phase is Phase.RECOVERING and cache.on_backend)
+        server.down = True
+        await cache.get("k")  # the cache, on the backend again, finds the server down: the state's recovery ends
+        assert state.phase is Phase.FALLBACK
+        await wait_for(lambda: state.last_recovery is not None)
+        assert state.last_recovery.outcome.startswith("failed: the backend failed meanwhile")
+        release.set()
+        server.down = False
+        await wait_for(lambda: state.on_backend and cache.on_backend)
+        assert runs == 2
+    finally:
+        release.set()
+        await app.stop()

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from sheepfold.cache.recovery import apply_outage_changes
+from sheepfold.cache.recovery import apply_outage_changes, write_through
 from sheepfold.errors import SettingsError
 from sheepfold.fallback import FallbackSwitch
+from sheepfold.outages import OutageDomains
 from sheepfold.platform import Platform
 from sheepfold.port_methods import adapter_problems
 from sheepfold.ports import PORTS
@@ -31,6 +32,7 @@ def bind_capabilities(platform: Platform, registry: ProviderRegistry) -> None:
     ]
     if problems:
         raise SettingsError(problems)
+    domains = OutageDomains()  # the switches of one backend server move together
     for capability, port in PORTS.items():
         backend_name = settings.get(f"{capability}.backend")
         fallback_name = settings.get(f"{capability}.fallback")
@@ -63,9 +65,12 @@ def bind_capabilities(platform: Platform, registry: ProviderRegistry) -> None:
             probe_interval=settings.get("switch.probe_interval"),
             failure_threshold=settings.get("switch.failure_threshold"),
             call_timeout=settings.get("switch.call_timeout"),
+            recovery_timeout=settings.get("switch.recovery_timeout"),
+            shared_outage=domains.for_backend(backend) if fallback is not backend else None,
         )
         if capability == "cache" and switch.has_fallback:
             switch.add_recovery_step("cache-outage-changes", apply_outage_changes)
+            switch.serve_while_recovering(write_through)
         platform.capabilities[capability] = switch
         platform.provide(port, switch)
     if problems:

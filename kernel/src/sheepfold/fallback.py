@@ -4,13 +4,17 @@
 outage is served by the fallback; a connection error (or ``failure_threshold``
 of them in a row) opens the circuit at once, a timeout only once a probe
 confirms it and never while this instance's own event loop is late (overload
-is not an outage). ``fallback``: every call goes to the fallback; a probe pings
-the backend every ``probe_interval`` seconds. ``recovering``: the backend
-answers again; the capability's recovery steps run (replaying what the
-fallback took meanwhile) while calls are still served by the fallback (or by
-what the feature named with :meth:`FallbackSwitch.serve_while_recovering`), and
-traffic returns to the backend in the same event-loop turn as the last step
-ends. A step that fails sends the switch back to ``fallback``.
+is not an outage). Switches whose backends share an ``outage_domain`` (one
+Redis) share that decision (:mod:`sheepfold.outages`): they move together.
+``fallback``: every call goes to the fallback; a probe pings the backend every
+``probe_interval`` seconds. ``recovering``: the backend answers again; the
+capability's recovery steps run (replaying what the fallback took meanwhile)
+while calls are still served by the fallback (or by what the feature named
+with :meth:`FallbackSwitch.serve_while_recovering`), and traffic returns to
+the backend in the same event-loop turn as the last step ends. A step that
+fails, steps that take longer than ``recovery_timeout`` seconds, or an outage
+confirmed meanwhile send the switch back to ``fallback``; the steps run again
+after the next successful probe.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from typing import Any, Generic, TypeVar, cast
 from sheepfold.errors import BackendUnavailable
 from sheepfold.loop_lag import LoopLag
 from sheepfold.metrics import PlatformMetrics
+from sheepfold.outages import SharedOutage
 from sheepfold.port_methods import PortMethod, port_methods
 from sheepfold.recovery import Recovery, RecoveryResult, RecoveryStep
 from sheepfold.tasks import BackgroundTasks
@@ -40,6 +45,12 @@ BACKEND_FAILURES: tuple[type[BaseException], ...] = (BackendUnavailable, OSError
 
 #: A timed-out call is discounted when the loop was late within this many seconds before it failed.
 LATE_HORIZON = 1.0
+
+#: Probes a confirmation sends at most while each is excused by this instance's late loop.
+CONFIRM_ATTEMPTS = 3
+
+#: Times a call that timed out while this instance's loop was late is sent again before the fallback serves it.
+LATE_RETRIES = 3
 
 
 class Phase(StrEnum):
@@ -67,8 +78,11 @@ class FallbackSwitch(Generic[P]):
     same adapter, the attributes are the adapter's own methods.
 
     ``call_timeout`` bounds every backend call unless the backend adapter
-    says ``bounds_its_calls = True``. Background work (probe, recovery,
-    async listeners) runs in ``tasks``.
+    says ``bounds_its_calls = True``; ``recovery_timeout`` bounds one
+    recovery (all its steps). ``shared_outage`` is what the switches of one
+    backend server share (:class:`~sheepfold.outages.SharedOutage`); without
+    it the switch decides alone. Background work (probe, recovery, async
+    listeners) runs in ``tasks``.
     """
 
     def __init__(
@@ -86,6 +100,8 @@ class FallbackSwitch(Generic[P]):
         probe_interval: float = 0.5,
         failure_threshold: int = 1,
         call_timeout: float | None = None,
+        recovery_timeout: float = 10.0,
+        shared_outage: SharedOutage | None = None,
     ) -> None:
         self.capability = capability
         self.port_type = port
@@ -94,6 +110,7 @@ class FallbackSwitch(Generic[P]):
         self.probe_interval = probe_interval
         self.failure_threshold = failure_threshold
         self.call_timeout = call_timeout
+        self.recovery_timeout = recovery_timeout
         self.switch_count = 0
         self.last_error: str | None = None
         self.last_switch_at: float | None = None
@@ -105,8 +122,11 @@ class FallbackSwitch(Generic[P]):
         self._loop_lag = loop_lag
         self._phase = Phase.BACKEND
         self._consecutive_failures = 0
-        self._confirming = False
+        self._shared = shared_outage or SharedOutage()
+        self._shared.join(self)
         self._outage: asyncio.Task[None] | None = None
+        # The running recovery's deadline (None outside one): an outage confirmed meanwhile expires it at once.
+        self._recovery_deadline: asyncio.Timeout | None = None
         self._listeners: list[SwitchListener] = []
         self._recovery_steps: list[tuple[str, RecoveryStep]] = []
         self._while_recovering: Callable[[Recovery[P]], P] | None = None
@@ -263,14 +283,16 @@ class FallbackSwitch(Generic[P]):
                     async with asyncio.timeout(timeout):
                         result = await backend_method(*args, **kwargs)
             except BACKEND_FAILURES as error:
-                if switch._late(error):
-                    # This instance was late, not the backend: the reply may have been on time. Once more.
+                retries = LATE_RETRIES
+                while retries and switch._late(error) and switch._phase is Phase.BACKEND:
+                    # This instance was late, not the backend: the reply may have been on time. Again, while a
+                    # probe (which accounts for lag itself) finds out; once it confirms an outage, no more waits.
+                    retries -= 1
+                    switch._confirm_soon()
                     try:
-                        result = await backend_method(*args, **kwargs)
+                        return await backend_method(*args, **kwargs)
                     except BACKEND_FAILURES as again:
                         error = again
-                    else:
-                        return result
                 switch._failed(error)
                 return await fallback_method(*args, **kwargs)
             if switch._consecutive_failures:
@@ -300,26 +322,40 @@ class FallbackSwitch(Generic[P]):
         if self._phase is not Phase.BACKEND:
             return
         if _timed_out(error):
-            # One slow reply is not an outage: a probe of its own confirms it first.
-            if not self._confirming:
-                self._confirming = True
-                self._tasks.spawn(self._confirm_timeout(), name=f"sheepfold-confirm-{self.capability}")
+            self._confirm_soon()
             return
         self._consecutive_failures += 1
         if self._consecutive_failures >= self.failure_threshold:
-            self._open()
+            self._shared.confirmed(error)
+
+    def _confirm_soon(self) -> None:
+        """One slow reply is not an outage: a probe confirms it first (one for every switch of the backend)."""
+        if self._phase is Phase.BACKEND and not self._shared.confirming:
+            self._shared.confirming = True
+            self._tasks.spawn(self._confirm_timeout(), name=f"sheepfold-confirm-{self.capability}")
 
     async def _confirm_timeout(self) -> None:
-        sent = time.monotonic()
         try:
-            await self._ping_backend()
-        except BACKEND_FAILURES as error:
-            # Only a loop late while this probe waited excuses it (not lag of a second ago).
-            if not self._late(error, since=sent) and self._phase is Phase.BACKEND:
-                self._note_error(error)
-                self._open()
+            for _attempt in range(CONFIRM_ATTEMPTS):
+                sent = time.monotonic()
+                try:
+                    await self._ping_backend()
+                except BACKEND_FAILURES as error:
+                    # Only a loop late while this probe waited excuses it (not lag of a second ago), and then
+                    # it asks again at once: a frozen backend must not wait for the next call to time out.
+                    if self._late(error, since=sent):
+                        continue
+                    self._shared.confirmed(error)
+                return
         finally:
-            self._confirming = False
+            self._shared.confirming = False
+
+    def outage_confirmed(self, error: BaseException) -> None:
+        """The backend is down (confirmed by this switch or one sharing its backend): to the fallback."""
+        if self._phase is Phase.FALLBACK:
+            return
+        self._note_error(error)
+        self._open()
 
     def _note_error(self, error: BaseException) -> None:
         self.last_error = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
@@ -327,6 +363,9 @@ class FallbackSwitch(Generic[P]):
     def _open(self) -> None:
         if self._phase is Phase.FALLBACK:
             return
+        deadline = self._recovery_deadline
+        if deadline is not None and not deadline.expired():
+            deadline.reschedule(asyncio.get_running_loop().time())  # the steps stop; the recovery has failed
         self._enter(Phase.FALLBACK)
         if self._outage is None or self._outage.done():
             self._outage = self._tasks.spawn(self._until_recovered(), name=f"sheepfold-probe-{self.capability}")
@@ -357,19 +396,30 @@ class FallbackSwitch(Generic[P]):
         started = time.monotonic()
         outcome = "ok"
         try:
-            for _name, step in self._recovery_steps:
-                await step(recovery)
+            async with asyncio.timeout(self.recovery_timeout) as deadline:
+                self._recovery_deadline = deadline
+                for _name, step in self._recovery_steps:
+                    await step(recovery)
         except Exception as error:
-            self._note_error(error)
-            outcome = f"failed: {self.last_error}"
+            if deadline.expired():
+                outcome = f"failed: took longer than recovery_timeout ({self.recovery_timeout} s)"
+            else:
+                self._note_error(error)
+                outcome = f"failed: {self.last_error}"
+        finally:
+            self._recovery_deadline = None
+        if self._phase is not Phase.RECOVERING:
+            outcome = f"failed: the backend failed meanwhile ({self.last_error})"
+        if outcome != "ok":
             logger.warning(
                 "%s: recovery failed (%s); back on fallback %r", self.capability, outcome, self.fallback_name
             )
         duration = time.monotonic() - started
         self.last_recovery = RecoveryResult(outcome, duration, time.time())
         self._metrics.recovery_duration.labels(self.capability, "ok" if outcome == "ok" else "failed").observe(duration)
-        # No await between the last step's return and this: nothing written to the fallback is left behind.
-        self._enter(Phase.BACKEND if outcome == "ok" else Phase.FALLBACK)
+        if self._phase is Phase.RECOVERING:  # else an outage confirmed meanwhile has moved it to the fallback
+            # No await between the last step's return and this: nothing written to the fallback is left behind.
+            self._enter(Phase.BACKEND if outcome == "ok" else Phase.FALLBACK)
 
     # -- telling ----------------------------------------------------------------------------------
 

@@ -23,6 +23,10 @@ class Adapter(Protocol):
     (connections, sweeper tasks); both may be no-ops. An adapter may set the
     class attribute ``bounds_its_calls = True`` when its client bounds every
     call with timeouts of its own; the switch then adds no timer of its own.
+    An adapter may set ``outage_domain`` to an object that names what it
+    fails with (plugin-redis: its ``RedisConnection``): the switches whose
+    backends name the same object share the decision "the backend is down"
+    and move to their fallbacks together (:mod:`sheepfold.outages`).
     """
 
     async def ping(self) -> None: ...

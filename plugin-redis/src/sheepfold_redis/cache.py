@@ -48,6 +48,7 @@ class RedisCache:
 
     def __init__(self, connection: RedisConnection) -> None:
         self.connection = connection
+        self.outage_domain = connection  # down together with every adapter on this connection
         self._client = connection.client
         self._execute = connection.execute
         self._value_prefix = connection.key("cache", "")

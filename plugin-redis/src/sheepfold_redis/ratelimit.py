@@ -154,6 +154,7 @@ class RedisRateLimiter:
 
     def __init__(self, connection: RedisConnection) -> None:
         self.connection = connection
+        self.outage_domain = connection  # down together with every adapter on this connection
         self._hit = connection.script(_HIT)
         # By fingerprint, a string: hashing a policy dataclass would hash each of its fields on every call.
         self._layouts: dict[str, _PolicyLayout] = {}

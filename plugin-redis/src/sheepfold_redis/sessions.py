@@ -151,6 +151,7 @@ class RedisSessionRecords:
 
     def __init__(self, connection: RedisConnection) -> None:
         self.connection = connection
+        self.outage_domain = connection  # down together with every adapter on this connection
         self._session_prefix = connection.key("session", "", tag=HASH_TAG)
         self._index_prefix = connection.key("session-user", "", tag=HASH_TAG)
         self._create = connection.script(_CREATE)

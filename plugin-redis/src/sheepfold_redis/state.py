@@ -61,6 +61,7 @@ class RedisState:
 
     def __init__(self, connection: RedisConnection) -> None:
         self.connection = connection
+        self.outage_domain = connection  # down together with every adapter on this connection
         self._execute = connection.execute
         self._prefix = connection.key("state", "")
         self._incr_with_ttl = connection.script(_INCR_WITH_TTL)

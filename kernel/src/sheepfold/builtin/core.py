@@ -41,6 +41,7 @@ def sheepfold_settings_validators() -> list[Validator]:
         Validator("switch.probe_interval", default=0.5, is_type_of=(int, float), gt=0),
         Validator("switch.failure_threshold", default=1, is_type_of=int, gte=1),
         Validator("switch.call_timeout", default=0.5, is_type_of=(int, float), gt=0),
+        Validator("switch.recovery_timeout", default=10.0, is_type_of=(int, float), gt=0),
         Validator("tasks.stop_timeout", default=5.0, is_type_of=(int, float), gt=0),
     ]
 
