@@ -36,9 +36,9 @@ class IdentityResolver:
 
     async def identify(self, request: Request) -> Identity:
         """The identity ``request`` arrived with (resolved on the first call, then remembered)."""
-        # The ASGI scope dict (BlackSheep types it as a protocol; None for a hand-built Request).
-        # Annotated, not cast: typing.cast is a Python call, and this runs several times per request.
-        scope: dict[str, Any] | None = request.scope  # type: ignore[assignment]
+        # The ASGI scope dict, or None for a hand-built Request. BlackSheep types it as a protocol; Any
+        # rather than typing.cast, which is a Python call, and this runs several times per request.
+        scope: Any = request.scope
         if scope is None:  # a Request built by hand, not served: nowhere to remember it
             return await self._resolve(request)
         found: Identity | None = scope.get(SCOPE_KEY)
