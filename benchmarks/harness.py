@@ -19,6 +19,8 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 
+import redis
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 #: Outside development the admin surface needs a token; the benchmarks' servers get this one.
 ADMIN_TOKEN = "benchmark-only-admin-token-0123456789abcdef"
@@ -42,8 +44,27 @@ def serve(
     app: str, *, factory: bool = False, env: dict[str, str] | None = None, ready_path: str = "/"
 ) -> Iterator[str]:
     """Run ``uvicorn app`` (an import string) on a free port; yields its base URL."""
+    with server_process(app, factory=factory, env=env, ready_path=ready_path) as (base, _process):
+        yield base
+
+
+@contextlib.contextmanager
+def server_process(
+    app: str,
+    *,
+    factory: bool = False,
+    env: dict[str, str] | None = None,
+    ready_path: str = "/",
+    launcher: tuple[str, ...] = (),
+    start_timeout: float = 30,
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """:func:`serve`, run under ``launcher`` (such as valgrind); yields the base URL and the server's process.
+
+    The process id is the server's own: ``taskset`` and ``valgrind`` exec what they launch.
+    """
     port = free_port()
     command = [
+        *launcher,
         sys.executable,
         "-m",
         "uvicorn",
@@ -60,15 +81,17 @@ def serve(
     ]
     if factory:
         command.append("--factory")
+    # Ahead of what PYTHONPATH already holds: the sources of another checkout, to measure it with this harness.
+    python_path = os.pathsep.join(filter(None, [ROOT, os.environ.get("PYTHONPATH")]))
     server = subprocess.Popen(
-        _pinned(0, command), cwd=ROOT, env={**os.environ, "PYTHONPATH": ROOT, **ADMIN_ENV, **(env or {})}
+        _pinned(0, command), cwd=ROOT, env={**os.environ, "PYTHONPATH": python_path, **ADMIN_ENV, **(env or {})}
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + start_timeout
         while True:
             try:
-                urllib.request.urlopen(base + ready_path, timeout=1).close()
+                urllib.request.urlopen(base + ready_path, timeout=5).close()
                 break
             except urllib.error.HTTPError:
                 break  # any HTTP answer means the server is up
@@ -76,10 +99,33 @@ def serve(
                 if server.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError(f"{app} did not start") from None
                 time.sleep(0.1)
-        yield base
+        yield base, server
     finally:
         server.terminate()
-        server.wait(timeout=15)
+        server.wait(timeout=15 + start_timeout)
+
+
+@contextlib.contextmanager
+def private_redis() -> Iterator[str]:
+    """A ``redis-server`` on a spare loopback port, without persistence; its URL."""
+    port = free_port()
+    server = subprocess.Popen(
+        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+    )
+    client = redis.Redis(port=port)
+    try:
+        for _ in range(100):
+            try:
+                client.ping()
+                break
+            except redis.ConnectionError:
+                time.sleep(0.05)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        client.close()
+        server.terminate()
+        server.wait(timeout=10)
 
 
 def wrk(

@@ -27,12 +27,9 @@ from __future__ import annotations
 import argparse
 import contextlib
 import secrets
-import subprocess
-import time
-from collections.abc import Iterator
 
 import redis
-from harness import Comparison, compare, free_port, serve, wrk
+from harness import Comparison, compare, private_redis, serve, wrk
 
 APPS = "benchmarks.apps.ratelimit_routes"
 PATH = "/limited"
@@ -56,29 +53,6 @@ def main() -> None:
     print(f"ratio Redis limiter / raw EVALSHA:  {on_redis:.3f} (goal >= 0.9)")
     print(f"ratio memory limiter / bare route:  {on_memory:.3f} (goal >= 0.9)")
     print(f"ratio memory limiter / the same sheepfold route unlimited: {limiter_only:.3f} (the limiter's own cost)")
-
-
-@contextlib.contextmanager
-def private_redis() -> Iterator[str]:
-    """A ``redis-server`` on a spare loopback port, without persistence; its URL."""
-    port = free_port()
-    server = subprocess.Popen(
-        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL,
-    )
-    client = redis.Redis(port=port)
-    try:
-        for _ in range(100):
-            try:
-                client.ping()
-                break
-            except redis.ConnectionError:
-                time.sleep(0.05)
-        yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        client.close()
-        server.terminate()
-        server.wait(timeout=10)
 
 
 def measure(args: argparse.Namespace, redis_url: str) -> Comparison:

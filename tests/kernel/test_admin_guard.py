@@ -10,7 +10,7 @@ from blacksheep import Request, Response, json
 from blacksheep.testing import TestClient
 
 from sheepfold import Identity, PluginError, SettingsError, admin_only, create_app
-from sheepfold.http.admin import MIN_TOKEN_LENGTH, admin_route_of, is_admin_path
+from sheepfold.http.admin import MIN_TOKEN_LENGTH, AdminGuardMiddleware, admin_route_of, is_admin_path
 from tests.kernel.plugins_for_tests import plugin
 from tests.support.admin import ADMIN_HEADERS, ADMIN_TOKEN
 
@@ -160,3 +160,34 @@ async def test_development_without_a_token_is_open(monkeypatch):
     await app.start()
     assert (await TestClient(app).get("/metrics")).status == 200
     await app.stop()
+
+
+async def test_the_guard_runs_on_admin_routes_only(monkeypatch):
+    # Every request pays for each middleware in its route's chain: routes not declared admin_only skip the guard.
+    guarded = []
+    guard_call = AdminGuardMiddleware.__call__
+
+    async def counting(self, request, handler):
+        guarded.append(request.path)
+        return await guard_call(self, request, handler)
+
+    monkeypatch.setattr(AdminGuardMiddleware, "__call__", counting)
+
+    def routes(router):
+        async def hello() -> Response:
+            return json({"hello": "world"})
+
+        router.add_get("/hello", hello)
+
+    app = create_app(plugins=[plugin("hello", sheepfold_register_routes=routes)], load_entry_points=False)
+    await app.start()
+    try:
+        client = TestClient(app)
+        assert (await client.get("/hello")).status == 200
+        assert (await client.get("/health")).status == 200
+        assert guarded == []
+        assert (await client.get("/-/plugins")).status == 401
+        assert (await client.get("/-/plugins", headers=ADMIN_HEADERS)).status == 200
+        assert guarded == ["/-/plugins", "/-/plugins"]
+    finally:
+        await app.stop()

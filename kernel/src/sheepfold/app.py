@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, Protocol, runtime_checkable
 
 from blacksheep import Application, Request, Router
+from blacksheep.middlewares import get_middlewares_chain
 from dynaconf import Dynaconf
 from rodi import Container
 
@@ -24,8 +25,16 @@ from sheepfold.providers import ProviderRegistry
 from sheepfold.settings import load_settings, normalise_names, validate_settings
 
 
+@runtime_checkable
+class RouteScopedMiddleware(Protocol):
+    """A middleware that only some routes need: it says which, by their own handler."""
+
+    def applies_to(self, handler: Callable[..., Any]) -> bool: ...
+
+
 class PlatformApplication(Application):
-    """A BlackSheep ``Application`` that knows its :class:`Platform` and limits request bodies."""
+    """A BlackSheep ``Application`` that knows its :class:`Platform`, limits request bodies, and leaves a
+    :class:`RouteScopedMiddleware` out of the routes it does not apply to."""
 
     platform: Platform
     max_body_size: int
@@ -34,6 +43,21 @@ class PlatformApplication(Application):
         if scope["method"] not in BODILESS_METHODS:
             receive = limited_receive(scope, receive, self.max_body_size)
         return Application.instantiate_request(self, scope, receive)  # direct: super() costs per request
+
+    def configure_middlewares(self) -> None:
+        # BlackSheep wraps every route in every middleware (once, at start). A middleware with nothing to
+        # do on most routes (the admin guard) would still cost each of their requests two coroutine
+        # frames, so the chains of those routes are built again without it.
+        own_handlers = [(route, route.handler) for route in self.router]  # normalised, not yet chained
+        Application.configure_middlewares(self)  # type: ignore[no-untyped-call]  # BlackSheep: unannotated
+        scoped = [middleware for middleware in self.middlewares if isinstance(middleware, RouteScopedMiddleware)]
+        for route, handler in own_handlers:
+            if route.handler is handler:
+                continue  # BlackSheep chained nothing now (no middleware, or configured before)
+            skipped = [middleware for middleware in scoped if not middleware.applies_to(handler)]
+            if skipped:
+                kept = [middleware for middleware in self.middlewares if middleware not in skipped]
+                route.handler = get_middlewares_chain(kept, handler)  # type: ignore[no-untyped-call]  # unannotated
 
 
 def create_app(

@@ -82,7 +82,9 @@ def sheepfold_configure_app(app: Application, platform: Platform) -> None:
     here is found by every plugin from ``sheepfold_register_routes`` on
     (within this hook, only from plugins called earlier: declare
     ``sheepfold_after`` to be called after a plugin whose service you need).
-    Use ``app.middlewares.append(fn, MiddlewareCategory...)`` and
+    Use ``app.middlewares.append(fn, MiddlewareCategory...)`` (a middleware
+    only some routes need may say which with ``applies_to(handler)``, see
+    :class:`~sheepfold.app.RouteScopedMiddleware`) and
     ``platform.provide(SomeType, instance)`` (which also registers the
     instance in ``app.services`` for handlers). Collecting; return value
     ignored. Synchronous. Raise ``SettingsError([...])`` for settings that

@@ -162,11 +162,19 @@ def unauthorized() -> Response:
 
 
 class AdminGuardMiddleware:
-    """Answers 401 to a request for an :func:`admin_only` route that the guard does not admit."""
+    """Answers 401 to a request for an :func:`admin_only` route that the guard does not admit.
+
+    Only the chains of admin routes include it (:meth:`applies_to`, read by the
+    kernel's application at start): other routes do not pay for it.
+    """
 
     def __init__(self, guard: AdminGuard, platform: Platform) -> None:
         self.guard = guard
         self.platform = platform
+
+    def applies_to(self, handler: Callable[..., Any]) -> bool:
+        """True when ``handler`` (a route's own handler) is declared :func:`admin_only`."""
+        return admin_route_of(handler) is not None
 
     async def __call__(self, request: Request, handler: Handler) -> Response:
         route = admin_route_of(handler)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import inspect
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from sheepfold.errors import PluginError
 from sheepfold.identity.model import ANONYMOUS, Identity
@@ -36,23 +36,27 @@ class IdentityResolver:
 
     async def identify(self, request: Request) -> Identity:
         """The identity ``request`` arrived with (resolved on the first call, then remembered)."""
-        # BlackSheep types the scope as a protocol; it is the ASGI scope dict (None for a hand-built Request).
-        scope = cast("dict[str, Any] | None", request.scope)
+        # The ASGI scope dict, or None for a hand-built Request. BlackSheep types it as a protocol; Any
+        # rather than typing.cast, which is a Python call, and this runs several times per request.
+        scope: Any = request.scope
         if scope is None:  # a Request built by hand, not served: nowhere to remember it
             return await self._resolve(request)
-        found = scope.get(SCOPE_KEY)
+        found: Identity | None = scope.get(SCOPE_KEY)
         if found is None:
             found = scope[SCOPE_KEY] = await self._resolve(request)
-        return cast(Identity, found)
+        return found
 
     async def _resolve(self, request: Request) -> Identity:
         arguments = {"request": request, "platform": self._platform}
         for impl in self._impls:
-            answer = impl.function(*[arguments[name] for name in impl.argnames])
-            if inspect.isawaitable(answer):
-                answer = await answer
+            answer = impl.function(*map(arguments.__getitem__, impl.argnames))
+            # None and an Identity first: most implementations are synchronous, and isawaitable costs.
             if answer is None:
                 continue
+            if not isinstance(answer, Identity) and inspect.isawaitable(answer):
+                answer = await answer
+                if answer is None:
+                    continue
             if not isinstance(answer, Identity):
                 raise PluginError(
                     f"returned {type(answer).__name__}, not an Identity", plugin=impl.plugin_name, hook=HOOK
