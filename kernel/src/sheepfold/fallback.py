@@ -24,6 +24,7 @@ import inspect
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from enum import StrEnum
 from typing import Any, Generic, TypeVar, cast
 
@@ -39,6 +40,11 @@ logger = logging.getLogger("sheepfold.fallback")
 
 P = TypeVar("P")
 X = TypeVar("X")
+R = TypeVar("R")
+
+#: Set in the caller's context when a routed call's backend failed and its fallback answered it
+#: while the phase was still ``backend`` (the outage not yet confirmed); read by :meth:`FallbackSwitch.answer_of`.
+_FELL_BACK: ContextVar[bool] = ContextVar("sheepfold_fell_back", default=False)
 
 #: Exceptions that mean "the backend is down", as opposed to a bad call.
 BACKEND_FAILURES: tuple[type[BaseException], ...] = (BackendUnavailable, OSError, TimeoutError)
@@ -200,6 +206,21 @@ class FallbackSwitch(Generic[P]):
         adapter = self._backend if role == "backend" else self._fallback
         return cast(X, adapter) if isinstance(adapter, cast(type, kind)) else None
 
+    async def answer_of(self, call: Awaitable[R]) -> tuple[R, bool]:
+        """Await ``call`` (a call of this switch's port): its result and whether the backend answered it.
+
+        The phase alone cannot tell: a backend call that fails before an outage
+        is confirmed (a failure threshold above 1, a timeout waiting for its
+        probe) is answered by the fallback while the phase is still ``backend``.
+        """
+        token = _FELL_BACK.set(False)
+        before = self._phase
+        try:
+            result = await call
+            return result, before is Phase.BACKEND and self._phase is Phase.BACKEND and not _FELL_BACK.get()
+        finally:
+            _FELL_BACK.reset(token)
+
     def describe(self) -> dict[str, Any]:
         """The switch's state as ``/health`` reports it."""
         return {
@@ -294,6 +315,7 @@ class FallbackSwitch(Generic[P]):
                     except BACKEND_FAILURES as again:
                         error = again
                 switch._failed(error)
+                _FELL_BACK.set(True)
                 return await fallback_method(*args, **kwargs)
             if switch._consecutive_failures:
                 switch._consecutive_failures = 0

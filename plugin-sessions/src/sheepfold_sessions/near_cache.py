@@ -86,24 +86,24 @@ class NearCachedSessionRecords:
         return await self._records.create(session_id, record)
 
     async def read_and_touch(self, session_id: str) -> SessionRecord | None:
-        record = await self._records.read_and_touch(session_id)
-        # The phase after the call: a read that found the backend down was served by the fallback.
-        phase = self._switch.phase
-        if phase is Phase.BACKEND:
+        # Who answered, not the phase: before an outage is confirmed the fallback answers with the phase
+        # still "backend", and its miss must neither drop the near entry nor sign the client out.
+        record, from_backend = await self._switch.answer_of(self._records.read_and_touch(session_id))
+        if from_backend:
             if record is not None:
                 self._near.put(session_id, record)
             else:
                 self._near.drop(session_id)
             return record
-        if record is None and phase is Phase.FALLBACK:
+        if record is None and self._switch.phase is not Phase.RECOVERING:
             return self._adopt(session_id)
         return record
 
     async def write_if_changed(self, session_id: str, data: bytes) -> bool:
         if self._switch.phase is Phase.FALLBACK:
             self._adopt(session_id)
-        written = await self._records.write_if_changed(session_id, data)
-        if self._switch.phase is Phase.BACKEND:
+        written, from_backend = await self._switch.answer_of(self._records.write_if_changed(session_id, data))
+        if from_backend:
             near = self._near.get(session_id)
             if written and near is not None:
                 self._near.put(session_id, near.with_data(data))
@@ -144,8 +144,10 @@ class NearCachedSessionRecords:
         if record is None:
             return None
         journal = self._switch.adapter_as(SessionJournal, "fallback")
-        if journal is None:
-            return record  # a fallback without a journal cannot hold it: served as read
+        if journal is None or self._switch.phase is not Phase.FALLBACK:
+            # A fallback without a journal cannot hold it; before the outage is confirmed it must not
+            # (the backend may answer again at once, and nothing would empty the fallback): served as read.
+            return record
         if journal.knows(session_id):
             return None  # the fallback holds its own record, or deleted this one: not the near cache's to answer
         adopted = journal.adopt(session_id, record)
