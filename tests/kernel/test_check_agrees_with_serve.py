@@ -20,6 +20,19 @@ from click.testing import CliRunner
 
 from sheepfold.cli import cli
 from sheepfold.jobs import JobRegistry
+from tests.support.plugins import needs
+
+#: The corpus checks the settings of these plugins (where plugins are installed alone, it is skipped).
+pytestmark = [
+    needs(package)
+    for package in (
+        "sheepfold_redis",
+        "sheepfold_ratelimit",
+        "sheepfold_sessions",
+        "sheepfold_jobs",
+        "sheepfold_example",
+    )
+]
 
 SESSION_SECRET = "corpus-sessions-secret-0123456789abcdefghij"
 ADMIN_TOKEN = "corpus-admin-token-0123456789abcdefghijklmn"

@@ -10,6 +10,7 @@ import pytest
 from sheepfold import PluginError, create_app, hookimpl
 from sheepfold.plugins import PluginHost
 from tests.kernel.test_docs import hookspec_names
+from tests.support.plugins import needs
 
 
 class Database:
@@ -64,6 +65,7 @@ def test_sheepfold_after_moves_a_plugin_after_the_ones_it_names():
     assert names.index("provider") < names.index("consumer")
 
 
+@needs("sheepfold_sessions")
 def test_sheepfold_after_matches_a_distribution_name():
     plugin = consumer(sheepfold_after=("sheepfold-sessions",))
     import sheepfold_sessions.plugin as sessions_plugin
