@@ -34,6 +34,7 @@ PRIVATE_IN_SIGNATURES = [
     "sheepfold_realtime.metrics.RealtimeMetrics",  # RealtimeHub(platform, settings, metrics)
     "sheepfold_redis.failures._UnavailableOnFailure",  # what unavailable_on_failure() returns
     "sheepfold.loop_lag.LoopLag",  # FallbackSwitch(..., loop_lag=)
+    "sheepfold.outages.SharedOutage",  # FallbackSwitch(..., shared_outage=)
     "sheepfold.http.body_shape.FieldProblem",  # BodyError's problems
     "sheepfold_ratelimit.metrics.RateLimitMetrics",  # RateLimitMiddleware(...), OutageRateLimiter(...)
     "sheepfold_ratelimit.outage.LocalRateLimiter",  # OutageRateLimiter(local, ...)

@@ -5,7 +5,7 @@ outage is served by the fallback; a connection error (or ``failure_threshold``
 of them in a row) opens the circuit at once, a timeout only once a probe
 confirms it and never while this instance's own event loop is late (overload
 is not an outage). Switches whose backends share an ``outage_domain`` (one
-Redis) share that decision (:mod:`sheepfold.outages`): they move together.
+Redis) share that decision (``sheepfold.outages``): they move together.
 ``fallback``: every call goes to the fallback; a probe pings the backend every
 ``probe_interval`` seconds. ``recovering``: the backend answers again; the
 capability's recovery steps run (replaying what the fallback took meanwhile)
@@ -86,7 +86,7 @@ class FallbackSwitch(Generic[P]):
     ``call_timeout`` bounds every backend call unless the backend adapter
     says ``bounds_its_calls = True``; ``recovery_timeout`` bounds one
     recovery (all its steps). ``shared_outage`` is what the switches of one
-    backend server share (:class:`~sheepfold.outages.SharedOutage`); without
+    backend server share (a ``SharedOutage`` the platform makes); without
     it the switch decides alone. Background work (probe, recovery, async
     listeners) runs in ``tasks``.
     """

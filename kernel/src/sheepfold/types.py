@@ -26,7 +26,7 @@ class Adapter(Protocol):
     An adapter may set ``outage_domain`` to an object that names what it
     fails with (plugin-redis: its ``RedisConnection``): the switches whose
     backends name the same object share the decision "the backend is down"
-    and move to their fallbacks together (:mod:`sheepfold.outages`).
+    and move to their fallbacks together (the platform's ``SharedOutage``).
     """
 
     async def ping(self) -> None: ...
