@@ -152,6 +152,26 @@ def sign_in_sheepfold(side: Side, users: int) -> None:
         if found is None:
             raise RuntimeError(f"POST /example/login set no {COOKIE} cookie")
         side.users.append(SignedIn(user, found.group(1)))
+    _use_sessions_everywhere(side)
+
+
+def _use_sessions_everywhere(side: Side) -> None:
+    """Each signed-in user makes one request on every instance, as users active before the chaos have.
+
+    An instance serves a session through a Redis outage from its near cache of sessions it read
+    recently; one it never read cannot be known while Redis is down (docs/operations.md). The load
+    alone would not do this: every connection walks the same URI list from its start, so most users
+    are first requested seconds into the load, some only during the outage (#18's anonymous requests).
+    """
+    for signed_in in side.users:
+        for instance in side.instances:
+            request = urllib.request.Request(
+                instance.base + "/fleet/work", headers={"Cookie": f"{COOKIE}={signed_in.cookie}"}
+            )
+            with urllib.request.urlopen(request, timeout=10) as response:
+                subject = response.headers.get("X-Fleet-Subject")
+            if subject != signed_in.user:
+                raise RuntimeError(f"GET /fleet/work served {signed_in.user}'s session as {subject!r}")
 
 
 def sign_in_bare(side: Side, users: int, redis_url: str) -> None:

@@ -90,6 +90,32 @@ async def test_reads_answered_by_the_fallback_before_the_outage_is_confirmed_kee
             await app.stop()
 
 
+async def test_two_instances_under_concurrent_load_keep_every_session_read_on_each_through_a_kill():
+    # Issue #18's fleet run: two instances behind a balancer, many requests in flight when Redis is
+    # SIGKILLed. Every session read on an instance before the kill stays signed in there; the fleet's
+    # anonymous requests were sessions first requested during the outage (the next test), which the
+    # harness now uses on every instance before its load, as active users have.
+    with RedisServer() as server:
+        prefix = fresh_prefix()
+        async with app_on(server.url, prefix) as first, app_on(server.url, prefix) as second:
+            users = [f"user{n}" for n in range(10)]
+            on_first = await signed_in(first, users)
+            on_second = []
+            for browser in on_first:
+                other = Browser(second)
+                other.cookie = browser.cookie
+                on_second.append(other)
+            everyone = [*on_first, *on_second]
+            assert [(await read(browser)).get("user") for browser in everyone] == users * 2
+            served = asyncio.gather(*(read(browser) for _ in range(5) for browser in everyone))
+            server.kill()
+            after = [(await read(browser)).get("user") for _ in range(2) for browser in everyone]
+            assert not first.platform.require(SessionRecords).on_backend
+            assert not second.platform.require(SessionRecords).on_backend
+            assert [values.get("user") for values in await served] == users * 10
+            assert after == users * 4
+
+
 async def test_a_session_never_read_here_before_the_outage_is_anonymous_during_it():
     with RedisServer() as server:
         async with app_on(server.url, fresh_prefix()) as app:
