@@ -68,7 +68,10 @@ class JobContext:
     ``job_try`` is 1 on the first run and grows with every retry and every
     rerun after a crash: a function that sees ``job_try > 1`` knows an
     earlier run may have done part of its work. ``platform`` is the running
-    platform (its services: ``platform.require(...)``) where the runner has one.
+    platform (its services: ``platform.require(...)``): every runner a platform
+    starts (the memory runner, arq workers embedded or ``sheepfold worker``, the
+    outage runner) passes it; it is None only for an adapter built by hand
+    without a platform, as the contract suites do.
     """
 
     job_id: str
