@@ -17,6 +17,7 @@ documents it once, under its most public name:
 from __future__ import annotations
 
 import importlib
+import pkgutil
 import sys
 from typing import Any, ParamSpec, TypeVar
 
@@ -29,18 +30,10 @@ from sphinx.pycode import ModuleAnalyzer
 
 def import_dotted(name: str) -> Any:
     """The object a dotted name denotes (module, then attributes), or None when it has none."""
-    parts = name.split(".")
-    for split in range(len(parts), 0, -1):
-        try:
-            obj: Any = importlib.import_module(".".join(parts[:split]))
-        except ImportError:
-            continue
-        for attribute in parts[split:]:
-            obj = getattr(obj, attribute, None)
-            if obj is None:
-                return None
-        return obj
-    return None
+    try:
+        return pkgutil.resolve_name(name)
+    except (ImportError, AttributeError, ValueError):
+        return None
 
 
 def exported_by_parent(module: str, obj: object) -> bool:

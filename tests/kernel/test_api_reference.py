@@ -13,9 +13,9 @@ import importlib
 import inspect
 import io
 import re
+import sys
 import warnings
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -24,6 +24,8 @@ sphinx_application = pytest.importorskip(
 )
 
 DOCS = Path(__file__).parents[2] / "docs"
+sys.path.insert(0, str(DOCS))  # as docs/conf.py does for Sphinx: the reference's own extension
+from reference_resolver import import_dotted  # noqa: E402  # needs the path above
 
 PLUGIN_PACKAGES = [
     "sheepfold_redis",
@@ -58,19 +60,6 @@ def public_names(module_name: str) -> list[str]:
         and (inspect.isclass(obj) or inspect.isfunction(obj))
         and obj.__module__ == module_name
     )
-
-
-def import_dotted(name: str) -> Any:
-    parts = name.split(".")
-    for split in range(len(parts), 0, -1):
-        try:
-            obj: Any = importlib.import_module(".".join(parts[:split]))
-        except ImportError:
-            continue
-        for attribute in parts[split:]:
-            obj = getattr(obj, attribute, None)
-        return obj
-    return None
 
 
 @pytest.fixture(scope="module")

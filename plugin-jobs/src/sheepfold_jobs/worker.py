@@ -28,8 +28,6 @@ from typing import TYPE_CHECKING, Any
 
 from arq.jobs import deserialize_result
 from arq.worker import Function, Retry, Worker, func
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from sheepfold import BACKEND_FAILURES
 from sheepfold.jobs import FailedJob, JobContext, JobDefinition, Priority
@@ -37,6 +35,7 @@ from sheepfold.jobs.statistics import QUEUE_TIME_SAMPLES
 from sheepfold_jobs import keys, scripts
 from sheepfold_jobs.adapter import ArqJobs, describe
 from sheepfold_jobs.keys import BAND_WIDTH, IN_PROGRESS_PREFIX
+from sheepfold_redis import REDIS_FAILURES
 
 if TYPE_CHECKING:
     from sheepfold.platform import Platform
@@ -48,7 +47,7 @@ logger = logging.getLogger("sheepfold.jobs.worker")
 CLAIM_GATHER = 0.002
 ScriptArg = bytes | str | int | float
 #: What a finish that Redis could not take raises: it is kept and recorded again (see the module).
-REDIS_DOWN: tuple[type[BaseException], ...] = (*BACKEND_FAILURES, RedisConnectionError, RedisTimeoutError)
+REDIS_DOWN: tuple[type[BaseException], ...] = (*BACKEND_FAILURES, *REDIS_FAILURES)
 #: Seconds between checks of arq's abort set (aborting a running job takes at most this, plus a wake-up).
 ABORT_CHECK_INTERVAL = 0.1
 

@@ -95,21 +95,21 @@ class RoutePolicies:
     ) -> None:
         self.policies = dict(policies)
         self._router = router
-        unknown = []
-        for setting, name in [
-            ("ratelimit.default_policy", default),
-            *((f"ratelimit.routes.{pattern!r}", name) for pattern, name in routes.items()),
-        ]:
+        unknown: list[str] = []
+
+        def named(name: str | None, setting: str) -> RateLimitPolicy | None:
             try:
-                self._named(name or "", setting)
+                return self._named(name or "", setting)
             except LookupError as error:
                 unknown.append(error.args[0])
+                return None
+
+        self._default = named(default, "ratelimit.default_policy")
+        self._rules = [
+            (_normalised_rule(rule), named(name, f"ratelimit.routes.{rule!r}")) for rule, name in routes.items()
+        ]
         if unknown:
             raise LookupError(*unknown)  # every unknown name at once, one per argument
-        self._default = self._named(default, "ratelimit.default_policy") if default else None
-        self._rules = [
-            (_normalised_rule(rule), self._named(name, f"ratelimit.routes.{rule!r}")) for rule, name in routes.items()
-        ]
         self._exempt = [_normalised_rule(rule) for rule in exempt_paths]
         # Keyed by the route patterns of the router, so bounded by the number of routes.
         self._by_pattern: dict[bytes, tuple[RateLimitPolicy, int] | None] = {}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from dynaconf import Validator
 
 from sheepfold.cache.memory import MemoryCache
@@ -38,30 +40,26 @@ def sheepfold_settings_validators() -> list[Validator]:
     return validators
 
 
+_Bounded = MemoryState | MemoryCache | MemoryRateLimiter | MemorySessionRecords
+#: The memory adapters bounded by ``<capability>.max_entries``.
+_BOUNDED_ADAPTERS: dict[str, type[_Bounded]] = {
+    "state": MemoryState,
+    "cache": MemoryCache,
+    "ratelimit": MemoryRateLimiter,
+    "sessions": MemorySessionRecords,
+}
+
+
 @hookimpl
 def sheepfold_register_providers(register: RegisterProvider) -> None:
-    register(
-        "state",
-        "memory",
-        lambda platform: MemoryState(platform.settings.get("state.max_entries"), tasks=platform.tasks),
-    )
-    register(
-        "cache",
-        "memory",
-        lambda platform: MemoryCache(platform.settings.get("cache.max_entries"), tasks=platform.tasks),
-    )
-    register(
-        "ratelimit",
-        "memory",
-        lambda platform: MemoryRateLimiter(platform.settings.get("ratelimit.max_entries"), tasks=platform.tasks),
-    )
-    register(
-        "sessions",
-        "memory",
-        lambda platform: MemorySessionRecords(platform.settings.get("sessions.max_entries"), tasks=platform.tasks),
-    )
+    for capability, adapter in _BOUNDED_ADAPTERS.items():
+        register(capability, "memory", functools.partial(_bounded, adapter, capability))
     register("jobs", "memory", _memory_jobs)
     register("pubsub", "memory", lambda platform: MemoryPubSub(platform.settings.get("pubsub.max_channels")))
+
+
+def _bounded(adapter: type[_Bounded], capability: str, platform: Platform) -> _Bounded:
+    return adapter(platform.settings.get(f"{capability}.max_entries"), tasks=platform.tasks)
 
 
 def _memory_jobs(platform: Platform) -> MemoryJobs:
