@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from sheepfold.jobs.definition import JobDefinition, JobFunction
     from sheepfold.platform import Platform
     from sheepfold.ratelimit.policy import RateLimitPolicy
+    from sheepfold.statistics import Statistics
     from sheepfold.types import MaybeAwaitable, RegisterProvider
 
 PROJECT = "sheepfold"
@@ -174,6 +175,21 @@ def sheepfold_health(platform: Platform) -> MaybeAwaitable[ComponentHealth | Non
     for nothing to report. Collecting, and isolated: an implementation that
     raises or times out is reported as that component's error while every
     other plugin's part is still served.
+    """
+
+
+@hookspec
+def sheepfold_statistics(platform: Platform) -> MaybeAwaitable[Statistics | None]:
+    """Report this plugin's live figures: one section of the operator console.
+
+    Called whenever the console or its JSON API (``/-/console/api/...``)
+    reads the instance's figures, at most every few seconds and never on the
+    request path. Return a :class:`~sheepfold.statistics.Statistics` (counters
+    that only grow, gauges, short tables), an awaitable of one, or None.
+    Collecting, and isolated: an implementation that raises or times out is
+    reported as an error under its plugin's name while every other section is
+    still served. Read what the plugin already tallies; do not add work to
+    the request path to feed this hook.
     """
 
 

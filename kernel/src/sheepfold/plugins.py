@@ -25,7 +25,13 @@ ENTRY_POINT_GROUP = "sheepfold.plugins"
 HOOK_PREFIX = "sheepfold_"
 #: Hooks whose implementations may be ``async def`` (the kernel awaits them).
 AWAITABLE_HOOKS = frozenset(
-    {"sheepfold_startup", "sheepfold_shutdown", "sheepfold_health", "sheepfold_identity_from_request"}
+    {
+        "sheepfold_startup",
+        "sheepfold_shutdown",
+        "sheepfold_health",
+        "sheepfold_statistics",
+        "sheepfold_identity_from_request",
+    }
 )
 #: The plugin attribute naming the plugins (names or distributions) it must be registered after.
 AFTER_ATTRIBUTE = "sheepfold_after"
