@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from benchmarks.fleet.analysis import fallback_switches
 from benchmarks.fleet.chaos import ChaosSchedule
 from benchmarks.fleet.load import h2load_summary, read_proxied, read_sent, start_load
 from benchmarks.fleet.nginx import APT_PACKAGES, missing_tools
@@ -77,6 +78,9 @@ def failed_checks(scenario: Scenario, result: SideResult) -> list[str]:
             f"{identity.anonymous} signed-in requests were served as anonymous and {identity.other_user} as another "
             f"user (at most {checks.max_anonymous} allowed)"
         )
+    switches = fallback_switches(result.samples)
+    if checks.max_switches is not None and switches > checks.max_switches:
+        failures.append(f"capabilities moved to their fallback {switches:.0f} times (at most {checks.max_switches})")
     return failures
 
 

@@ -107,6 +107,11 @@ def counter_by_label(samples: list[Sample], name: str, label: str) -> dict[str, 
     return {value: increase(samples, name, **{label: value}) for value in values if value is not None}
 
 
+def fallback_switches(samples: list[Sample]) -> float:
+    """How many times any capability of any instance moved to its fallback during the run."""
+    return increase(samples, "sheepfold_fallback_switches_total", to="fallback")
+
+
 def histogram_quantile(samples: list[Sample], name: str, q: float) -> float:
     """The ``q`` quantile of a histogram's observations over the run, interpolated inside its bucket."""
     bounds = counter_by_label(samples, name + "_bucket", "le")

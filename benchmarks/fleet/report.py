@@ -19,6 +19,7 @@ from benchmarks.fleet.analysis import (
     Window,
     cpu_per_request,
     expected_metrics,
+    fallback_switches,
     identity_check,
     percentile,
     windows,
@@ -263,7 +264,8 @@ def write_report(
         "",
         f"Requests answered: {answered} (h2load: {result.h2load}); 5xx or no answer: {result.server_errors}; "
         f"signed-in requests answered 2xx: {identity.signed_in}, served anonymous: {identity.anonymous}, "
-        f"served as another user: {identity.other_user}.",
+        f"served as another user: {identity.other_user}; capabilities moved to their fallback: "
+        f"{fallback_switches(result.samples):.0f} times.",
         "",
         "## The original platform's expected metrics (from the platform's own /metrics)",
         "",

@@ -44,6 +44,8 @@ class Checks:
 
     max_5xx: int | None = None
     max_anonymous: int | None = None
+    #: Moves of any capability to its fallback, read from the instances' own ``sheepfold_fallback_switches``.
+    max_switches: int | None = None
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.fleet.analysis import expected_metrics, histogram_quantile, identity_check, increase, windows
+from benchmarks.fleet.analysis import (
+    expected_metrics,
+    fallback_switches,
+    histogram_quantile,
+    identity_check,
+    increase,
+    windows,
+)
 from benchmarks.fleet.load import Proxied, Sent, write_uris
 from benchmarks.fleet.sampler import Sample, parse_metrics
 from benchmarks.fleet.scenario import read_scenario
@@ -49,6 +56,23 @@ def test_a_counter_grows_over_the_run_across_a_restarted_instance() -> None:
         _sample(3, "a", 2, 'sheepfold_http_requests_total{method="GET",status="200"} 23\n'),
     ]
     assert increase(samples, "sheepfold_http_requests_total", status="200") == 40 + 20
+
+
+def test_moves_to_a_fallback_are_counted_and_the_overload_scenario_allows_none() -> None:
+    def switches(to_fallback: int, to_backend: int) -> str:
+        return (
+            f'sheepfold_fallback_switches_total{{capability="cache",to="fallback"}} {to_fallback}\n'
+            f'sheepfold_fallback_switches_total{{capability="cache",to="backend"}} {to_backend}\n'
+        )
+
+    samples = [
+        _sample(0, "a", 1, switches(1, 1)),
+        _sample(1, "a", 1, switches(3, 2)),
+        _sample(1, "b", 7, switches(0, 0)),
+    ]
+    assert fallback_switches(samples) == 2  # moves back to the backend are not outages
+    scenario = read_scenario(SCENARIOS / "overload.toml")
+    assert scenario.checks.max_switches == 0 and any(event.kind == "cpu-hog" for event in scenario.chaos)
 
 
 def test_a_histogram_quantile_interpolates_inside_its_bucket() -> None:
