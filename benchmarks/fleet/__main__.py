@@ -81,6 +81,9 @@ def failed_checks(scenario: Scenario, result: SideResult) -> list[str]:
     switches = fallback_switches(result.samples)
     if checks.max_switches is not None and switches > checks.max_switches:
         failures.append(f"capabilities moved to their fallback {switches:.0f} times (at most {checks.max_switches})")
+    p95_ms = result.latency(0.95) * 1000
+    if checks.max_p95_ms is not None and not p95_ms <= checks.max_p95_ms:
+        failures.append(f"client-side p95 was {p95_ms:.1f} ms (at most {checks.max_p95_ms:g} ms)")
     return failures
 
 

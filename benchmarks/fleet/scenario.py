@@ -46,6 +46,8 @@ class Checks:
     max_anonymous: int | None = None
     #: Moves of any capability to its fallback, read from the instances' own ``sheepfold_fallback_switches``.
     max_switches: int | None = None
+    #: The client-side p95 over the whole load (h2load), in milliseconds.
+    max_p95_ms: float | None = None
 
 
 @dataclass(frozen=True)
