@@ -10,7 +10,6 @@ from blacksheep.testing import TestClient
 from sheepfold.statistics import gather_statistics
 from sheepfold.testing.isolation import fresh_prefix, remove_redis_prefix
 from sheepfold_ratelimit.figures import ActivePenalties, MostLimited
-from sheepfold_redis import plugin as redis_plugin
 from tests.ratelimit.app_for_tests import limited_app
 from tests.ratelimit.test_outage import DownBackendPlugin
 
@@ -19,12 +18,17 @@ PENALTY = {"base": 30, "factor": 2, "max": 600, "forget_after": 3600}
 
 @pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
 async def served(request):
-    settings = {}
+    settings, plugins = {}, []
     if request.param == "redis":
+        from sheepfold_redis import (
+            plugin as redis_plugin,
+        )  # here: where ratelimit is installed alone, memory still runs
+
         url, prefix = request.getfixturevalue("redis_url"), fresh_prefix()
         settings = {"redis": {"url": url, "prefix": prefix}, "ratelimit.backend": "redis"}
+        plugins = [redis_plugin]
     policies = {"standard": {"limit": "5/minute", "penalty": PENALTY}, "strict": {"limit": "2/minute"}}
-    app = limited_app({"policies": policies}, redis_plugin, **settings)
+    app = limited_app({"policies": policies}, *plugins, **settings)
     await app.start()
     assert app.platform.capabilities["ratelimit"].active_name == request.param
     yield TestClient(app), app.platform

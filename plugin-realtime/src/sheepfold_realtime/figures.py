@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from prometheus_client import Counter
 
-from sheepfold.statistics import Statistics
+from sheepfold.statistics import Cell, Statistics
 from sheepfold_realtime.hub import RealtimeHub
 
 #: Rows of the console's table of the busiest channels.
@@ -44,7 +44,7 @@ def realtime_statistics(hub: RealtimeHub) -> Statistics:
         "subscriptions": hub.subscription_count(),
         "broker_linked": 1 if hub.linked else 0,
     }
-    busiest = [
+    busiest: list[dict[str, Cell]] = [
         {"channel": channel, "sockets": sockets, "events": events}
         for channel, sockets, events in hub.busiest_channels(BUSIEST_CHANNELS)
     ]
