@@ -141,7 +141,7 @@ class PlatformOpenAPI(OpenAPIHandler):
         }
 
     def bind_app(self, app: Application) -> None:
-        """Serve the spec, the UI page and the UI's files (see :mod:`sheepfold.http.docs_ui`)."""
+        """Serve the spec, the UI page and the UI's files (``sheepfold.http.docs_ui``: from the installed packages)."""
         super().bind_app(app)
         for provider in self.ui_providers:
             if isinstance(provider, PackagedSwaggerUI):
