@@ -12,11 +12,12 @@ from sheepfold.testing.isolation import fresh_prefix, remove_redis_prefix
 from sheepfold_ratelimit.figures import ActivePenalties, MostLimited
 from tests.ratelimit.app_for_tests import limited_app
 from tests.ratelimit.test_outage import DownBackendPlugin
+from tests.support.plugins import needs
 
 PENALTY = {"base": 30, "factor": 2, "max": 600, "forget_after": 3600}
 
 
-@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
+@pytest.fixture(params=["memory", pytest.param("redis", marks=[pytest.mark.redis, needs("sheepfold_redis")])])
 async def served(request):
     settings, plugins = {}, []
     if request.param == "redis":
