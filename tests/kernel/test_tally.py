@@ -46,3 +46,14 @@ def test_custom_buckets_gain_an_infinite_bound() -> None:
     assert 'sizes_bucket{le="100.0"} 2.0' in text
     assert 'sizes_bucket{le="+Inf"} 3.0' in text
     assert "sizes_sum 555.0" in text
+
+
+def test_counter_counts_are_a_copy_by_label_values() -> None:
+    tally = TallyCounter("decisions", "Decisions.", ["policy", "decision"], CollectorRegistry())
+    tally.inc("api", "allowed")
+    tally.inc("api", "allowed")
+    tally.inc("login", "limited")
+    counts = tally.counts()
+    assert counts == {("api", "allowed"): 2, ("login", "limited"): 1}
+    tally.inc("api", "allowed")
+    assert counts[("api", "allowed")] == 2  # a reading, not a view that keeps changing

@@ -37,8 +37,9 @@ FLAGS = [
     "--no-first-run",
     "--no-default-browser-check",
     "--disable-features=Translate,OptimizationHints,MediaRouter",
-    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
 ]
+#: Every name resolves to nothing but 127.0.0.1 and the names a test maps to it.
+RESOLVE_NOTHING_ELSE = "MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"
 
 
 def chromium_path() -> str:
@@ -55,18 +56,21 @@ def chromium_path() -> str:
 class Browser:
     """One headless Chromium with one page; :meth:`evaluate` runs JavaScript in it."""
 
-    def __init__(self) -> None:
+    def __init__(self, loopback_names: tuple[str, ...] = ()) -> None:
+        """``loopback_names`` resolve to 127.0.0.1 (a page served under a name that is not "localhost")."""
         self.port = spare_port()
+        rules = [f"MAP {name} 127.0.0.1" for name in loopback_names] + [RESOLVE_NOTHING_ELSE]
         self.profile = tempfile.TemporaryDirectory(prefix="sheepfold-chromium-")
         self.process = subprocess.Popen(
-            [chromium_path(), *FLAGS, f"--user-data-dir={self.profile.name}",
-             f"--remote-debugging-port={self.port}", "about:blank"],
+            [chromium_path(), *FLAGS, f"--host-resolver-rules={', '.join(rules)}",
+             f"--user-data-dir={self.profile.name}", f"--remote-debugging-port={self.port}", "about:blank"],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             start_new_session=True,  # its helper processes share the session: they are ended together
         )  # fmt: skip
         self._ids = itertools.count(1)
         self._connection: Any = None
+        self.events: list[dict[str, Any]] = []  # DevTools events received so far (after e.g. Network.enable)
 
     async def __aenter__(self) -> Browser:
         deadline = time.monotonic() + 30
@@ -107,15 +111,21 @@ class Browser:
                 time.sleep(0.05)
 
     async def command(self, method: str, **params: Any) -> dict[str, Any]:
-        """Send one DevTools command and return its result (events in between are ignored)."""
+        """Send one DevTools command and return its result (events in between are kept in :attr:`events`)."""
         number = next(self._ids)
         await self._connection.send(json.dumps({"id": number, "method": method, "params": params}))
         while True:
             reply = json.loads(await self._connection.recv())
-            if reply.get("id") == number:
+            if "method" in reply and "id" not in reply:
+                self.events.append(reply)
+            elif reply.get("id") == number:
                 if "error" in reply:
                     raise RuntimeError(f"{method}: {reply['error']}")
                 return reply["result"]
+
+    def events_of(self, method: str) -> list[dict[str, Any]]:
+        """The events named ``method`` (``"Network.requestWillBeSent"``) received so far."""
+        return [event for event in self.events if event["method"] == method]
 
     async def open(self, url: str) -> None:
         await self.command("Page.navigate", url=url)

@@ -43,6 +43,10 @@ class TallyCounter(Collector):
         """How many events of ``label_values`` were counted."""
         return self._counts.get(label_values, 0)
 
+    def counts(self) -> dict[tuple[Hashable, ...], int]:
+        """Every count so far by its label values (a copy): what ``sheepfold_statistics`` reads."""
+        return dict(self._counts)
+
     def describe(self) -> Iterable[CounterMetricFamily]:
         return [CounterMetricFamily(self.name, self.documentation, labels=self.labels)]
 

@@ -76,7 +76,8 @@ class RateLimitMiddleware:
         if self._exempt_hook is not None and self._exempt_hook(request=request, policy=policy, platform=self.platform):
             return await handler(request)
         try:
-            result = await self.limiter.hit(await self.key_of(request, policy), policy, cost)
+            key = await self.key_of(request, policy)
+            result = await self.limiter.hit(key, policy, cost)
         except OutageDecision as decision:
             return await self._outage(request, handler, policy, decision.admit)
         except BACKEND_FAILURES as error:
@@ -84,7 +85,7 @@ class RateLimitMiddleware:
             logger.warning("rate limiting backend failed (%s); policy %r is %s", error, policy.name, policy.on_outage)
             return await self._outage(request, handler, policy, policy.on_outage == "open")
         if not result.allowed:
-            self.metrics.decision(policy, "limited")
+            self.metrics.limited(policy, key, result)
             wait = headers.retry_after_seconds(result)
             response = problem(
                 429,

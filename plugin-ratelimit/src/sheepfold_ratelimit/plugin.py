@@ -9,6 +9,7 @@ from blacksheep.middlewares import MiddlewareCategory
 from dynaconf import Validator
 
 from sheepfold import ComponentHealth, Platform, PlatformOpenAPI, RateLimiter, SettingsError, Status, hookimpl
+from sheepfold.statistics import Statistics
 from sheepfold_ratelimit import settings as ratelimit_settings
 from sheepfold_ratelimit.client_ip import ClientAddress
 from sheepfold_ratelimit.metrics import RateLimitMetrics
@@ -109,6 +110,14 @@ def sheepfold_health(platform: Platform) -> ComponentHealth:
         Status.OK if on_backend else Status.DEGRADED,
         details={"backend": switch.active_name, "policies": policies},
     )
+
+
+@hookimpl
+def sheepfold_statistics(platform: Platform) -> Statistics | None:
+    middleware = platform.find(RateLimitMiddleware)
+    if middleware is None:
+        return None
+    return middleware.metrics.statistics(middleware.routes.policies.values())
 
 
 def _in_effect(mode: str, has_fallback: bool) -> str:

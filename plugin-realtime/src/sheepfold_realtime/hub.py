@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import heapq
 import json
 import logging
 from collections import OrderedDict
@@ -88,6 +89,18 @@ class RealtimeHub:
 
     def channel_count(self) -> int:
         return len(self._channels)
+
+    def subscription_count(self) -> int:
+        """Subscriptions of local sockets, over every channel (a socket in two channels counts twice)."""
+        return sum(len(sockets) for sockets in self._channels.values())
+
+    def busiest_channels(self, count: int) -> list[tuple[str, int, int]]:
+        """The ``count`` channels with the most local sockets: ``(channel, sockets, events delivered here)``.
+
+        Events are counted since the channel's first local socket joined (its ``seq``).
+        """
+        busiest = heapq.nlargest(count, self._channels.items(), key=lambda item: len(item[1]))
+        return [(channel, len(sockets), self._seq.get(channel, 0)) for channel, sockets in busiest]
 
     # -- publishing ---------------------------------------------------------------------------
 

@@ -9,9 +9,11 @@ from dynaconf import Validator
 from sheepfold.health import ComponentHealth, Status
 from sheepfold.hookspecs import hookimpl
 from sheepfold.platform import Platform
+from sheepfold.statistics import Statistics
 from sheepfold_realtime import routes
 from sheepfold_realtime.channels import ChannelRules, builtin_rules
 from sheepfold_realtime.endpoint import RealtimeEndpoint
+from sheepfold_realtime.figures import realtime_statistics
 from sheepfold_realtime.going_away import GoingAwayOnSignal
 from sheepfold_realtime.hub import RealtimeHub
 from sheepfold_realtime.metrics import RealtimeMetrics
@@ -77,6 +79,12 @@ def sheepfold_health(platform: Platform) -> ComponentHealth:
             **({} if hub.linked else {"detail": "broker subscriptions lost: local delivery only"}),
         },
     )
+
+
+@hookimpl
+def sheepfold_statistics(platform: Platform) -> Statistics | None:
+    hub = platform.find(RealtimeHub)
+    return None if hub is None else realtime_statistics(hub)
 
 
 @hookimpl

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+import time
 
 from prometheus_client import CollectorRegistry, Gauge
 
 from sheepfold.errors import BackendUnavailable
 from sheepfold.health import ComponentHealth, Status
 from sheepfold.periodic import PeriodicTask
+from sheepfold.statistics import Statistics
 from sheepfold.tasks import BackgroundTasks
 from sheepfold_redis.connection import RedisConnection
 
@@ -24,7 +26,9 @@ class RedisMonitor:
     the gauges ``sheepfold_redis_up``, ``sheepfold_redis_ping_seconds`` and
     ``sheepfold_redis_pool_connections{state}`` in the app's registry. With
     ``interval`` > 0, :meth:`start` measures every ``interval`` seconds so
-    the gauges stay fresh between health checks.
+    the gauges stay fresh between health checks. The last measurement is
+    kept (:attr:`up`, :attr:`latency_ms`, :attr:`measured_at`) for
+    :meth:`statistics`.
     """
 
     def __init__(self, connection: RedisConnection, registry: CollectorRegistry, *, interval: float) -> None:
@@ -41,6 +45,9 @@ class RedisMonitor:
             ["state"],
             registry=registry,
         )
+        self.up: bool | None = None  # None: never measured
+        self.latency_ms: float | None = None  # of the last PING that Redis answered
+        self.measured_at = 0.0  # time.monotonic() of the last measurement
 
     async def measure(self) -> ComponentHealth:
         """PING Redis (bounded by the command timeout) and report; never raises for an outage."""
@@ -50,10 +57,12 @@ class RedisMonitor:
             latency_ms = await connection.ping()
             version = await connection.server_version()
         except BackendUnavailable as error:
+            self.up, self.measured_at = False, time.monotonic()
             self._up.set(0)
             status = Status.DOWN
             details.update(reachable=False, error=str(error))
         else:
+            self.up, self.latency_ms, self.measured_at = True, latency_ms, time.monotonic()
             self._up.set(1)
             self._ping.set(latency_ms / 1000)
             status = Status.OK
@@ -66,6 +75,31 @@ class RedisMonitor:
             shared = connection.multiplexed
             details["multiplexed"] = {"connected": shared.connected, "waiting": shared.waiting}
         return ComponentHealth(COMPONENT, status, details=details)
+
+    async def statistics(self) -> Statistics:
+        """The ``redis`` section of the operator console, from the last measurement and the pool now.
+
+        Gauges: ``up`` (1/0), ``latency_ms`` (the last PING answered),
+        ``measured_seconds_ago``, ``pool_in_use``, ``pool_free``,
+        ``pool_size`` and, on the shared connection, ``multiplexed_waiting``
+        (commands sent, not answered yet). With periodic measurements
+        (``redis.metrics_interval`` > 0) nothing is sent to Redis; without
+        them, or before the first, it measures now (a PING and INFO).
+        """
+        if self.up is None or self.interval <= 0:
+            await self.measure()
+        usage = self.connection.pool_usage()
+        gauges: dict[str, float] = {
+            "up": 1 if self.up else 0,
+            **({} if self.latency_ms is None else {"latency_ms": round(self.latency_ms, 3)}),
+            "measured_seconds_ago": round(time.monotonic() - self.measured_at, 3),
+            "pool_in_use": usage.in_use,
+            "pool_free": usage.free,
+            "pool_size": usage.size,
+        }
+        if self.connection.multiplexed is not None:
+            gauges["multiplexed_waiting"] = self.connection.multiplexed.waiting
+        return Statistics("redis", gauges=gauges)
 
     def start(self, tasks: BackgroundTasks) -> None:
         if self.interval > 0:

@@ -8,6 +8,7 @@ from dynaconf import Validator
 from sheepfold.health import ComponentHealth
 from sheepfold.hookspecs import hookimpl
 from sheepfold.platform import Platform
+from sheepfold.statistics import Statistics
 from sheepfold.types import RegisterProvider
 from sheepfold_redis.cache import RedisCache
 from sheepfold_redis.connection import RedisConnection
@@ -49,6 +50,12 @@ def sheepfold_startup(app: Application, platform: Platform) -> None:
 async def sheepfold_health(platform: Platform) -> ComponentHealth | None:
     monitor = platform.find(RedisMonitor)
     return None if monitor is None else await monitor.measure()
+
+
+@hookimpl
+async def sheepfold_statistics(platform: Platform) -> Statistics | None:
+    monitor = platform.find(RedisMonitor)
+    return None if monitor is None else await monitor.statistics()
 
 
 @hookimpl

@@ -1,4 +1,5 @@
-"""Built-in plugin: the kernel's settings, HTTP API (health, plugins, metrics, OpenAPI), errors, default permissions."""
+"""Built-in plugin: the kernel's settings, HTTP API (health, plugins, metrics, OpenAPI), errors, default permissions,
+and the console figures of the capabilities every adapter shares (jobs)."""
 
 from __future__ import annotations
 
@@ -17,8 +18,11 @@ from sheepfold.http.metrics_middleware import request_metrics
 from sheepfold.http.openapi import PlatformOpenAPI
 from sheepfold.http.problems import install_problem_handlers
 from sheepfold.identity import Identity
+from sheepfold.jobs.figures import jobs_statistics
+from sheepfold.jobs.port import Jobs
 from sheepfold.platform import Platform
 from sheepfold.settings import NameSetting
+from sheepfold.statistics import Statistics
 
 
 def _is_list_of_str(value: object) -> bool:
@@ -71,6 +75,12 @@ def sheepfold_startup(app: Application, platform: Platform) -> None:
 def sheepfold_register_routes(router: Router, platform: Platform) -> None:
     add_health_routes(router, platform)
     add_introspection_routes(router, platform)
+
+
+@hookimpl
+async def sheepfold_statistics(platform: Platform) -> Statistics | None:
+    jobs = platform.find(Jobs)
+    return None if jobs is None else await jobs_statistics(jobs)
 
 
 @hookimpl(trylast=True)

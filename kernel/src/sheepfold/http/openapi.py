@@ -15,6 +15,8 @@ import typing
 from collections.abc import Callable, Mapping
 from typing import Any, NotRequired, TypedDict, TypeVar
 
+from blacksheep import Application
+from blacksheep.server.authorization import allow_anonymous
 from blacksheep.server.openapi.common import (
     ContentInfo,
     DirectSchema,
@@ -39,6 +41,7 @@ from openapidocs.v3 import Response as ResponseDoc
 
 from sheepfold.http.body import JSONBodyBinder
 from sheepfold.http.body_shape import json_schema
+from sheepfold.http.docs_ui import PackagedSwaggerUI
 from sheepfold.http.json_decoder import MAX_DEPTH, MAX_INTEGER_DIGITS
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -130,10 +133,20 @@ class PlatformOpenAPI(OpenAPIHandler):
 
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)
+        # Swagger UI from the installed package, not BlackSheep's CDN: /docs works offline.
+        self.ui_providers = [PackagedSwaggerUI(options.get("ui_path", "/docs"))]
         self._amendments: list[Amendment] = []
         self.components.security_schemes = {
             ADMIN_SECURITY: HTTPSecurity(scheme="bearer", description="The admin.token setting, as a Bearer token."),
         }
+
+    def bind_app(self, app: Application) -> None:
+        """Serve the spec, the UI page and the UI's files (``sheepfold.http.docs_ui``: from the installed packages)."""
+        super().bind_app(app)
+        for provider in self.ui_providers:
+            if isinstance(provider, PackagedSwaggerUI):
+                for path, handler in provider.asset_handlers().items():
+                    app.router.add_get(path, allow_anonymous(self.anonymous_access)(self.ignore()(handler)))
 
     def amend(self, amendment: Amendment) -> None:
         """Call ``amendment(path, method, handler, operation)`` on every operation, once the paths are built."""

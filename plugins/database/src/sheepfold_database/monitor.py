@@ -10,6 +10,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from sheepfold.periodic import PeriodicTask
+from sheepfold.statistics import Statistics
 from sheepfold.tasks import BackgroundTasks
 from sheepfold_database.adapter import SqlDatabase
 from sheepfold_database.pool import PoolFigures
@@ -134,6 +135,38 @@ class PoolMonitor:
             "peak_checked_out": figures.lifetime_peak_checked_out,
             "peak_waiting": figures.peak_waiting,
         }
+
+    def statistics(self) -> Statistics:
+        """The ``database`` section of the operator console: the pool now, without taking a sample.
+
+        Gauges: ``size``, ``max_overflow``, ``capacity``, ``checked_out``,
+        ``overflow``, ``waiting``, ``use_percent`` (now),
+        ``average_use_percent`` (time-weighted over the monitor's window, up
+        to now), ``peak_checked_out`` (since start), and the alert lines
+        ``warning_percent`` and ``error_percent``. Counter ``busy_seconds``:
+        connection-seconds checked out since start (its rate over capacity is
+        the average use between two readings). Reads the pool's counters:
+        no query, and the monitor's peaks are left to its own samples.
+        """
+        figures = self.database.figures()
+        since = self._history[0] if self._history else figures
+        return Statistics(
+            "database",
+            counters={"busy_seconds": figures.busy_seconds},
+            gauges={
+                "size": figures.size,
+                "max_overflow": figures.max_overflow,
+                "capacity": figures.capacity,
+                "checked_out": figures.checked_out,
+                "overflow": figures.overflow,
+                "waiting": figures.waiting,
+                "use_percent": round(figures.use_percent, 1),
+                "average_use_percent": round(figures.average_use_percent(since=since), 1),
+                "peak_checked_out": figures.lifetime_peak_checked_out,
+                "warning_percent": self.warning_percent,
+                "error_percent": self.error_percent,
+            },
+        )
 
     def _round(self) -> None:
         figures = self.sample()

@@ -14,6 +14,7 @@ from sheepfold.database import Database
 from sheepfold.health import ComponentHealth
 from sheepfold.hookspecs import hookimpl
 from sheepfold.platform import Platform
+from sheepfold.statistics import Statistics
 from sheepfold_database.adapter import SqlDatabase
 from sheepfold_database.errors import install_error_handlers
 from sheepfold_database.health import database_health
@@ -77,6 +78,12 @@ async def sheepfold_startup(app: Application, platform: Platform) -> None:
 @hookimpl
 async def sheepfold_health(platform: Platform) -> ComponentHealth:
     return await database_health(platform.require(SqlDatabase), platform.find(PoolMonitor))
+
+
+@hookimpl
+def sheepfold_statistics(platform: Platform) -> Statistics | None:
+    monitor = platform.find(PoolMonitor)
+    return None if monitor is None else monitor.statistics()
 
 
 @hookimpl
