@@ -27,7 +27,7 @@ logger = logging.getLogger("sheepfold.database.replicas")
 #: replay slower than the primary writes, or no connection to the primary. NULL: nothing replayed yet.
 LAG_QUERY = """
 SELECT pg_is_in_recovery(),
-       CASE WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn()
+       CASE WHEN pg_last_wal_replay_lsn() >= pg_last_wal_receive_lsn()
                  AND EXISTS (SELECT 1 FROM pg_stat_wal_receiver)
             THEN 0
             ELSE extract(epoch FROM now() - pg_last_xact_replay_timestamp())

@@ -8,8 +8,10 @@ import logging
 import random
 from collections.abc import Sequence
 
+import asyncpg  # type: ignore[import-untyped]  # asyncpg ships neither type hints nor stubs
 from prometheus_client import CollectorRegistry, Counter, Gauge
-from sqlalchemy.engine import Engine
+from sqlalchemy import event
+from sqlalchemy.engine import Engine, ExceptionContext
 
 from sheepfold.tasks import BackgroundTasks
 from sheepfold_database.adapter import SqlDatabase
@@ -37,10 +39,22 @@ class Replica:
         self.database = database
         #: What read-only sessions bind to (SQLAlchemy's sessions bind to synchronous engines).
         self.engine: Engine = database.engine.sync_engine
+        event.listen(self.engine, "handle_error", _driver_failure_is_a_disconnect)
         self.in_service = False
         self.reason = NOT_CHECKED
         self.lag: float | None = None
         self.in_recovery: bool | None = None
+
+
+def _driver_failure_is_a_disconnect(context: ExceptionContext) -> None:
+    # A server stopped "fast" sends each idle connection 57P01 and then closes it. A connection handed out
+    # between the two (pre-ping sees no closed socket yet) fails with asyncpg's own InternalClientError
+    # ("another operation is in progress"), which SQLAlchemy does not count as a disconnect: the connection
+    # would stay in the session, and closing the session would fail on it. An error asyncpg raises itself,
+    # not the server, leaves the connection unusable: invalidate it, so the statement runs again on the primary.
+    driver_error = context.original_exception.__cause__
+    if isinstance(driver_error, (asyncpg.InternalClientError, asyncpg.InterfaceError)):
+        context.is_disconnect = True
 
 
 class ReplicaSet:

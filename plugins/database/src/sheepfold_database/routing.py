@@ -13,16 +13,18 @@ fails the same way wherever it runs.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy.engine import Engine
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from sheepfold.tally import TallyCounter
-from sheepfold_database.errors import describe_error, not_now_reason
+from sheepfold_database.errors import describe_error, unavailable_reason
 
 if TYPE_CHECKING:
     from sheepfold_database.replicas import Replica, ReplicaSet
@@ -90,10 +92,14 @@ class ReadRoute:
         return self._primary
 
     def replica_failed(self, error: Exception) -> bool:
-        """True when ``error`` is the replica's "not now" (down, lost, starting up): it is taken out, and the
-        statement must run again, on the primary. False for anything else (a bug, or the primary's failure)."""
+        """True when ``error`` is the replica's failure (down, lost, starting up: see ``unavailable_reason``).
+
+        The replica is then taken out of service and the statement must run
+        again, on the primary. False for anything else: the statement's own
+        error, or one met on the primary.
+        """
         replica = self.replica
-        if self.primary_reason is not None or replica is None or not_now_reason(error) is None:
+        if self.primary_reason is not None or replica is None or unavailable_reason(error) is None:
             return False
         self.primary_reason = "failed_over"
         if self._replicas is not None:
@@ -112,6 +118,8 @@ class RoutedReadSession(Session):
     def __init__(self, *args: Any, route: ReadRoute, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.route = route
+        #: The connections of the session's transaction (a replica's, then maybe the primary's).
+        self.connections: list[Connection] = []
 
     def get_bind(self, mapper: Any = None, *, clause: Any = None, bind: Any = None, **kwargs: Any) -> Any:
         return bind if bind is not None else self.route.bind()
@@ -125,6 +133,17 @@ class RoutedReadSession(Session):
     def scalars(self, *args: Any, **kwargs: Any) -> Any:
         return self._again_on_primary_if_replica_failed(super().scalars, args, kwargs)
 
+    def close(self) -> None:
+        # A replica that died under the session leaves a connection whose rollback fails, and SQLAlchemy's
+        # close stops at the first connection that raises: the others (the primary's) would never go back
+        # to their pools. A read-only transaction has nothing to undo, so each ends on its own first; a
+        # lost connection is invalidated by SQLAlchemy as it fails.
+        for connection in self.connections:
+            with contextlib.suppress(Exception):
+                connection.rollback()
+        self.connections.clear()
+        super().close()
+
     def _again_on_primary_if_replica_failed(
         self, run: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> Any:
@@ -134,6 +153,11 @@ class RoutedReadSession(Session):
             if not self.route.replica_failed(error):
                 raise
         return run(*args, **kwargs)  # binds to the primary now
+
+
+@event.listens_for(RoutedReadSession, "after_begin")
+def _remember_connection(session: RoutedReadSession, _transaction: Any, connection: Connection) -> None:
+    session.connections.append(connection)
 
 
 class ReadOnlySession(AsyncSession):
