@@ -21,6 +21,7 @@ from blacksheep import Response, Router, json
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from sheepfold import hookimpl
 from sheepfold.testing import TestApp, identity_header, started_app
@@ -31,6 +32,16 @@ from tests.support.postgres_server import PostgresServer
 
 REPLICA = "replica"  # the replica's name in settings, metrics and /health
 WHERE = text("SELECT CASE WHEN pg_is_in_recovery() THEN 'replica' ELSE 'primary' END")
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Note(Base):
+    __tablename__ = "notes"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    body: Mapped[str]
 
 
 class ReplicaRoutes:
@@ -62,7 +73,16 @@ class ReplicaRoutes:
             await asyncio.sleep(pause)
             return json({"first": first, "second": await reads.scalar(WHERE)})
 
+        async def note(reads: ReadOnlySession, note_id: int) -> Response:
+            found = await reads.get(Note, note_id)
+            return json({"body": found.body if found else None})
+
+        async def where_often(reads: ReadOnlySession) -> Response:
+            return json([await reads.scalar(WHERE) for _ in range(11)])  # one more than the N+1 threshold
+
         router.add_get("/where", where)
+        router.add_get("/notes/{note_id}", note)
+        router.add_get("/where-often", where_often)
         router.add_post("/write", write)
         router.add_post("/write-then-read", write_then_read)
         router.add_get("/read-twice", read_twice)
@@ -145,20 +165,32 @@ async def server_of(kit: TestApp, headers: dict[str, str] | None = None) -> str:
 
 
 def reads(kit: TestApp, server: str, reason: str) -> float:
-    return kit.platform.metrics.registry.get_sample_value(
-        "sheepfold_database_reads_total", {"server": server, "reason": reason}
-    ) or 0.0
+    return (
+        kit.platform.metrics.registry.get_sample_value(
+            "sheepfold_database_reads_total", {"server": server, "reason": reason}
+        )
+        or 0.0
+    )
 
 
 async def test_a_read_only_session_reads_the_replica_and_the_requests_session_the_primary(servers):
     async with replica_app(servers) as kit:
         assert await server_of(kit) == "replica"
         assert reads(kit, REPLICA, "replica") == 1
+        assert await (await kit.client.get("/notes/1")).json() == {"body": "first"}  # the ORM's get, on the replica
+        assert reads(kit, REPLICA, "replica") == 2
         written = await kit.client.post("/write")
         assert written.status == 200
         primary, _ = servers
         body = (await written.json())["body"]
         assert await _execute(primary, f"SELECT count(*) FROM notes WHERE body = '{body}'") == 1
+
+
+async def test_the_n_plus_one_watch_counts_the_statements_a_replica_runs(servers):
+    async with replica_app(servers) as kit:
+        assert await (await kit.client.get("/where-often")).json() == ["replica"] * 11
+        registry = kit.platform.metrics.registry
+        assert registry.get_sample_value("sheepfold_database_n_plus_one_total", {"route": "/where-often"}) == 1
 
 
 async def test_reads_after_a_write_in_the_same_request_go_to_the_primary_and_see_it(servers):
@@ -193,7 +225,7 @@ async def test_a_users_reads_go_to_the_primary_for_the_window_after_their_write_
 
 
 async def test_a_lagging_replica_is_taken_out_its_reads_served_by_the_primary_and_it_returns(servers, caplog):
-    primary, replica = servers
+    _, replica = servers
     caplog.set_level(logging.INFO, "sheepfold.database.replicas")
     async with replica_app(servers) as kit:
         the_replica = kit.platform.require(ReplicaSet).replicas[0]
@@ -211,9 +243,12 @@ async def test_a_lagging_replica_is_taken_out_its_reads_served_by_the_primary_an
             metrics = kit.platform.metrics.registry
             assert metrics.get_sample_value("sheepfold_database_replica_in_service", {"replica": REPLICA}) == 0
             assert metrics.get_sample_value("sheepfold_database_replica_lag_seconds", {"replica": REPLICA}) > 0.5
-            assert metrics.get_sample_value(
-                "sheepfold_database_replica_removals_total", {"replica": REPLICA, "reason": "lagging"}
-            ) == 1
+            assert (
+                metrics.get_sample_value(
+                    "sheepfold_database_replica_removals_total", {"replica": REPLICA, "reason": "lagging"}
+                )
+                == 1
+            )
         finally:
             await _execute(replica, "SELECT pg_wal_replay_resume()")
         await until(lambda: the_replica.in_service, "the replica back once caught up")
@@ -279,9 +314,12 @@ async def test_each_replicas_pool_is_monitored_like_the_primarys(servers, caplog
         assert (pool["size"], pool["max_overflow"], pool["peak_checked_out"]) == (3, 1, 4)
         metrics = kit.platform.metrics.registry
         assert metrics.get_sample_value("sheepfold_database_replica_pool_size", {"replica": REPLICA}) == 3
-        assert metrics.get_sample_value(
-            "sheepfold_database_replica_pool_alerts_total", {"replica": REPLICA, "level": "error"}
-        ) == 1
+        assert (
+            metrics.get_sample_value(
+                "sheepfold_database_replica_pool_alerts_total", {"replica": REPLICA, "level": "error"}
+            )
+            == 1
+        )
         assert metrics.get_sample_value("sheepfold_database_pool_size") == 3  # the primary's, unlabelled as before
 
 
