@@ -3,7 +3,7 @@
 from sheepfold_database.adapter import SqlDatabase
 from sheepfold_database.errors import DatabaseUnavailable
 from sheepfold_database.migrations import AppliedRevision, Migrations
-from sheepfold_database.monitor import PoolAlert, PoolMonitor
+from sheepfold_database.monitor import PoolAlert, PoolMetrics, PoolMonitor
 from sheepfold_database.pool import PoolFigures, WatchedQueuePool
 from sheepfold_database.read_router import ReadRouter
 from sheepfold_database.replica_health import ReplicaWatch
@@ -21,6 +21,7 @@ __all__ = [
     "Migrations",
     "PoolAlert",
     "PoolFigures",
+    "PoolMetrics",
     "PoolMonitor",
     "ReadOnlySession",
     "ReadRouter",
