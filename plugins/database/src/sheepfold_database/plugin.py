@@ -72,7 +72,8 @@ def _configure_reads(app: Application, platform: Platform, database: SqlDatabase
                 watch.listen(replica.database.engine)
     router = ReadRouter(database, replicas, replication.read_your_writes, platform)
     platform.provide(ReadRouter, router)
-    app.middlewares.append(router.middleware(), MiddlewareCategory.BUSINESS)
+    if replicas is not None:  # without replicas every read is on the primary: no write to track
+        app.middlewares.append(router.middleware(), MiddlewareCategory.BUSINESS)
 
 
 @hookimpl

@@ -81,12 +81,18 @@ class ReadRouter:
             yield session
 
     async def session_for(self, request: Request) -> ReadOnlySession:
-        """The read-only session a handler declared; closed by the middleware when the handler returns."""
-        reads = current_request_reads.get()
-        identity = await self._platform.identify(request) if self._primary_reason(reads) is None else None
-        session = await self._new_session(reads, identity)
-        if reads is not None:
-            reads.sessions.append(session)
+        """The request's read-only session (one per request), closed after the handler as its ``AsyncSession`` is.
+
+        It is kept in the request's DI scope, which ``request_database_context``
+        set up and empties after the handler, closing the sessions it holds.
+        """
+        # BlackSheep's private per-request DI scope, as middleware.py uses it (pinned: pyproject.toml).
+        services: dict[Any, Any] = request._di_scope.scoped_services  # type: ignore[attr-defined]  # undeclared
+        session: ReadOnlySession | None = services.get(ReadOnlySession)
+        if session is None:
+            reads = current_request_reads.get()
+            identity = await self._platform.identify(request) if self._primary_reason(reads) is None else None
+            session = services[ReadOnlySession] = await self._new_session(reads, identity)
         return session
 
     def note_write(self) -> None:
@@ -108,7 +114,7 @@ class ReadRouter:
             await self._state.port.set(self._marker(identity.subject), b"1", ttl=self.window)
 
     def middleware(self) -> Callable[[Request, Handler], Awaitable[Response]]:
-        """Around every handler: track the request's writes, close its read-only sessions, remember its writer."""
+        """Around every handler (installed with replicas only): track the request's writes, remember its writer."""
 
         async def read_routing(request: Request, handler: Handler) -> Response:
             reads = RequestReads()
@@ -117,8 +123,6 @@ class ReadRouter:
                 return await handler(request)
             finally:
                 current_request_reads.reset(token)
-                for session in reads.sessions:
-                    await _close(session)
                 if reads.wrote:
                     await self._remember_writer(request)
 
@@ -164,14 +168,6 @@ class ReadRouter:
     def _marker(self, subject: str) -> str:
         key: str = self._names.key("wrote", subject)
         return key
-
-
-async def _close(session: ReadOnlySession) -> None:
-    # The answer is already made: a replica that dies as the session is closed must not turn it into a 500.
-    try:
-        await session.close()
-    except Exception:
-        logger.warning("closing a request's read-only session failed", exc_info=True)
 
 
 class ReadOnlySessionBinder(Binder):

@@ -31,16 +31,15 @@ if TYPE_CHECKING:
 
 
 class RequestReads:
-    """What one request did that decides where its reads go: whether it wrote, and the read-only sessions it opened."""
+    """What one request did that decides where its reads go: whether it wrote."""
 
-    __slots__ = ("sessions", "wrote")
+    __slots__ = ("wrote",)
 
     def __init__(self) -> None:
         self.wrote = False
-        self.sessions: list[ReadOnlySession] = []
 
 
-#: The request being served (set by the read-routing middleware around every handler); None outside requests.
+#: The request being served (set by the read-routing middleware, installed with replicas); else None.
 current_request_reads: ContextVar[RequestReads | None] = ContextVar("sheepfold_database_request_reads", default=None)
 
 
@@ -168,8 +167,9 @@ class ReadOnlySession(AsyncSession):
     ``database.read_your_writes`` seconds, no replica is in service, or its
     replica fails (that statement runs again on the primary): then on the
     primary, without an error. It cannot write (``READ ONLY`` transactions
-    on PostgreSQL). Like the request's ``AsyncSession`` it is closed when
-    the handler returns. Outside a request, ``ReadRouter.session()`` makes one.
+    on PostgreSQL). Like the request's ``AsyncSession`` there is one per
+    request, closed when the handler returns. Outside a request,
+    ``ReadRouter.session()`` makes one.
     """
 
     sync_session_class = RoutedReadSession
