@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from sheepfold import hookimpl
-from sheepfold.testing import TestApp, identity_header, started_app
+from sheepfold.testing import TestApp, identity_header, spare_port, started_app
 from sheepfold_database import ReadOnlySession, ReadRouter, ReplicaSet, ReplicaWatch, SqlDatabase
 from sheepfold_database import plugin as database_plugin
 from tests.support.admin import ADMIN_HEADERS
@@ -144,6 +144,7 @@ async def replica_app(
     servers: tuple[PostgresServer, PostgresServer],
     *plugins: object,
     backends: dict[str, str] | None = None,
+    strict: bool = True,
     **settings: Any,
 ) -> AsyncIterator[TestApp]:
     """An app on the module's pair (and ``plugins``), started once the replica is caught up and in service."""
@@ -151,7 +152,7 @@ async def replica_app(
     await caught_up(primary, replica)
     database = database_settings(primary, replica, **settings.pop("database", {}))
     every_plugin = [database_plugin, *plugins, ReplicaRoutes()]
-    async with started_app({"database": database, **settings}, every_plugin, backends=backends) as kit:
+    async with started_app({"database": database, **settings}, every_plugin, backends=backends, strict=strict) as kit:
         the_replica = kit.platform.require(ReplicaSet).replicas[0]
         await until(lambda: the_replica.in_service, "the replica in service")
         yield kit
@@ -206,7 +207,7 @@ async def test_a_users_reads_go_to_the_primary_for_the_window_after_their_write_
 ):
     """The marker lives in the State port (Redis here), so another instance honours it; anonymous has none."""
     redis_plugin = pytest.importorskip("sheepfold_redis.plugin", reason="needs sheepfold-redis")
-    shared = {"backends": {"state": "redis"}, "redis": redis_settings, "database": {"read_your_writes": 2.0}}
+    shared = {"backends": {"state": "redis"}, **redis_settings, "database": {"read_your_writes": 2.0}}
     async with (
         replica_app(servers, redis_plugin, **shared) as writer,
         replica_app(servers, redis_plugin, **shared) as reader,
@@ -222,6 +223,19 @@ async def test_a_users_reads_go_to_the_primary_for_the_window_after_their_write_
         async with asyncio.timeout(10):
             while await server_of(reader, alice) != "replica":  # the marker expires with the window
                 await asyncio.sleep(0.2)
+
+
+@pytest.mark.redis
+async def test_while_the_state_backend_is_down_every_signed_in_users_reads_go_to_the_primary(servers):
+    """A marker cannot be read fleet-wide from a per-instance fallback: reading the primary is what is safe."""
+    redis_plugin = pytest.importorskip("sheepfold_redis.plugin", reason="needs sheepfold-redis")
+    nothing_there = {"url": f"redis://127.0.0.1:{spare_port()}/0"}
+    async with replica_app(
+        servers, redis_plugin, backends={"state": "redis"}, strict=False, redis=nothing_there
+    ) as kit:
+        assert await server_of(kit, identity_header("carol")) == "primary"
+        assert reads(kit, "primary", "recent_write") == 1
+        assert await server_of(kit) == "replica"  # anonymous: no marker to read
 
 
 async def test_a_lagging_replica_is_taken_out_its_reads_served_by_the_primary_and_it_returns(servers, caplog):
