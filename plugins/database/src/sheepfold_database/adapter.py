@@ -122,26 +122,35 @@ class SqlDatabase:
         answers: SQLAlchemy then closes the connection politely (for up to
         2 s), and that is left to finish in the background.
         """
+        await self.probe("SELECT 1")
+
+    async def probe(self, statement: str) -> tuple[Any, ...] | None:
+        """Run ``statement`` on the probe connection, as :meth:`ping` does; its first row (None: no row).
+
+        For checks that must not take a connection from the pool (a replica's
+        lag): the same connection, the same ``health_timeout``.
+        """
         # The check reports through `answered`, so the caller stops waiting at the timeout while the
         # check (cancelled) ends in the background; a failure it meets then is only a debug line.
-        answered: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        check = self.tasks.spawn(self._select_one(answered), name="sheepfold-database-ping")
+        answered: asyncio.Future[tuple[Any, ...] | None] = asyncio.get_running_loop().create_future()
+        check = self.tasks.spawn(self._first_row(statement, answered), name="sheepfold-database-ping")
         try:
-            await asyncio.wait_for(answered, self.settings.health_timeout)
+            return await asyncio.wait_for(answered, self.settings.health_timeout)
         except BaseException:
             check.cancel()
             raise
 
-    async def _select_one(self, answered: asyncio.Future[None]) -> None:
+    async def _first_row(self, statement: str, answered: asyncio.Future[tuple[Any, ...] | None]) -> None:
         try:
             async with self._probe.connect() as connection:
-                await connection.exec_driver_sql("SELECT 1")
+                row = (await connection.exec_driver_sql(statement)).first()
+            first = None if row is None else tuple(row)
         except Exception as error:
             if not answered.done():
                 answered.set_exception(error)
         else:
             if not answered.done():
-                answered.set_result(None)
+                answered.set_result(first)
 
     async def start(self) -> None:
         """Check that the database answers; log (never raise) when it does not, so the app still starts."""

@@ -65,6 +65,19 @@ def not_now_reason(error: BaseException) -> str | None:
     return None
 
 
+def unavailable_reason(error: BaseException) -> str | None:
+    """:func:`not_now_reason`, or ``connection_lost`` for a connection SQLAlchemy found unusable; None: a bug.
+
+    Unusable: SQLAlchemy invalidated the connection, or the driver's error is
+    an ``OperationalError`` or ``InterfaceError``.
+    """
+    reason = not_now_reason(error)
+    lost = isinstance(error, DBAPIError) and (
+        error.connection_invalidated or isinstance(error, (OperationalError, InterfaceError))
+    )
+    return "connection_lost" if reason is None and lost else reason
+
+
 def as_unavailable(error: Exception) -> Exception:
     """``error`` as a :class:`DatabaseUnavailable` when it means "not now" (raise it ``from error``), else itself."""
     if isinstance(error, DatabaseUnavailable):
@@ -132,9 +145,7 @@ def install_error_handlers(app: Application, settings: DatabaseSettings, registr
         if getattr(error.orig, "sqlstate", None) == _QUERY_CANCELED:
             detail = f"The database did not answer within statement_timeout ({settings.statement_timeout:g} s)."
             return unavailable(request, "statement_timeout", detail, error)
-        reason = not_now_reason(error)
-        if reason is None and (error.connection_invalidated or isinstance(error, (OperationalError, InterfaceError))):
-            reason = "connection_lost"
+        reason = unavailable_reason(error)
         if reason is not None:
             return unavailable(request, reason, _DETAILS.get(reason, _UNAVAILABLE), error)
         return await app.handle_internal_server_error(request, error)

@@ -10,6 +10,7 @@ from blacksheep import Request, Response
 from rodi import ActivationScope
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from sheepfold_database.routing import ReadOnlySession
 from sheepfold_database.statements import StatementWatch
 
 Handler = Callable[[Request], Awaitable[Response]]
@@ -17,13 +18,14 @@ logger = logging.getLogger("sheepfold.database")
 
 
 def request_database_context(watch: StatementWatch | None) -> Callable[[Request, Handler], Awaitable[Response]]:
-    """A middleware that gives each request one DI scope, counts its statements, and closes its session.
+    """A middleware that gives each request one DI scope, counts its statements, and closes its sessions.
 
     rodi keeps a scoped service (the ``AsyncSession`` a handler declares) in
     the request's activation scope; BlackSheep makes one per resolution
     unless ``request._di_scope`` is set, so this middleware sets it (or uses
     the one ``di_scope_middleware`` set) and, after the handler, closes the
-    session it finds there. Closing an uncommitted session rolls it back.
+    sessions it finds there (the ``AsyncSession``, the ``ReadOnlySession``).
+    Closing an uncommitted session rolls it back.
     """
 
     async def middleware(request: Request, handler: Handler) -> Response:
@@ -43,6 +45,9 @@ def request_database_context(watch: StatementWatch | None) -> Callable[[Request,
             session: AsyncSession | None = services.get(AsyncSession)
             if session is not None:
                 await _close(session)
+            read_only: ReadOnlySession | None = services.get(ReadOnlySession)
+            if read_only is not None:
+                await _close(read_only)
             if own_scope:
                 scope.dispose()  # type: ignore[no-untyped-call]  # unannotated in rodi
 

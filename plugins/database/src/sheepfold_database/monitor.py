@@ -26,6 +26,41 @@ class PoolAlert(IntEnum):
     ERROR = logging.ERROR
 
 
+#: What a pool monitor publishes as gauges, by figure: the keys of :meth:`PoolMonitor.report` they show.
+_GAUGES = (
+    ("size", "Connections the pool keeps open (database.pool_size)."),
+    ("max_overflow", "Connections the pool may open beyond its size (database.max_overflow)."),
+    ("checked_out", "Connections in use at the last sample."),
+    ("overflow", "Connections open beyond the pool's size at the last sample."),
+    ("waiting", "Callers waiting for a connection at the last sample."),
+    ("use_percent", "Share of size + max_overflow in use at the last sample."),
+    ("peak_use_percent", "Highest share of size + max_overflow in use during the last interval."),
+    ("average_use_percent", "Time-weighted average share in use over database.monitor.window."),
+    ("peak_checked_out", "Most connections in use at once since the app started."),
+)
+
+
+class PoolMetrics:
+    """The gauges ``<prefix>_<figure>`` and the counter ``<prefix>_alerts_total{level}`` pool monitors set.
+
+    The primary's monitor makes its own, unlabelled. The monitors of several
+    pools share one made with a ``label`` name (the replicas':
+    ``sheepfold_database_replica_pool_*{replica}``), which comes before
+    ``level`` in the counter's labels.
+    """
+
+    def __init__(
+        self, registry: CollectorRegistry, *, prefix: str = "sheepfold_database_pool", label: str | None = None
+    ) -> None:
+        labels = [label] if label else []
+        self.gauges = {
+            name: Gauge(f"{prefix}_{name}", help_text, labels, registry=registry) for name, help_text in _GAUGES
+        }
+        self.alerts = Counter(
+            f"{prefix}_alerts", "Pool alerts raised, by level.", [*labels, "level"], registry=registry
+        )
+
+
 class PoolMonitor:
     """Watches one :class:`SqlDatabase`'s pool.
 
@@ -43,6 +78,11 @@ class PoolMonitor:
     pool's own integral of connections in use, not from samples) at or above
     ``error_percent``. ``/health`` says ``degraded`` only then. :meth:`report`
     is what both ``/health`` and the gauges show.
+
+    Without ``metrics`` the gauges are the primary's own
+    (``sheepfold_database_pool_*``); the monitors of several pools (the
+    replicas) share one :class:`PoolMetrics` made with a label, each setting
+    the series of its ``label``. ``name`` is how its log lines call the pool.
     """
 
     def __init__(
@@ -55,6 +95,9 @@ class PoolMonitor:
         error_percent: float,
         window: float = 60.0,
         alerts: bool = True,
+        metrics: PoolMetrics | None = None,
+        label: str = "",
+        name: str = "database pool",
     ) -> None:
         self.database = database
         self.interval = interval
@@ -70,23 +113,12 @@ class PoolMonitor:
         self.alert_reason = ""
         self._waiting_alerted = False
         self._rounds = PeriodicTask(self._round, interval, name="sheepfold-database-pool-monitor", logger=logger)
-        self._gauges = {
-            name: Gauge(f"sheepfold_database_pool_{name}", help_text, registry=registry)
-            for name, help_text in (
-                ("size", "Connections the pool keeps open (database.pool_size)."),
-                ("max_overflow", "Connections the pool may open beyond its size (database.max_overflow)."),
-                ("checked_out", "Connections in use at the last sample."),
-                ("overflow", "Connections open beyond the pool's size at the last sample."),
-                ("waiting", "Callers waiting for a connection at the last sample."),
-                ("use_percent", "Share of size + max_overflow in use at the last sample."),
-                ("peak_use_percent", "Highest share of size + max_overflow in use during the last interval."),
-                ("average_use_percent", "Time-weighted average share in use over database.monitor.window."),
-                ("peak_checked_out", "Most connections in use at once since the app started."),
-            )
-        }
-        self._alerts = Counter(
-            "sheepfold_database_pool_alerts", "Pool alerts raised, by level.", ["level"], registry=registry
-        )
+        metrics = metrics if metrics is not None else PoolMetrics(registry)
+        # A shared family (several pools, one label each) is set through this pool's own series.
+        self._gauges = {name: gauge.labels(label) if label else gauge for name, gauge in metrics.gauges.items()}
+        self._alerts = metrics.alerts
+        self._alert_labels = (label,) if label else ()
+        self.name = name
 
     def start(self, tasks: BackgroundTasks) -> None:
         """Sample once now and then every ``interval`` seconds, until :meth:`stop`."""
@@ -194,7 +226,7 @@ class PoolMonitor:
         previous = self.alert
         self.alert, self.alert_reason, self._waiting_alerted = level, reason, waited
         if level is PoolAlert.OK:
-            logger.info("database pool back to normal use: %s (was %s)", reason, previous.name)
+            logger.info("%s back to normal use: %s (was %s)", self.name, reason, previous.name)
             return
-        self._alerts.labels(level.name.lower()).inc()
-        logger.log(level.value, "database pool %s: %s", level.name.lower(), reason)
+        self._alerts.labels(*self._alert_labels, level.name.lower()).inc()
+        logger.log(level.value, "%s %s: %s", self.name, level.name.lower(), reason)

@@ -1,5 +1,5 @@
 """The plugin's hooks: ``[database]`` settings, the engine and sessions as services, the pool monitor,
-the N+1 watch, ``/health``, and the ``sheepfold db`` commands."""
+the N+1 watch, read replicas and read-only sessions, ``/health``, and the ``sheepfold db`` commands."""
 
 from __future__ import annotations
 
@@ -21,13 +21,17 @@ from sheepfold_database.health import database_health
 from sheepfold_database.middleware import request_database_context
 from sheepfold_database.migrations import Migrations
 from sheepfold_database.monitor import PoolMonitor
+from sheepfold_database.read_router import ReadRouter
+from sheepfold_database.replica_health import ReplicaWatch
+from sheepfold_database.replica_settings import ReplicationSettings, replica_validators
+from sheepfold_database.replicas import ReplicaSet
 from sheepfold_database.settings import DatabaseSettings, settings_validators
 from sheepfold_database.statements import StatementWatch
 
 
 @hookimpl
 def sheepfold_settings_validators() -> list[Validator]:
-    return settings_validators()
+    return [*settings_validators(), *replica_validators()]
 
 
 @hookimpl
@@ -52,6 +56,25 @@ def sheepfold_configure_app(app: Application, platform: Platform) -> None:
         platform.provide(StatementWatch, watch)
     app.middlewares.append(request_database_context(watch), MiddlewareCategory.BUSINESS)
     install_error_handlers(app, settings, platform.metrics.registry)
+    _configure_reads(app, platform, database, watch)
+
+
+def _configure_reads(app: Application, platform: Platform, database: SqlDatabase, watch: StatementWatch | None) -> None:
+    """Read-only sessions (``session: ReadOnlySession``), the replicas they may read from, and their watch."""
+    replication = ReplicationSettings.from_settings(platform.settings)
+    replicas = None
+    if replication.replicas:
+        registry = platform.metrics.registry
+        replicas = ReplicaSet.build(database.settings, replication.replicas, tasks=platform.tasks, registry=registry)
+        platform.provide(ReplicaSet, replicas)
+        platform.provide(ReplicaWatch, ReplicaWatch(replicas, database.settings, replication, registry))
+        if watch is not None:
+            for replica in replicas.replicas:
+                watch.listen(replica.database.engine)
+    router = ReadRouter(database, replicas, replication.read_your_writes, platform)
+    platform.provide(ReadRouter, router)
+    if replicas is not None:  # without replicas every read is on the primary: no write to track
+        app.middlewares.append(router.middleware(), MiddlewareCategory.BUSINESS)
 
 
 @hookimpl
@@ -73,11 +96,16 @@ async def sheepfold_startup(app: Application, platform: Platform) -> None:
     )
     platform.provide(PoolMonitor, monitor)
     monitor.start(platform.tasks)
+    replica_watch = platform.find(ReplicaWatch)
+    if replica_watch is not None:
+        await replica_watch.start(platform.tasks)
 
 
 @hookimpl
 async def sheepfold_health(platform: Platform) -> ComponentHealth:
-    return await database_health(platform.require(SqlDatabase), platform.find(PoolMonitor))
+    health = await database_health(platform.require(SqlDatabase), platform.find(PoolMonitor))
+    replica_watch = platform.find(ReplicaWatch)
+    return replica_watch.add_to(health) if replica_watch is not None else health
 
 
 @hookimpl
@@ -91,9 +119,18 @@ async def sheepfold_shutdown(app: Application, platform: Platform) -> None:
     monitor = platform.find(PoolMonitor)
     if monitor is not None:
         await monitor.stop()
+    replica_watch = platform.find(ReplicaWatch)
+    if replica_watch is not None:
+        await replica_watch.stop()
     watch = platform.find(StatementWatch)
     if watch is not None:
         watch.close()
+    router = platform.find(ReadRouter)
+    if router is not None:
+        router.close()
+    replicas = platform.find(ReplicaSet)
+    if replicas is not None:
+        await replicas.close()
     await platform.require(SqlDatabase).close()
 
 

@@ -58,17 +58,23 @@ class StatementWatch:
     def __init__(self, engine: AsyncEngine, router: Router, registry: CollectorRegistry, *, threshold: int) -> None:
         self.threshold = threshold
         self._router = router
-        self._engine = engine
+        self._engines: list[AsyncEngine] = []
         self._detections = Counter(
             "sheepfold_database_n_plus_one",
             "Requests that ran one statement shape more than database.n_plus_one_threshold times, by route.",
             ["route"],
             registry=registry,
         )
+        self.listen(engine)
+
+    def listen(self, engine: AsyncEngine) -> None:
+        """Count the statements of ``engine`` too (a replica's), with the same threshold and metric."""
         event.listen(engine.sync_engine, "before_cursor_execute", self._count)
+        self._engines.append(engine)
 
     def close(self) -> None:
-        event.remove(self._engine.sync_engine, "before_cursor_execute", self._count)
+        for engine in self._engines:
+            event.remove(engine.sync_engine, "before_cursor_execute", self._count)
 
     def begin(self, request: Request) -> Token[RequestStatements | None]:
         """Start counting for ``request`` (the middleware calls it); pass the token to :meth:`end`."""
