@@ -19,6 +19,7 @@ from sheepfold.http.admin import AdminGuard, admin_problems, unguarded_admin_rou
 from sheepfold.http.body_limit import BODILESS_METHODS, limited_receive
 from sheepfold.identity import IdentityResolver
 from sheepfold.metrics import PlatformMetrics
+from sheepfold.multiprocess import shared_directory
 from sheepfold.platform import Platform
 from sheepfold.plugins import PluginHost
 from sheepfold.providers import ProviderRegistry
@@ -97,7 +98,7 @@ def create_app(
         disabled=disabled,
     )
     app = PlatformApplication(router=Router(), services=Container())
-    platform = Platform(app=app, settings=loaded, plugins=host, metrics=PlatformMetrics())
+    platform = Platform(app=app, settings=loaded, plugins=host, metrics=PlatformMetrics(shared_directory()))
     answers = host.call_each("sheepfold_settings_validators", platform=platform)
     validators = [validator for _plugin, plugin_validators in answers for validator in plugin_validators or ()]
     normalise_names(loaded, validators)
@@ -124,7 +125,7 @@ def create_app(
         # An adapter refused settings the validators already reported: the report says why.
     cache = platform.find(Cache)
     if cache is not None:
-        platform.provide(CacheAside, CacheAside(cache))
+        platform.provide(CacheAside, CacheAside(cache, metrics=platform.metrics))
 
     # Load order: every plugin configures the app (and provides its services) before any adds routes.
     host.call_collecting("sheepfold_configure_app", problems, app=app, platform=platform)

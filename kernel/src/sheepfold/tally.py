@@ -7,14 +7,19 @@ handled on one event loop thread, so a plain integer is enough: these
 collectors keep plain tallies and turn them into metric families only when
 ``/metrics`` is scraped. Use them from the event loop only; anything counted
 from other threads belongs in a ``prometheus_client`` metric.
+
+Where worker processes share their metrics (:mod:`sheepfold.multiprocess`),
+``share()`` copies the tallies into prometheus_client's files of this
+process, every second or so rather than per event.
 """
 
 from __future__ import annotations
 
 from bisect import bisect_left
 from collections.abc import Hashable, Iterable, Iterator, Sequence
+from typing import Any
 
-from prometheus_client import Histogram
+from prometheus_client import Histogram, values
 from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import Collector, CollectorRegistry
 from prometheus_client.utils import floatToGoString
@@ -32,6 +37,7 @@ class TallyCounter(Collector):
         self.documentation = documentation
         self.labels = list(labels)
         self._counts: dict[tuple[Hashable, ...], int] = {}
+        self._shared: dict[tuple[Hashable, ...], Any] = {}
         registry.register(self)
 
     def inc(self, *label_values: Hashable) -> None:
@@ -43,13 +49,23 @@ class TallyCounter(Collector):
         """How many events of ``label_values`` were counted."""
         return self._counts.get(label_values, 0)
 
+    def share(self) -> None:
+        """Copy the counts into this process's metric files (prometheus_client's multiprocess mode)."""
+        for label_values, count in self._counts.items():
+            shared = self._shared.get(label_values)
+            if shared is None:
+                shared = self._shared[label_values] = values.ValueClass(
+                    "counter", self.name, f"{self.name}_total", self.labels, _texts(label_values), self.documentation
+                )
+            shared.set(count)
+
     def describe(self) -> Iterable[CounterMetricFamily]:
         return [CounterMetricFamily(self.name, self.documentation, labels=self.labels)]
 
     def collect(self) -> Iterator[CounterMetricFamily]:
         family = CounterMetricFamily(self.name, self.documentation, labels=self.labels)
         for label_values, count in sorted(self._counts.items(), key=_as_text):
-            family.add_metric([str(value) for value in label_values], count)
+            family.add_metric(_texts(label_values), count)
         yield family
 
 
@@ -72,6 +88,7 @@ class TallyHistogram(Collector):
             self.bounds.append(float("inf"))
         # Per label values: the count in each bucket (not cumulative), then the sum of the amounts.
         self._series: dict[tuple[Hashable, ...], list[float]] = {}
+        self._shared: dict[tuple[Hashable, ...], list[Any]] = {}
         registry.register(self)
 
     def observe(self, amount: float, *label_values: Hashable) -> None:
@@ -81,6 +98,32 @@ class TallyHistogram(Collector):
             series = self._series[label_values] = [0] * (len(self.bounds) + 1)
         series[bisect_left(self.bounds, amount)] += 1
         series[-1] += amount
+
+    def share(self) -> None:
+        """Copy each bucket's count (not cumulative, as prometheus_client keeps them) and the sums into this
+        process's metric files."""
+        for label_values, series in self._series.items():
+            shared = self._shared.get(label_values)
+            if shared is None:
+                texts = _texts(label_values)
+                shared = self._shared[label_values] = [
+                    *(
+                        values.ValueClass(
+                            "histogram",
+                            self.name,
+                            f"{self.name}_bucket",
+                            [*self.labels, "le"],
+                            [*texts, floatToGoString(bound)],  # type: ignore[no-untyped-call]  # unannotated
+                            self.documentation,
+                        )
+                        for bound in self.bounds
+                    ),
+                    values.ValueClass(
+                        "histogram", self.name, f"{self.name}_sum", self.labels, texts, self.documentation
+                    ),
+                ]
+            for value, amount in zip(shared, series, strict=True):
+                value.set(amount)
 
     def describe(self) -> Iterable[HistogramMetricFamily]:
         return [HistogramMetricFamily(self.name, self.documentation, labels=self.labels)]
@@ -93,9 +136,13 @@ class TallyHistogram(Collector):
             for bound, count in zip(self.bounds, series, strict=False):
                 cumulative += count
                 buckets.append((floatToGoString(bound), cumulative))  # type: ignore[no-untyped-call]  # unannotated in prometheus_client
-            family.add_metric([str(value) for value in label_values], buckets, series[-1])
+            family.add_metric(_texts(label_values), buckets, series[-1])
         yield family
 
 
+def _texts(label_values: tuple[Hashable, ...]) -> list[str]:
+    return [str(value) for value in label_values]
+
+
 def _as_text(item: tuple[tuple[Hashable, ...], object]) -> list[str]:
-    return [str(value) for value in item[0]]
+    return _texts(item[0])

@@ -13,6 +13,7 @@ import click
 
 from sheepfold.errors import SheepfoldError
 from sheepfold.jobs import Jobs
+from sheepfold.logs import configure_logging
 from sheepfold.platform import Platform
 from sheepfold_jobs.runner import worker_pool
 
@@ -42,6 +43,7 @@ def worker(queues: tuple[str, ...]) -> None:
     """Run job workers for the arq backend until SIGTERM or SIGINT (running jobs get jobs.worker.shutdown_grace)."""
 
     async def serve(platform: Platform) -> None:
+        configure_logging(platform.settings.get("logging.format"))
         pool = worker_pool(platform, list(queues) or None)
         if pool is None:
             raise click.ClickException("sheepfold worker needs jobs.backend = 'arq'")
