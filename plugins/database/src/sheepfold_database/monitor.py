@@ -69,8 +69,15 @@ class PoolMonitor:
         self.alert_reason = ""
         self._waiting_alerted = False
         self._rounds = PeriodicTask(self._round, interval, name="sheepfold-database-pool-monitor", logger=logger)
+        # With --workers N each worker has its own pool: connections add up; a share of one pool does not,
+        # the worst worker's is what matters.
         self._gauges = {
-            name: Gauge(f"sheepfold_database_pool_{name}", help_text, registry=registry)
+            name: Gauge(
+                f"sheepfold_database_pool_{name}",
+                help_text,
+                registry=registry,
+                multiprocess_mode="livemax" if "percent" in name or name.startswith("peak") else "livesum",
+            )
             for name, help_text in (
                 ("size", "Connections the pool keeps open (database.pool_size)."),
                 ("max_overflow", "Connections the pool may open beyond its size (database.max_overflow)."),
