@@ -15,7 +15,7 @@ from sheepfold.logs import JsonLogFormatter
 from sheepfold.testing.apps import started_app
 from tests.kernel.plugins_for_tests import plugin
 
-GENERATED = re.compile(r"[0-9a-f]{32}")
+GENERATED = re.compile(r"[0-9a-f]{17,32}")  # 16 random hex digits, then a counter
 logger = logging.getLogger("sheepfold.tests.request_id")
 
 

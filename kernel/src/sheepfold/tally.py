@@ -16,6 +16,7 @@ process, every second or so rather than per event.
 from __future__ import annotations
 
 from bisect import bisect_left
+from collections import defaultdict
 from collections.abc import Hashable, Iterable, Iterator, Sequence
 from typing import Any
 
@@ -30,28 +31,30 @@ class TallyCounter(Collector):
 
     Label values may be any objects (an ``int`` status code, say); they are
     turned into strings when the metric is collected, not per increment.
+    Where even a call costs too much (the kernel's request middleware), add
+    to :attr:`counts` directly: ``counts[(method, status)] += 1``.
     """
 
     def __init__(self, name: str, documentation: str, labels: Sequence[str], registry: CollectorRegistry) -> None:
         self.name = name
         self.documentation = documentation
         self.labels = list(labels)
-        self._counts: dict[tuple[Hashable, ...], int] = {}
+        #: The count of each tuple of label values (one per label, in order).
+        self.counts: defaultdict[tuple[Hashable, ...], int] = defaultdict(int)
         self._shared: dict[tuple[Hashable, ...], Any] = {}
         registry.register(self)
 
     def inc(self, *label_values: Hashable) -> None:
         """Count one event of ``label_values`` (one per label, in order)."""
-        counts = self._counts
-        counts[label_values] = counts.get(label_values, 0) + 1
+        self.counts[label_values] += 1
 
     def value(self, *label_values: Hashable) -> int:
         """How many events of ``label_values`` were counted."""
-        return self._counts.get(label_values, 0)
+        return self.counts.get(label_values, 0)
 
     def share(self) -> None:
         """Copy the counts into this process's metric files (prometheus_client's multiprocess mode)."""
-        for label_values, count in self._counts.items():
+        for label_values, count in self.counts.items():
             shared = self._shared.get(label_values)
             if shared is None:
                 shared = self._shared[label_values] = values.ValueClass(
@@ -64,7 +67,7 @@ class TallyCounter(Collector):
 
     def collect(self) -> Iterator[CounterMetricFamily]:
         family = CounterMetricFamily(self.name, self.documentation, labels=self.labels)
-        for label_values, count in sorted(self._counts.items(), key=_as_text):
+        for label_values, count in sorted(self.counts.items(), key=_as_text):
             family.add_metric(_texts(label_values), count)
         yield family
 
@@ -93,11 +96,18 @@ class TallyHistogram(Collector):
 
     def observe(self, amount: float, *label_values: Hashable) -> None:
         """Record one ``amount`` (seconds, bytes...) under ``label_values``."""
+        series = self.series_of(*label_values)
+        series[bisect_left(self.bounds, amount)] += 1
+        series[-1] += amount
+
+    def series_of(self, *label_values: Hashable) -> list[float]:
+        """The series of ``label_values``: the count in each bucket of :attr:`bounds` (not cumulative), then the
+        sum of the amounts. Where even a call per event costs too much (the kernel's request middleware), keep it
+        and do what :meth:`observe` does inline."""
         series = self._series.get(label_values)
         if series is None:
             series = self._series[label_values] = [0] * (len(self.bounds) + 1)
-        series[bisect_left(self.bounds, amount)] += 1
-        series[-1] += amount
+        return series
 
     def share(self) -> None:
         """Copy each bucket's count (not cumulative, as prometheus_client keeps them) and the sums into this

@@ -13,7 +13,7 @@ from sheepfold.hookspecs import hookimpl
 from sheepfold.http.admin import AdminGuard, AdminGuardMiddleware
 from sheepfold.http.health import add_health_routes
 from sheepfold.http.introspection import add_introspection_routes
-from sheepfold.http.observation import observe_requests
+from sheepfold.http.observation import RequestObserver
 from sheepfold.http.openapi import PlatformOpenAPI
 from sheepfold.http.problems import install_problem_handlers
 from sheepfold.http.request_id import RequestIds, parse_networks
@@ -70,7 +70,10 @@ def sheepfold_configure_app(app: Application, platform: Platform) -> None:
     set_log_instance(platform.instance_id)
     install_problem_handlers(app)
     request_ids = RequestIds(platform.settings.get("request_id.trusted_proxies"))
-    app.middlewares.append(observe_requests(platform.metrics, request_ids, app), MiddlewareCategory.INIT, _OUTERMOST)
+    observer = RequestObserver(
+        platform.metrics, request_ids, app, max_body_size=platform.settings.get("http.max_body_size")
+    )
+    app.middlewares.append(observer, MiddlewareCategory.INIT, _OUTERMOST)
     # First of the authorisation middleware: an admin route refused here is never rate-limited or run.
     app.middlewares.append(AdminGuardMiddleware(platform.require(AdminGuard), platform), MiddlewareCategory.AUTHZ)
     if platform.settings.get("http.openapi"):

@@ -24,20 +24,28 @@ from blacksheep import Request
 #: The header a request id is read from (when the peer is trusted) and echoed in.
 REQUEST_ID_HEADER = b"x-request-id"
 #: What an offered id may be: 1 to 128 characters of letters, digits and ``-_.:+/=@``. Anything else
-#: (too long, spaces, quotes, control characters) is replaced by a generated id, never echoed.
-VALID_REQUEST_ID = re.compile(r"[A-Za-z0-9\-_.:+/=@]{1,128}")
+#: (too long, spaces, quotes, control characters, non-ASCII) is replaced by a generated id, never echoed.
+VALID_REQUEST_ID = re.compile(rb"[A-Za-z0-9\-_.:+/=@]{1,128}")
 
-_current: ContextVar[str | None] = ContextVar("sheepfold_request_id", default=None)
+#: The id of the request being handled, as the bytes of its header (set by the kernel's middleware; read it with
+#: :func:`current_request_id`). Bytes, so that the request path neither encodes nor decodes it.
+request_id_var: ContextVar[bytes | None] = ContextVar("sheepfold_request_id", default=None)
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 def current_request_id() -> str | None:
     """The id of the request being handled in this context, or None outside a request."""
-    return _current.get()
+    value = request_id_var.get()
+    return None if value is None else value.decode("ascii")
 
 
-class _Generator:
-    """32 hex digits: 16 random per process, then a counter. Unique without a system call per request."""
+class RequestIdGenerator:
+    """Request ids: 16 random hex digits per process, then a counter in hex. Unique without a system call.
+
+    The kernel's middleware reads :attr:`prefix` and :attr:`counter` itself
+    (``prefix + b"%x" % next(counter)``), which costs a request less than a
+    call; :meth:`new` is the same for everyone else. Not secret.
+    """
 
     def __init__(self) -> None:
         self.reseed()
@@ -45,15 +53,13 @@ class _Generator:
         os.register_at_fork(after_in_child=self.reseed)
 
     def reseed(self) -> None:
-        self.prefix = secrets.token_hex(8)
+        """A new random prefix, and the counter from zero."""
+        self.prefix = secrets.token_hex(8).encode()
         self.counter = itertools.count()
 
-    def __call__(self) -> str:
-        return f"{self.prefix}{next(self.counter):016x}"
-
-
-new_request_id = _Generator()
-"""A fresh request id (``"3f9c0a6b1e2d4c5f000000000000002a"``); unique across processes, not secret."""
+    def new(self) -> bytes:
+        """A fresh id (``b"3f9c0a6b1e2d4c5f2a"``)."""
+        return self.prefix + b"%x" % next(self.counter)
 
 
 def parse_networks(values: Iterable[str]) -> tuple[IPNetwork, ...]:
@@ -72,20 +78,23 @@ class RequestIds:
 
     def __init__(self, trusted_proxies: Iterable[str] = ()) -> None:
         self.trusted = parse_networks(trusted_proxies)
+        self.generator = RequestIdGenerator()
         self._is_trusted = functools.lru_cache(maxsize=4096)(self._in_trusted)
 
-    def assign(self, request: Request) -> str:
-        """The id of ``request``, now also :func:`current_request_id` in this context."""
-        request_id = None
-        if self.trusted:
-            offered = request.get_first_header(REQUEST_ID_HEADER)
-            if offered is not None and self._is_trusted(request.client_ip):
-                text = offered.decode("latin-1")
-                if VALID_REQUEST_ID.fullmatch(text):
-                    request_id = text
-        if request_id is None:
-            request_id = new_request_id()
-        _current.set(request_id)
+    def offered(self, request: Request) -> bytes | None:
+        """The valid ``X-Request-ID`` of ``request`` when its peer is trusted, else None."""
+        offered = request.get_first_header(REQUEST_ID_HEADER)
+        if offered is not None and self._is_trusted(request.client_ip) and VALID_REQUEST_ID.fullmatch(offered):
+            return offered
+        return None
+
+    def assign(self, request: Request) -> bytes:
+        """The id of ``request`` (:meth:`offered`, else new), now also :func:`current_request_id` here.
+
+        The kernel's middleware does the same inline.
+        """
+        request_id = (self.offered(request) if self.trusted else None) or self.generator.new()
+        request_id_var.set(request_id)
         return request_id
 
     def _in_trusted(self, peer: str) -> bool:
