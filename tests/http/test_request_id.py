@@ -5,12 +5,14 @@ from __future__ import annotations
 import io
 import json
 import logging
+import os
 import re
 
 import pytest
 from blacksheep import Response, text
 
 from sheepfold import SettingsError, create_app, current_request_id, problem
+from sheepfold.http.request_id import RequestIdGenerator
 from sheepfold.logs import JsonLogFormatter
 from sheepfold.testing.apps import started_app
 from tests.kernel.plugins_for_tests import plugin
@@ -116,3 +118,19 @@ def test_trusted_proxies_must_be_networks():
         create_app({"request_id": {"trusted_proxies": ["10.0.0.0/8", "not-a-network"]}}, load_entry_points=False)
     with pytest.raises(SettingsError, match=r"request_id\.trusted_proxies"):
         create_app({"request_id": {"trusted_proxies": "10.0.0.0/8"}}, load_entry_points=False)
+
+
+def test_generated_ids_are_unique_and_a_forked_child_gets_ids_of_its_own():
+    generator = RequestIdGenerator()
+    ids = {generator.new() for _ in range(1000)}
+    assert len(ids) == 1000
+    reader, writer = os.pipe()
+    child = os.fork()
+    if child == 0:  # the child: write one id and leave at once
+        os.write(writer, generator.new())
+        os._exit(0)
+    os.close(writer)
+    os.waitpid(child, 0)
+    from_child = os.read(reader, 64)
+    os.close(reader)
+    assert from_child[:16] != generator.new()[:16]  # another prefix, so no id of the parent's repeats

@@ -36,7 +36,7 @@ class PlatformMetrics:
     how worker processes' values add up (``multiprocess_mode``: ``livesum``,
     ``livemax``, ``livemin``), for when they share their metrics.
 
-    ``shared_directory`` (:func:`sheepfold.multiprocess.shared_directory`):
+    ``shared_directory`` (``sheepfold.multiprocess.shared_directory()``):
     where the worker processes of this instance share their metrics; then
     :meth:`render` reports them all, added up. None: this process's only.
     """

@@ -8,7 +8,7 @@ collectors keep plain tallies and turn them into metric families only when
 ``/metrics`` is scraped. Use them from the event loop only; anything counted
 from other threads belongs in a ``prometheus_client`` metric.
 
-Where worker processes share their metrics (:mod:`sheepfold.multiprocess`),
+Where worker processes share their metrics (``sheepfold.multiprocess``),
 ``share()`` copies the tallies into prometheus_client's files of this
 process, every second or so rather than per event.
 """

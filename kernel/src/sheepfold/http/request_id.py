@@ -73,7 +73,9 @@ class RequestIds:
     ``trusted_proxies`` (``request_id.trusted_proxies``) are the networks whose
     peers may name the id; an empty tuple (the default) trusts no one, and the
     header is then not even read. An offered id that does not match
-    :data:`VALID_REQUEST_ID` is replaced by a generated one.
+    :data:`VALID_REQUEST_ID` is replaced by one from :attr:`generator`. The
+    kernel's request observer asks :meth:`offered`, generates, and sets
+    :data:`request_id_var`.
     """
 
     def __init__(self, trusted_proxies: Iterable[str] = ()) -> None:
@@ -87,15 +89,6 @@ class RequestIds:
         if offered is not None and self._is_trusted(request.client_ip) and VALID_REQUEST_ID.fullmatch(offered):
             return offered
         return None
-
-    def assign(self, request: Request) -> bytes:
-        """The id of ``request`` (:meth:`offered`, else new), now also :func:`current_request_id` here.
-
-        The kernel's middleware does the same inline.
-        """
-        request_id = (self.offered(request) if self.trusted else None) or self.generator.new()
-        request_id_var.set(request_id)
-        return request_id
 
     def _in_trusted(self, peer: str) -> bool:
         try:
