@@ -112,13 +112,20 @@ def logging_config(log_format: str, level: str) -> dict[str, Any] | None:
     }
 
 
+#: The lines of a command's ``"text"`` logging (not ``serve``'s, which are uvicorn's).
+TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
 def configure_logging(log_format: str, level: str = "info") -> None:
     """Set up this process's logging for ``log_format`` (``logging.format``) once, at a command's start.
 
-    ``sheepfold serve`` hands the same configuration to uvicorn, which applies
-    it in every worker; a plugin's long-running command (``sheepfold
-    worker``) calls this. Does nothing for ``"text"``.
+    For a plugin's long-running command (``sheepfold worker``): ``"json"`` as
+    :func:`logging_config` says (what ``sheepfold serve`` hands to uvicorn),
+    ``"text"`` one stderr handler with :data:`TEXT_FORMAT` on the root logger,
+    at ``level`` either way.
     """
     config = logging_config(log_format, level)
-    if config is not None:
+    if config is None:
+        logging.basicConfig(level=level.upper(), format=TEXT_FORMAT)
+    else:
         logging.config.dictConfig(config)
