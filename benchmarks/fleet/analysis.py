@@ -181,8 +181,8 @@ def expected_metrics(samples: list[Sample]) -> list[Expectation]:
     statuses = counter_by_label(samples, "sheepfold_http_requests_total", "status")
     total = sum(statuses.values())
     errors = sum(count for status, count in statuses.items() if status.startswith("5"))
-    hits = increase(samples, "sheepfold_response_cache_hits_total", namespace="fleet")
-    misses = increase(samples, "sheepfold_response_cache_misses_total", namespace="fleet")
+    hits = increase(samples, "sheepfold_cache_hits_total", cache="response:fleet")
+    misses = increase(samples, "sheepfold_cache_misses_total", cache="response:fleet")
     queue_times = [
         value
         for points in _series(samples, "sheepfold_jobs_queue_time_seconds", priority="high", quantile="0.95").values()
@@ -202,7 +202,7 @@ def expected_metrics(samples: list[Sample]) -> list[Expectation]:
             "cache hit rate > 70 % on cached routes",
             f"{100 * hits / (hits + misses):.1f} %" if hits + misses else "no cached requests",
             hits + misses > 0 and hits / (hits + misses) > 0.7,
-            '`sheepfold_response_cache_hits_total{namespace="fleet"}` / (hits + misses)',
+            '`sheepfold_cache_hits_total{cache="response:fleet"}` / (hits + misses)',
         ),
         Expectation(
             "queue time < 5 s for priority jobs",

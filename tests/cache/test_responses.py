@@ -179,9 +179,9 @@ async def test_hits_and_misses_are_counted_per_namespace_in_metrics(app):
         await get(app, "/me")
     await get(app, "/language", accept_language="en")
     text = await (await TestClient(app).get("/metrics", headers=ADMIN_HEADERS)).text()
-    assert 'sheepfold_response_cache_hits_total{namespace="me"} 2.0' in text
-    assert 'sheepfold_response_cache_misses_total{namespace="me"} 1.0' in text
-    assert 'sheepfold_response_cache_misses_total{namespace="language"} 1.0' in text
+    assert 'sheepfold_cache_hits_total{cache="response:me"} 2.0' in text
+    assert 'sheepfold_cache_misses_total{cache="response:me"} 1.0' in text
+    assert 'sheepfold_cache_misses_total{cache="response:language"} 1.0' in text
 
 
 class DownCache(MemoryCache):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import shutil
 import signal
@@ -156,3 +157,18 @@ async def test_a_worker_stopped_with_sigterm_hands_its_unfinished_jobs_back_at_o
             )
         finally:
             await app.stop()
+
+
+def test_a_worker_logs_json_lines_when_asked(tmp_path):
+    with RedisServer() as server:
+        settings = worker_settings(tmp_path, server.url)
+        settings.write_text(settings.read_text() + '\n[testing.logging]\nformat = "json"\n')
+        sheepfold = shutil.which("sheepfold", path=str(Path(sys.executable).parent))
+        env = {**os.environ, **ADMIN_ENV, "SHEEPFOLD_ENV": "testing", "SHEEPFOLD_SETTINGS_FILE": str(settings)}
+        with subprocess.Popen([sheepfold, "worker"], env=env, cwd=tmp_path, stderr=subprocess.PIPE) as process:
+            first = json.loads(process.stderr.readline())  # the worker pool says which queues it serves
+            process.terminate()
+            rest = process.communicate(timeout=20)[1].decode().splitlines()
+    assert first["message"] == "job workers started for queues: crash, default"
+    assert {"instance", "request_id", "trace_id", "span_id"} <= set(first)
+    assert all(isinstance(json.loads(line), dict) for line in rest if line.strip())

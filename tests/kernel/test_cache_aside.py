@@ -1,4 +1,4 @@
-"""Cache-aside: one computation per missing key, however many callers ask at once."""
+"""Cache-aside: one computation per missing key, however many callers ask at once; hits and misses counted."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ import asyncio
 
 import pytest
 
-from sheepfold.cache.aside import CacheAside
+from sheepfold.cache.aside import MAX_CACHE_NAMES, UNNAMED_CACHE, CacheAside
 from sheepfold.cache.memory import MemoryCache
+from sheepfold.metrics import PlatformMetrics
 
 
 async def test_concurrent_callers_share_one_computation():
@@ -49,3 +50,35 @@ async def test_values_are_stored_with_their_tags():
 
     await aside.get_or_compute("k", compute, tags=["user:1"])
     assert await cache.invalidate_tag("user:1") == 1
+
+
+async def test_hits_and_misses_are_counted_per_key_namespace():
+    metrics = PlatformMetrics()
+    aside = CacheAside(MemoryCache(), metrics=metrics)
+
+    async def compute():
+        return "value"
+
+    for key in ("example:a", "example:a", "example:a", "notes:1", "unnamespaced", "unnamespaced"):
+        await aside.get_or_compute(key, compute)
+    assert (metrics.cache_hits.value("example"), metrics.cache_misses.value("example")) == (2, 1)
+    assert (metrics.cache_hits.value("notes"), metrics.cache_misses.value("notes")) == (0, 1)
+    assert (metrics.cache_hits.value(UNNAMED_CACHE), metrics.cache_misses.value(UNNAMED_CACHE)) == (1, 1)
+    text = metrics.render().decode()
+    assert 'sheepfold_cache_hits_total{cache="example"} 2.0' in text
+    assert 'sheepfold_cache_misses_total{cache="example"} 1.0' in text
+
+
+async def test_namespaces_beyond_the_bound_are_counted_as_other():
+    metrics = PlatformMetrics()
+    aside = CacheAside(MemoryCache(), metrics=metrics)
+
+    async def compute():
+        return 1
+
+    for number in range(MAX_CACHE_NAMES + 10):
+        await aside.get_or_compute(f"user{number}:profile", compute)
+    assert metrics.cache_misses.value("other") == 10
+    assert metrics.cache_misses.value(f"user{MAX_CACHE_NAMES - 1}") == 1
+    await aside.get_or_compute("user0:profile", compute)  # a name already counted keeps its own label
+    assert metrics.cache_hits.value("user0") == 1

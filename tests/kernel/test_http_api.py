@@ -227,3 +227,19 @@ async def test_a_crash_is_a_500_problem_that_reveals_nothing_and_logs_the_traceb
     body = await problem_of(response, 500)
     assert "hunter2" not in str(body) and "RuntimeError" not in str(body)
     assert "hunter2" in caplog.text and "Traceback" in caplog.text
+
+
+async def test_a_handler_that_returns_nothing_is_counted_as_the_204_the_client_receives():
+    async def nothing() -> None:
+        return None
+
+    app, client = await started(
+        plugins=[plugin("nothing", sheepfold_register_routes=lambda router: router.add_get("/nothing", nothing))]
+    )
+    try:
+        response = await client.get("/nothing")
+        assert response.status == 204 and response.headers.get_first(b"x-request-id")
+        text = await (await client.get("/metrics", headers=ADMIN_HEADERS)).text()
+        assert 'sheepfold_http_requests_total{method="GET",status="204"} 1.0' in text
+    finally:
+        await app.stop()

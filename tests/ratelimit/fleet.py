@@ -1,29 +1,20 @@
 """Real ``sheepfold serve`` processes sharing one Redis, for the cross-instance proofs.
 
-Each instance is a separate process started from the installed ``sheepfold``
-command with its own settings file (``SHEEPFOLD_SETTINGS_FILE``), on a spare
-loopback port, and is stopped (SIGTERM, then SIGKILL) when the test ends.
+Each instance is a separate process (:class:`~tests.support.served_instance.ServedInstance`)
+on a spare loopback port, stopped when the test ends.
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
-import signal
-import subprocess
-import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from importlib import metadata
 from pathlib import Path
 
-import httpx
-
 from tests.support.admin import ADMIN_TOKEN
-from tests.support.ports import spare_port
+from tests.support.served_instance import ServedInstance
 
-SHEEPFOLD = str(Path(sys.executable).with_name("sheepfold"))
 #: The installed plugins these processes run; every other one is disabled, so the proof does not
 #: depend on what other plugins need (secrets, databases) to start.
 NEEDED_PLUGINS = {"ratelimit", "redis"}
@@ -70,48 +61,6 @@ token = "{ADMIN_TOKEN}"
 """
 
 
-class ServedInstance:
-    """One ``sheepfold serve`` process; ``url`` is its base URL."""
-
-    def __init__(self, settings_file: Path) -> None:
-        self.port = spare_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        environment = {
-            **os.environ,
-            "SHEEPFOLD_ENV": "testing",
-            "SHEEPFOLD_SETTINGS_FILE": str(settings_file),
-            "SHEEPFOLD_INSTANCE__ID": f"fleet-{self.port}",
-        }
-        self.process = subprocess.Popen(
-            [SHEEPFOLD, "serve", "--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning"],
-            env=environment,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
-
-    def wait_ready(self, timeout: float = 30.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"sheepfold serve exited: {self.process.stderr.read().decode()[-2000:]}")
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{self.url}/health/ready", timeout=1).status_code == 200:
-                    return
-            time.sleep(0.1)
-        raise RuntimeError(f"sheepfold serve on port {self.port} did not become ready")
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
-        if self.process.stderr is not None:
-            self.process.stderr.close()
-
-
 @contextlib.contextmanager
 def fleet(settings: str, size: int = 2) -> Iterator[list[ServedInstance]]:
     """``size`` instances serving ``settings``, ready; all stopped on exit."""
@@ -125,4 +74,4 @@ def fleet(settings: str, size: int = 2) -> Iterator[list[ServedInstance]]:
             yield instances
         finally:
             for instance in instances:
-                instance.stop()
+                instance.close()

@@ -16,9 +16,10 @@ import pytest
 import redis
 
 from sheepfold_sessions import CookieSigner
-from tests.ratelimit.fleet import ServedInstance, fleet
+from tests.ratelimit.fleet import fleet
 from tests.support.admin import ADMIN_TOKEN
 from tests.support.redis_adapters import fresh_prefix
+from tests.support.served_instance import ServedInstance
 
 COOKIE = "__Host-session"
 SECRET = "cross-instance-test-secret-0123456789abcdef"

@@ -13,6 +13,7 @@ from sheepfold.http.body_shape import Length, Pattern, Range
 from sheepfold.http.json_decoder import InvalidJSON, decode_json
 from sheepfold.http.openapi import PlatformOpenAPI, admin_docs, json_response, problem_response, route_docs
 from sheepfold.http.problems import problem
+from sheepfold.http.request_id import current_request_id
 from sheepfold.identity import Identity
 from sheepfold.jobs import Jobs
 from sheepfold.namespace import Namespace
@@ -65,6 +66,7 @@ __all__ = [
     "admin_docs",
     "admin_only",
     "create_app",
+    "current_request_id",
     "decode_json",
     "hookimpl",
     "json_response",

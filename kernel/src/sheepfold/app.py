@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any, Protocol, runtime_checkable
 
 from blacksheep import Application, Request, Router
 from blacksheep.middlewares import get_middlewares_chain
+from blacksheep.normalization import copy_special_attributes
 from dynaconf import Dynaconf
 from rodi import Container
 
@@ -16,9 +17,9 @@ from sheepfold.cache.port import Cache
 from sheepfold.capabilities import bind_capabilities
 from sheepfold.errors import PluginError, SettingsError
 from sheepfold.http.admin import AdminGuard, admin_problems, unguarded_admin_routes
-from sheepfold.http.body_limit import BODILESS_METHODS, limited_receive
 from sheepfold.identity import IdentityResolver
 from sheepfold.metrics import PlatformMetrics
+from sheepfold.multiprocess import shared_directory
 from sheepfold.platform import Platform
 from sheepfold.plugins import PluginHost
 from sheepfold.providers import ProviderRegistry
@@ -32,32 +33,52 @@ class RouteScopedMiddleware(Protocol):
     def applies_to(self, handler: Callable[..., Any]) -> bool: ...
 
 
+@runtime_checkable
+class HandlerWrapper(Protocol):
+    """A middleware that, first in a route's chain, wraps the rest of the chain itself.
+
+    BlackSheep calls each middleware through a wrapper of its own: two
+    coroutine frames per request. One that says how to wrap the next handler
+    costs one (the kernel's request observer).
+    """
+
+    def wrap(self, handler: Callable[[Request], Awaitable[Any]]) -> Callable[[Request], Awaitable[Any]]: ...
+
+
 class PlatformApplication(Application):
-    """A BlackSheep ``Application`` that knows its :class:`Platform`, limits request bodies, and leaves a
-    :class:`RouteScopedMiddleware` out of the routes it does not apply to."""
+    """A BlackSheep ``Application`` that knows its :class:`Platform`, leaves a
+    :class:`RouteScopedMiddleware` out of the routes it does not apply to, and lets a first
+    :class:`HandlerWrapper` wrap each chain itself."""
 
     platform: Platform
-    max_body_size: int
-
-    def instantiate_request(self, scope: Any, receive: Any) -> Request:
-        if scope["method"] not in BODILESS_METHODS:
-            receive = limited_receive(scope, receive, self.max_body_size)
-        return Application.instantiate_request(self, scope, receive)  # direct: super() costs per request
 
     def configure_middlewares(self) -> None:
-        # BlackSheep wraps every route in every middleware (once, at start). A middleware with nothing to
-        # do on most routes (the admin guard) would still cost each of their requests two coroutine
-        # frames, so the chains of those routes are built again without it.
+        # BlackSheep wraps every route in every middleware (once, at start). The chains are built again:
+        # without a middleware with nothing to do on most routes (the admin guard would still cost each of
+        # their requests two coroutine frames), and with the first middleware wrapping the chain itself.
         own_handlers = [(route, route.handler) for route in self.router]  # normalised, not yet chained
         Application.configure_middlewares(self)  # type: ignore[no-untyped-call]  # BlackSheep: unannotated
-        scoped = [middleware for middleware in self.middlewares if isinstance(middleware, RouteScopedMiddleware)]
+        middlewares = list(self.middlewares)
+        scoped = [middleware for middleware in middlewares if isinstance(middleware, RouteScopedMiddleware)]
         for route, handler in own_handlers:
             if route.handler is handler:
                 continue  # BlackSheep chained nothing now (no middleware, or configured before)
             skipped = [middleware for middleware in scoped if not middleware.applies_to(handler)]
-            if skipped:
-                kept = [middleware for middleware in self.middlewares if middleware not in skipped]
-                route.handler = get_middlewares_chain(kept, handler)  # type: ignore[no-untyped-call]  # unannotated
+            route.handler = _chain([middleware for middleware in middlewares if middleware not in skipped], handler)
+
+
+def _chain(middlewares: list[Any], handler: Callable[..., Any]) -> Any:
+    """BlackSheep's chain of ``middlewares`` around ``handler``, the first one wrapping it itself if it can."""
+    wraps = bool(middlewares) and isinstance(middlewares[0], HandlerWrapper)
+    inner: Callable[..., Any] = get_middlewares_chain(middlewares[1:] if wraps else middlewares, handler)  # type: ignore[no-untyped-call]  # unannotated
+    if not wraps:
+        return inner
+    chain = middlewares[0].wrap(inner)
+    # As BlackSheep marks a chain: the handler, unless it has a root of its own (a normalised handler's
+    # function, by which the OpenAPI docs know it).
+    chain.root_fn = handler
+    copy_special_attributes(inner, chain)
+    return chain
 
 
 def create_app(
@@ -97,7 +118,7 @@ def create_app(
         disabled=disabled,
     )
     app = PlatformApplication(router=Router(), services=Container())
-    platform = Platform(app=app, settings=loaded, plugins=host, metrics=PlatformMetrics())
+    platform = Platform(app=app, settings=loaded, plugins=host, metrics=PlatformMetrics(shared_directory()))
     answers = host.call_each("sheepfold_settings_validators", platform=platform)
     validators = [validator for _plugin, plugin_validators in answers for validator in plugin_validators or ()]
     normalise_names(loaded, validators)
@@ -106,7 +127,6 @@ def create_app(
     except SettingsError as error:
         problems += error.problems
     problems += admin_problems(loaded)
-    app.max_body_size = loaded.get("http.max_body_size")
     app.platform = platform
     platform.provide(Platform, platform)
     platform.provide(IdentityResolver, platform.identities)
@@ -124,7 +144,7 @@ def create_app(
         # An adapter refused settings the validators already reported: the report says why.
     cache = platform.find(Cache)
     if cache is not None:
-        platform.provide(CacheAside, CacheAside(cache))
+        platform.provide(CacheAside, CacheAside(cache, metrics=platform.metrics))
 
     # Load order: every plugin configures the app (and provides its services) before any adds routes.
     host.call_collecting("sheepfold_configure_app", problems, app=app, platform=platform)

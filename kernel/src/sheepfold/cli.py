@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from pathlib import Path
@@ -55,24 +56,33 @@ def cli() -> None:
 def serve(host: str, port: int, workers: int, log_level: str) -> None:
     """Serve the platform with uvicorn (N worker processes with --workers N)."""
     import uvicorn
+    from uvicorn.config import LOGGING_CONFIG
+
+    from sheepfold.logs import logging_config
+    from sheepfold.multiprocess import directory_for_workers
 
     # Fail here, once, with a readable message, rather than in every worker.
     settings = _create_app_or_exit().platform.settings
-    uvicorn.run(
-        "sheepfold.app:create_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_level=log_level,
-        lifespan="on",
-        # Client addresses are the platform's to judge (ratelimit.trusted_proxies): uvicorn must not
-        # rewrite them from X-Forwarded-For, which it does by default for peers on 127.0.0.1.
-        proxy_headers=False,
-        # Compressing every WebSocket message costs a fan-out about a third of its CPU and each socket a
-        # zlib context of a few hundred kB, for short JSON events that gain little: off unless asked for.
-        ws_per_message_deflate=settings.get("http.ws_per_message_deflate"),
-    )
+    # uvicorn applies it in this process and again in each worker, before the app is built.
+    log_config = logging_config(settings.get("logging.format"), log_level) or LOGGING_CONFIG
+    # With several workers, /metrics must add up all of them: they share their metrics in one directory.
+    with directory_for_workers() if workers > 1 else contextlib.nullcontext():
+        uvicorn.run(
+            "sheepfold.app:create_app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_level=log_level,
+            log_config=log_config,
+            lifespan="on",
+            # Client addresses are the platform's to judge (ratelimit.trusted_proxies): uvicorn must not
+            # rewrite them from X-Forwarded-For, which it does by default for peers on 127.0.0.1.
+            proxy_headers=False,
+            # Compressing every WebSocket message costs a fan-out about a third of its CPU and each socket a
+            # zlib context of a few hundred kB, for short JSON events that gain little: off unless asked for.
+            ws_per_message_deflate=settings.get("http.ws_per_message_deflate"),
+        )
 
 
 @cli.command()

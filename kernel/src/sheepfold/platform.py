@@ -121,6 +121,7 @@ class Platform:
     async def start(self) -> None:
         """Measure loop lag, start every capability's adapters, then call ``sheepfold_startup`` plugin by plugin."""
         self.tasks.spawn(self.loop_lag.run(on_measured=self.metrics.loop_lag.set), name="sheepfold-loop-lag")
+        self.metrics.start(self.tasks, self.settings.get("metrics.flush_interval"))
         await asyncio.gather(*(switch.start() for switch in self.capabilities.values()))
         await self.plugins.await_each("sheepfold_startup", app=self.app, platform=self)
         logger.info("sheepfold instance %s started", self.instance_id)
@@ -136,6 +137,7 @@ class Platform:
            abandoned and logged.
         3. Every capability's adapters close (nothing runs that could call them).
         4. The closers registered with :meth:`close_last` run (shared connections).
+        5. The metrics are shared a last time (with ``--workers N``), so this process's counts stay in the sum.
         """
         await self.plugins.await_each("sheepfold_shutdown", reverse=True, isolate=True, app=self.app, platform=self)
         await self.tasks.stop(self.settings.get("tasks.stop_timeout"))
@@ -150,3 +152,4 @@ class Platform:
                 await close()
             except Exception:
                 logger.exception("closing %r failed", close)
+        await self.metrics.stop()

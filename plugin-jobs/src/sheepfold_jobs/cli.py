@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import signal
 import sys
 from collections.abc import Awaitable, Callable
@@ -13,6 +14,7 @@ import click
 
 from sheepfold.errors import SheepfoldError
 from sheepfold.jobs import Jobs
+from sheepfold.logs import configure_logging
 from sheepfold.platform import Platform
 from sheepfold_jobs.runner import worker_pool
 
@@ -42,6 +44,9 @@ def worker(queues: tuple[str, ...]) -> None:
     """Run job workers for the arq backend until SIGTERM or SIGINT (running jobs get jobs.worker.shutdown_grace)."""
 
     async def serve(platform: Platform) -> None:
+        configure_logging(platform.settings.get("logging.format"))
+        # arq logs each job's start and end at INFO: thousands of lines a second from a busy worker.
+        logging.getLogger("arq").setLevel(logging.WARNING)
         pool = worker_pool(platform, list(queues) or None)
         if pool is None:
             raise click.ClickException("sheepfold worker needs jobs.backend = 'arq'")
@@ -50,7 +55,6 @@ def worker(queues: tuple[str, ...]) -> None:
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, stop.set)
         pool.start()
-        click.echo(f"sheepfold worker: serving {', '.join(pool.workers)}", err=True)
         await stop.wait()
         await pool.stop()
 

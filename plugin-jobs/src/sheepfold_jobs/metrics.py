@@ -21,9 +21,15 @@ STATES = ("waiting", "delayed", "active", "completed", "failed")
 
 
 class JobMetrics:
-    """Gauges ``sheepfold_jobs{queue,priority,state}`` and ``sheepfold_jobs_queue_time_seconds{...,quantile}``."""
+    """Gauges ``sheepfold_jobs{queue,priority,state}`` and ``sheepfold_jobs_queue_time_seconds{...,quantile}``.
 
-    def __init__(self, jobs: Jobs, registry: CollectorRegistry, *, interval: float) -> None:
+    ``fleet_wide``: the statistics are the whole fleet's (arq, read from
+    Redis), so every worker process of an instance reports the same figures
+    and ``/metrics`` shows them once (the highest); otherwise (the memory
+    runner) each process has its own jobs and the counts add up.
+    """
+
+    def __init__(self, jobs: Jobs, registry: CollectorRegistry, *, interval: float, fleet_wide: bool = True) -> None:
         self.jobs = jobs
         self.interval = interval
         self.counts = Gauge(
@@ -31,12 +37,14 @@ class JobMetrics:
             "Jobs of the whole fleet by queue, priority and state (completed and failed: since counting began).",
             ["queue", "priority", "state"],
             registry=registry,
+            multiprocess_mode="livemax" if fleet_wide else "livesum",
         )
         self.queue_time = Gauge(
             "sheepfold_jobs_queue_time_seconds",
             "Seconds from due to start over the most recent jobs, by queue and priority.",
             ["queue", "priority", "quantile"],
             registry=registry,
+            multiprocess_mode="livemax",
         )
         # Statistics are unavailable while Redis is down, which /health reports: not worth more than a debug line.
         self._rounds = PeriodicTask(

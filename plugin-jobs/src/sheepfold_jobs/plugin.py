@@ -74,7 +74,8 @@ def sheepfold_register_commands(cli: click.Group) -> None:
 @hookimpl
 def sheepfold_startup(app: Application, platform: Platform) -> None:
     interval = platform.settings.get("jobs.metrics_interval")
-    metrics = JobMetrics(platform.require(Jobs), platform.metrics.registry, interval=interval)
+    fleet_wide = platform.settings.get("jobs.backend") == "arq"
+    metrics = JobMetrics(platform.require(Jobs), platform.metrics.registry, interval=interval, fleet_wide=fleet_wide)
     platform.provide(JobMetrics, metrics)
     metrics.start(platform.tasks)
     if platform.settings.get("jobs.worker.embedded"):

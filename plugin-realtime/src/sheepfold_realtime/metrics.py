@@ -9,7 +9,12 @@ class RealtimeMetrics:
     """Sockets, deliveries, drops, publishes by outcome, resyncs and the broker link of one instance."""
 
     def __init__(self, registry: CollectorRegistry) -> None:
-        self.sockets = Gauge("sheepfold_realtime_sockets", "WebSockets open on this instance.", registry=registry)
+        self.sockets = Gauge(
+            "sheepfold_realtime_sockets",
+            "WebSockets open on this instance (all its worker processes).",
+            registry=registry,
+            multiprocess_mode="livesum",
+        )
         self.deliveries = Counter(
             "sheepfold_realtime_deliveries", "Events queued to a local socket.", registry=registry
         )
@@ -50,7 +55,9 @@ class RealtimeMetrics:
         )
         self.linked = Gauge(
             "sheepfold_realtime_broker_linked",
-            "1 while this instance's subscriptions are active in the broker, 0 during an outage.",
+            "1 while this instance's subscriptions are active in the broker (in every worker process), "
+            "0 during an outage.",
             registry=registry,
+            multiprocess_mode="livemin",
         )
         self.linked.set(1)

@@ -35,15 +35,25 @@ class RedisMonitor:
         self.connection = connection
         self.interval = interval
         self._rounds = PeriodicTask(self.measure, interval, name="sheepfold-redis-monitor", logger=logger)
-        self._up = Gauge("sheepfold_redis_up", "1 when Redis answered the last PING, else 0.", registry=registry)
+        # With --workers N: up only if every worker reaches Redis, the slowest worker's PING, all connections.
+        self._up = Gauge(
+            "sheepfold_redis_up",
+            "1 when Redis answered the last PING (of every worker process), else 0.",
+            registry=registry,
+            multiprocess_mode="livemin",
+        )
         self._ping = Gauge(
-            "sheepfold_redis_ping_seconds", "Round trip of the last PING that Redis answered.", registry=registry
+            "sheepfold_redis_ping_seconds",
+            "Round trip of the last PING that Redis answered (the slowest worker process's).",
+            registry=registry,
+            multiprocess_mode="livemax",
         )
         self._pool = Gauge(
             "sheepfold_redis_pool_connections",
-            "Connections this process holds on Redis, in use or free in the pool.",
+            "Connections the instance's processes hold on Redis, in use or free in their pools.",
             ["state"],
             registry=registry,
+            multiprocess_mode="livesum",
         )
         self.up: bool | None = None  # None: never measured
         self.latency_ms: float | None = None  # of the last PING that Redis answered

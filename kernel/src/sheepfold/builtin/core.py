@@ -14,19 +14,35 @@ from sheepfold.hookspecs import hookimpl
 from sheepfold.http.admin import AdminGuard, AdminGuardMiddleware
 from sheepfold.http.health import add_health_routes
 from sheepfold.http.introspection import add_introspection_routes
-from sheepfold.http.metrics_middleware import request_metrics
+from sheepfold.http.observation import RequestObserver
 from sheepfold.http.openapi import PlatformOpenAPI
 from sheepfold.http.problems import install_problem_handlers
+from sheepfold.http.request_id import RequestIds, parse_networks
 from sheepfold.identity import Identity
 from sheepfold.jobs.figures import jobs_statistics
 from sheepfold.jobs.port import Jobs
+from sheepfold.logs import FORMATS, set_log_instance
 from sheepfold.platform import Platform
 from sheepfold.settings import NameSetting
 from sheepfold.statistics import Statistics
 
+#: Before every other middleware, whatever its category and priority: the request id and the status counted
+#: must be those of the whole request.
+_OUTERMOST = -1_000_000
+
 
 def _is_list_of_str(value: object) -> bool:
     return isinstance(value, list) and all(isinstance(item, str) for item in value)
+
+
+def _is_list_of_networks(value: object) -> bool:
+    if not _is_list_of_str(value):
+        return False
+    try:
+        parse_networks(value)  # type: ignore[arg-type]  # a list of str, checked above
+    except ValueError:
+        return False
+    return True
 
 
 @hookimpl
@@ -47,13 +63,21 @@ def sheepfold_settings_validators() -> list[Validator]:
         Validator("switch.call_timeout", default=0.5, is_type_of=(int, float), gt=0),
         Validator("switch.recovery_timeout", default=10.0, is_type_of=(int, float), gt=0),
         Validator("tasks.stop_timeout", default=5.0, is_type_of=(int, float), gt=0),
+        Validator("request_id.trusted_proxies", default=[], condition=_is_list_of_networks),
+        Validator("logging.format", default="text", is_in=list(FORMATS)),
+        Validator("metrics.flush_interval", default=1.0, is_type_of=(int, float), gt=0),
     ]
 
 
 @hookimpl
 def sheepfold_configure_app(app: Application, platform: Platform) -> None:
+    set_log_instance(platform.instance_id)
     install_problem_handlers(app)
-    app.middlewares.append(request_metrics(platform.metrics, app), MiddlewareCategory.INIT)
+    request_ids = RequestIds(platform.settings.get("request_id.trusted_proxies"))
+    observer = RequestObserver(
+        platform.metrics, request_ids, app, max_body_size=platform.settings.get("http.max_body_size")
+    )
+    app.middlewares.append(observer, MiddlewareCategory.INIT, _OUTERMOST)
     # First of the authorisation middleware: an admin route refused here is never rate-limited or run.
     app.middlewares.append(AdminGuardMiddleware(platform.require(AdminGuard), platform), MiddlewareCategory.AUTHZ)
     if platform.settings.get("http.openapi"):

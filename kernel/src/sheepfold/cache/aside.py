@@ -5,12 +5,20 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Awaitable, Callable, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sheepfold.cache.port import Cache
 
+if TYPE_CHECKING:
+    from sheepfold.metrics import PlatformMetrics
+
 Encode = Callable[[Any], bytes]
 Decode = Callable[[bytes], Any]
+#: The ``cache`` label of keys without a namespace (no ``:``).
+UNNAMED_CACHE = "default"
+#: Distinct ``cache`` labels counted at most; the namespaces seen after that count as ``"other"``, so that keys
+#: whose first part is data (an id) cannot grow the metrics without bound.
+MAX_CACHE_NAMES = 64
 
 
 def _encode_json(value: Any) -> bytes:
@@ -24,13 +32,29 @@ class CacheAside:
     process share one computation (single flight), so a popular key that
     expires costs one computation per instance, not one per request. Values
     are JSON by default; pass ``encode``/``decode`` for another codec.
+
+    With ``metrics`` (the platform's, as the ``CacheAside`` that handlers
+    receive has), each look-up counts as a hit or a miss in
+    ``sheepfold_cache_hits_total{cache}`` / ``sheepfold_cache_misses_total{cache}``,
+    ``cache`` being the key's namespace (``example`` for
+    ``platform.namespace("example").key(...)``, :data:`UNNAMED_CACHE` without one).
     """
 
-    def __init__(self, cache: Cache, *, encode: Encode = _encode_json, decode: Decode = json.loads) -> None:
+    def __init__(
+        self,
+        cache: Cache,
+        *,
+        encode: Encode = _encode_json,
+        decode: Decode = json.loads,
+        metrics: PlatformMetrics | None = None,
+    ) -> None:
         self.cache = cache
         self._encode = encode
         self._decode = decode
         self._in_flight: dict[str, asyncio.Future[Any]] = {}
+        self._hits = metrics.cache_hits.inc if metrics is not None else None
+        self._misses = metrics.cache_misses.inc if metrics is not None else None
+        self._names: set[str] = set()
 
     async def get_or_compute(
         self,
@@ -46,6 +70,9 @@ class CacheAside:
         nothing is stored.
         """
         cached = await self.cache.get(key)
+        count = self._hits if cached is not None else self._misses
+        if count is not None:
+            count(self._cache_name(key))
         if cached is not None:
             return self._decode(cached)
         pending = self._in_flight.get(key)
@@ -65,3 +92,12 @@ class CacheAside:
             return value
         finally:
             del self._in_flight[key]
+
+    def _cache_name(self, key: str) -> str:
+        namespace, colon, _ = key.partition(":")
+        name = namespace if colon else UNNAMED_CACHE
+        if name not in self._names:
+            if len(self._names) >= MAX_CACHE_NAMES:
+                return "other"
+            self._names.add(name)
+        return name

@@ -6,7 +6,7 @@ import hashlib
 import inspect
 import logging
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from blacksheep import Request, Response
@@ -16,7 +16,6 @@ from sheepfold.cache.port import Cache
 from sheepfold.cache.stored_response import decode_response, encode_response
 from sheepfold.cache.tags import namespace_tag, user_tag
 from sheepfold.fallback import BACKEND_FAILURES
-from sheepfold.tally import TallyCounter
 
 if TYPE_CHECKING:
     from sheepfold.platform import Platform
@@ -43,6 +42,11 @@ class CachedRoute:
     ttl: float
     vary: tuple[bytes, ...] = ()
     tags: tuple[str, ...] = ()
+    #: The route's ``cache`` label in ``sheepfold_cache_hits_total`` and ``sheepfold_cache_misses_total``.
+    cache_name: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.cache_name = f"response:{self.namespace}"
 
 
 class ResponseCache:
@@ -63,7 +67,8 @@ class ResponseCache:
     the route did not declare, or whose handler changed the session; a
     streamed body. A cache that fails is a miss (the route answers as if
     uncached), never an error. ``X-Sheepfold-Cache: hit|miss`` says which.
-    Hits and misses are counted per namespace in ``/metrics``.
+    Hits and misses are counted per namespace in ``/metrics``
+    (``sheepfold_cache_hits_total{cache="response:<namespace>"}``, ``sheepfold_cache_misses_total``).
     """
 
     def __init__(self, cache: Cache, platform: Platform) -> None:
@@ -71,16 +76,8 @@ class ResponseCache:
         self._identify = platform.identify
         self._routes: dict[Any, CachedRoute] = {}
         self._resolved: dict[Any, CachedRoute | None] = {}
-        registry = platform.metrics.registry
-        self._hits = TallyCounter(
-            "sheepfold_response_cache_hits", "Responses served from the cache, by namespace.", ["namespace"], registry
-        )
-        self._misses = TallyCounter(
-            "sheepfold_response_cache_misses",
-            "Cached routes' requests the cache could not answer, by namespace.",
-            ["namespace"],
-            registry,
-        )
+        self._hits = platform.metrics.cache_hits
+        self._misses = platform.metrics.cache_misses
 
     @classmethod
     def of(cls, platform: Platform) -> ResponseCache:
@@ -127,10 +124,10 @@ class ResponseCache:
         stored = await self._lookup(key)
         response = None if stored is None else decode_response(stored)
         if response is not None:
-            self._hits.inc(route.namespace)
+            self._hits.inc(route.cache_name)
             response.headers[CACHE_HEADER] = b"hit"
             return response
-        self._misses.inc(route.namespace)
+        self._misses.inc(route.cache_name)
         response = await handler(request)
         encoded = encode_response(response) if _storable(request, response, route) else None
         if encoded is not None:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
+from blacksheep import Request
+from blacksheep.contents import ASGIContent
 from blacksheep.exceptions import HTTPException
 
 Receive = Callable[[], Awaitable[dict[str, Any]]]
@@ -17,7 +19,7 @@ class PayloadTooLarge(HTTPException):
         super().__init__(413, f"The request body exceeds the limit of {limit} bytes.")
 
 
-def limited_receive(scope: dict[str, Any], receive: Receive, limit: int) -> Receive:
+def limited_receive(scope: Mapping[str, Any], receive: Receive, limit: int) -> Receive:
     """``receive`` for a request, raising :class:`PayloadTooLarge` once the body passes ``limit`` bytes.
 
     A declared ``Content-Length`` over the limit is refused on the first read,
@@ -43,3 +45,14 @@ def limited_receive(scope: dict[str, Any], receive: Receive, limit: int) -> Rece
         return message
 
     return receive_within_limit
+
+
+def limit_body(request: Request, limit: int) -> None:
+    """Make ``request``'s body (not yet read) refuse more than ``limit`` bytes: :func:`limited_receive`.
+
+    The kernel's request observer calls it for every request whose method may
+    carry a body (not :data:`BODILESS_METHODS`), before any other middleware.
+    """
+    content = request.content
+    if isinstance(content, ASGIContent):  # as BlackSheep's application makes every request's
+        request.content = ASGIContent(limited_receive(request.scope, content.receive, limit))

@@ -67,6 +67,7 @@ class ProblemDetails(TypedDict):
     status: int
     detail: NotRequired[str]
     instance: NotRequired[str]
+    request_id: NotRequired[str]
     errors: NotRequired[list[FieldProblemDoc]]
 
 

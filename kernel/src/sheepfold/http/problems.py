@@ -10,6 +10,7 @@ from blacksheep import Application, Content, Request, Response
 from blacksheep.exceptions import HTTPException
 
 from sheepfold.http.body import BodyError
+from sheepfold.http.request_id import current_request_id
 
 PROBLEM_JSON = b"application/problem+json"
 
@@ -27,7 +28,8 @@ def problem(status: int, detail: str | None = None, *, title: str | None = None,
 
     Returns:
         A BlackSheep ``Response`` whose JSON body holds ``type`` (``"about:blank"``), ``title``,
-        ``status``, ``detail`` (when given) and the ``members``. A handler returns it as it is:
+        ``status``, ``detail`` (when given), ``request_id`` (the request's id, during a request:
+        :func:`~sheepfold.http.request_id.current_request_id`) and the ``members``. A handler returns it as it is:
         ``return problem(403, "Moderating needs a moderator.")``. Touches nothing but memory.
     """
     body: dict[str, Any] = {
@@ -37,6 +39,9 @@ def problem(status: int, detail: str | None = None, *, title: str | None = None,
     }
     if detail:
         body["detail"] = detail
+    request_id = current_request_id()
+    if request_id is not None:
+        body["request_id"] = request_id
     body.update(members)
     return Response(status, content=Content(PROBLEM_JSON, json.dumps(body).encode()))
 

@@ -53,8 +53,17 @@ class PoolMetrics:
         self, registry: CollectorRegistry, *, prefix: str = "sheepfold_database_pool", label: str | None = None
     ) -> None:
         labels = [label] if label else []
+        # With --workers N each worker has its own pool: connections add up; a share of one pool does not,
+        # the worst worker's is what matters.
         self.gauges = {
-            name: Gauge(f"{prefix}_{name}", help_text, labels, registry=registry) for name, help_text in _GAUGES
+            name: Gauge(
+                f"{prefix}_{name}",
+                help_text,
+                labels,
+                registry=registry,
+                multiprocess_mode="livemax" if "percent" in name or name.startswith("peak") else "livesum",
+            )
+            for name, help_text in _GAUGES
         }
         self.alerts = Counter(
             f"{prefix}_alerts", "Pool alerts raised, by level.", [*labels, "level"], registry=registry
