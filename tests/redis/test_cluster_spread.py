@@ -73,7 +73,11 @@ async def test_each_master_holds_a_fair_share_of_every_kind(connection, redis_cl
     masters = [f"127.0.0.1:{port}" for port in redis_cluster.primaries()]
     assert len(masters) == 3
     namespace = connection.namespace
-    kinds = {"session": f"{namespace}{{*}}:session", "limit": f"{namespace}{{*}}:rl:*", "cache": f"{namespace}{{*}}:cache"}
+    kinds = {
+        "session": f"{namespace}{{*}}:session",
+        "limit": f"{namespace}{{*}}:rl:*",
+        "cache": f"{namespace}{{*}}:cache",
+    }
     shares: dict[str, list[float]] = {}
     for kind, pattern in kinds.items():
         counts = [await count_on(master, pattern) for master in masters]

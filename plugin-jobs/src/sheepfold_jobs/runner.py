@@ -7,9 +7,13 @@ import contextlib
 import logging
 from typing import TYPE_CHECKING
 
+from redis.asyncio import ConnectionPool, Redis
+from redis.asyncio.client import PubSub
+
 from sheepfold.tasks import BackgroundTasks
 from sheepfold_jobs.adapter import ArqJobs
 from sheepfold_jobs.worker import QueueWorker
+from sheepfold_redis import RedisConnection
 
 if TYPE_CHECKING:
     from sheepfold.platform import Platform
@@ -76,7 +80,7 @@ class WorkerPool:
 
     async def _listen(self) -> None:
         while not self._stopping:
-            pubsub = self.jobs.redis.pubsub()
+            pubsub, own_client = wake_subscription(self.jobs.connection)
             try:
                 await pubsub.subscribe(*self._channels)
                 for worker in self.workers.values():
@@ -94,6 +98,9 @@ class WorkerPool:
             finally:
                 with contextlib.suppress(Exception):
                     await pubsub.aclose()  # type: ignore[no-untyped-call]  # unannotated in redis-py
+                if own_client is not None:
+                    with contextlib.suppress(Exception):
+                        await own_client.aclose()
 
 
 def worker_pool(platform: Platform, queues: list[str] | None = None) -> WorkerPool | None:
@@ -112,3 +119,18 @@ def worker_pool(platform: Platform, queues: list[str] | None = None) -> WorkerPo
         shutdown_grace=settings.get("jobs.worker.shutdown_grace"),
         platform=platform,
     )
+
+
+def wake_subscription(connection: RedisConnection) -> tuple[PubSub, Redis | None]:
+    """A pub/sub for the queues' wake channels, and the client to close after it (None: the shared one).
+
+    On one server, the shared client's. A Cluster relays a ``PUBLISH`` to
+    every node, so there it is a client of its own on any one node (the
+    cluster client has no pub/sub), with the shared connection's options.
+    """
+    client = connection.client
+    if isinstance(client, Redis):
+        return client.pubsub(), None
+    node = client.get_random_node()
+    own = Redis.from_pool(ConnectionPool(connection_class=node.connection_class, **node.connection_kwargs))
+    return own.pubsub(), own

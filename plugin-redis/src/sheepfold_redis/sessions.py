@@ -191,9 +191,7 @@ class RedisSessionRecords:
 
     async def write_if_changed(self, session_id: str, data: bytes) -> bool:
         with unavailable_on_failure():
-            written = await self._run(
-                self._write_if_changed, [self.session_key(session_id)], [data, _ms(time.time())]
-            )
+            written = await self._run(self._write_if_changed, [self.session_key(session_id)], [data, _ms(time.time())])
         return bool(written)
 
     async def regenerate(self, old_id: str, new_id: str, record: SessionRecord) -> bool:
@@ -244,9 +242,7 @@ class RedisSessionRecords:
             ids = await self._indexed(user)
             for at in range(0, len(ids), USER_BATCH):
                 batch = ids[at : at + USER_BATCH]
-                deleted = await asyncio.gather(
-                    *(self._run(self._delete, [self.session_key(i)], [user]) for i in batch)
-                )
+                deleted = await asyncio.gather(*(self._run(self._delete, [self.session_key(i)], [user]) for i in batch))
                 gone = [session_id for session_id, was in zip(batch, deleted, strict=True) if was is not None]
                 if gone:
                     await self._execute("ZREM", self.index_key(user), *gone)
