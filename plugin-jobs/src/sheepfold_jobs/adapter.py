@@ -33,7 +33,7 @@ class ArqJobs:
 
     ``enqueue`` is one script: arq's job data and queue entry, the priority
     index entry, and a wake-up message when a worker sleeps, atomically, in
-    the queue's slot (:mod:`sheepfold_jobs.keys`). Calls about a job whose
+    the queue's slot (``sheepfold_jobs.keys``). Calls about a job whose
     queue is not given (``status``, ``result``, ``abort``, the failed list)
     ask every queue, in one pipeline. Every method touches Redis and raises
     ``BackendUnavailable`` while it is down. Works on one server, Sentinel
