@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
 from redis.asyncio import ConnectionPool, Redis
@@ -80,27 +81,21 @@ class WorkerPool:
 
     async def _listen(self) -> None:
         while not self._stopping:
-            pubsub, own_client = wake_subscription(self.jobs.connection)
             try:
-                await pubsub.subscribe(*self._channels)
-                for worker in self.workers.values():
-                    worker.wake.set()  # anything enqueued while we were not listening
-                while not self._stopping:
-                    message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=5.0)
-                    if message is not None:
-                        woken = self._channels.get(message["channel"])
-                        if woken is not None:
-                            woken.wake.set()
+                async with wake_subscription(self.jobs.connection) as pubsub:
+                    await pubsub.subscribe(*self._channels)
+                    for worker in self.workers.values():
+                        worker.wake.set()  # anything enqueued while we were not listening
+                    while not self._stopping:
+                        message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=5.0)
+                        if message is not None:
+                            woken = self._channels.get(message["channel"])
+                            if woken is not None:
+                                woken.wake.set()
             except Exception as error:
                 if not self._stopping:
                     logger.warning("job wake-up subscription lost (%s); retrying", error)
                     await asyncio.sleep(1.0)
-            finally:
-                with contextlib.suppress(Exception):
-                    await pubsub.aclose()  # type: ignore[no-untyped-call]  # unannotated in redis-py
-                if own_client is not None:
-                    with contextlib.suppress(Exception):
-                        await own_client.aclose()
 
 
 def worker_pool(platform: Platform, queues: list[str] | None = None) -> WorkerPool | None:
@@ -121,16 +116,28 @@ def worker_pool(platform: Platform, queues: list[str] | None = None) -> WorkerPo
     )
 
 
-def wake_subscription(connection: RedisConnection) -> tuple[PubSub, Redis | None]:
-    """A pub/sub for the queues' wake channels, and the client to close after it (None: the shared one).
+@contextlib.asynccontextmanager
+async def wake_subscription(connection: RedisConnection) -> AsyncIterator[PubSub]:
+    """A pub/sub for the queues' wake channels, closed (with any client of its own) on the way out.
 
     On one server, the shared client's. A Cluster relays a ``PUBLISH`` to
     every node, so there it is a client of its own on any one node (the
     cluster client has no pub/sub), with the shared connection's options.
     """
     client = connection.client
+    own: Redis | None = None
     if isinstance(client, Redis):
-        return client.pubsub(), None
-    node = client.get_random_node()
-    own = Redis.from_pool(ConnectionPool(connection_class=node.connection_class, **node.connection_kwargs))
-    return own.pubsub(), own
+        pubsub = client.pubsub()
+    else:
+        await client.initialize()  # the nodes are known once the cluster client has asked for them
+        node = client.get_random_node()
+        own = Redis.from_pool(ConnectionPool(connection_class=node.connection_class, **node.connection_kwargs))
+        pubsub = own.pubsub()
+    try:
+        yield pubsub
+    finally:
+        with contextlib.suppress(Exception):
+            await pubsub.aclose()  # type: ignore[no-untyped-call]  # unannotated in redis-py
+        if own is not None:
+            with contextlib.suppress(Exception):
+                await own.aclose()
