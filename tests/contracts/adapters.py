@@ -74,9 +74,11 @@ if installed("sheepfold_redis"):
 
 if installed("sheepfold_jobs"):
     from tests.support.job_adapters import ArqJobsWithWorkers
+    from tests.support.redis_adapters import on_fakeredis, on_redis, on_redis_cluster
 
     JOBS_ADAPTERS["fakeredis"] = on_fakeredis(ArqJobsWithWorkers)
     JOBS_ADAPTERS["redis"] = on_redis(ArqJobsWithWorkers)
+    JOBS_ADAPTERS["redis-cluster"] = on_redis_cluster(ArqJobsWithWorkers)
 
 if installed("sheepfold_database"):
     from tests.support.database_adapters import on_postgresql, on_sqlite_file, on_sqlite_memory

@@ -10,7 +10,7 @@ from tests.contracts.adapters import (
     SESSION_RECORDS_ADAPTERS,
     STATE_ADAPTERS,
 )
-from tests.support.redis_server import redis_cluster_nodes  # noqa: F401 - a fixture the Redis Cluster entries use
+from tests.support.redis_server import redis_cluster, redis_cluster_nodes  # noqa: F401 - a fixture the Redis Cluster entries use
 
 
 @pytest.fixture(params=sorted(STATE_ADAPTERS))

@@ -5,20 +5,17 @@ from __future__ import annotations
 import asyncio
 from importlib import metadata
 
-import pytest
 from arq.worker import Worker, func
 from blacksheep.testing import TestClient
 from click.testing import CliRunner
 
-from sheepfold import SettingsError
-from sheepfold.jobs import JobRegistry, Jobs, JobStatus
+from sheepfold.jobs import Jobs, JobStatus
 from sheepfold_jobs import ArqJobs, arq_redis
 from sheepfold_jobs import cli as commands
-from sheepfold_redis import RedisConnection, RedisSettings
+from sheepfold_redis import RedisConnection
 from tests.jobs.conftest import arq_settings, running_app
 from tests.support.admin import ADMIN_ENV, ADMIN_HEADERS
 from tests.support.job_functions import FIXED, RUNS, fresh_key
-from tests.support.ports import spare_port
 
 TOKEN = {"Authorization": "Bearer an-admin-token-for-the-jobs-tests-0123"}
 
@@ -112,12 +109,6 @@ async def test_a_stock_arq_worker_runs_a_job_enqueued_through_sheepfold(redis_ur
         for job_id in job_ids:
             assert await jobs.status(job_id) is JobStatus.COMPLETE
         assert {(await jobs.result(job_id)).value for job_id in job_ids} == {"normal", "high"}
-
-
-def test_the_arq_backend_refuses_a_redis_cluster_with_a_clear_error():
-    connection = RedisConnection(RedisSettings(cluster_nodes=(("127.0.0.1", spare_port()),)))
-    with pytest.raises(SettingsError, match="Cluster"):
-        ArqJobs(connection, JobRegistry([]))
 
 
 def test_sheepfold_worker_needs_the_arq_backend(tmp_path):

@@ -144,9 +144,10 @@ async def test_a_worker_stopped_with_sigterm_hands_its_unfinished_jobs_back_at_o
                 assert first.wait(timeout=15) == 0
             assert await client.llen(crash_jobs.finishes_key(key)) == 0
             # Handed back, not left to a lapsing lease: no lock held, both in the priority index again.
-            assert await client.exists(*(f"arq:in-progress:{job_id}" for job_id in job_ids)) == 0
-            index = jobs.backend.keys(crash_jobs.QUEUE).index
-            assert all([await client.zscore(index, job_id) is not None for job_id in job_ids])
+            queue_keys = jobs.backend.keys(crash_jobs.QUEUE)
+            arq_ids = [queue_keys.arq_id(job_id) for job_id in job_ids]  # arq's ids carry the queue's hash tag
+            assert await client.exists(*(f"arq:in-progress:{arq_id}" for arq_id in arq_ids)) == 0
+            assert all([await client.zscore(queue_keys.index, arq_id) is not None for arq_id in arq_ids])
             with worker_process(settings):
                 async with asyncio.timeout(20):
                     while await client.llen(crash_jobs.finishes_key(key)) < 2:

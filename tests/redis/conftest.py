@@ -10,7 +10,7 @@ from sheepfold import PlatformApplication, create_app
 from sheepfold_redis import plugin as redis_plugin
 from tests.support.ports import spare_port
 from tests.support.redis_adapters import fresh_prefix
-from tests.support.redis_server import redis_cluster_nodes  # noqa: F401 - a fixture of the cluster tests
+from tests.support.redis_server import redis_cluster, redis_cluster_nodes  # noqa: F401 - a fixture of the cluster tests
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -155,9 +156,15 @@ def start_sentinel(master: RedisServer, service_name: str = "mymaster", *, down_
 
 
 class RedisCluster:
-    """A Redis Cluster of ``masters`` primaries (no replicas) on loopback ports."""
+    """A Redis Cluster of ``masters`` primaries, each with ``replicas`` replicas, on loopback ports.
 
-    def __init__(self, masters: int = 3) -> None:
+    :meth:`primaries` reads which nodes are masters now (a replica becomes one when
+    its master is killed); :meth:`server` finds a node's :class:`RedisServer` by port.
+    """
+
+    def __init__(self, masters: int = 3, *, replicas: int = 0) -> None:
+        self.masters = masters
+        self.replicas = replicas
         self.directory = Path(tempfile.mkdtemp(prefix="sheepfold-cluster-"))
         self.servers = [
             RedisServer(
@@ -166,7 +173,7 @@ class RedisCluster:
                        "--cluster-node-timeout", "2000"],
                 directory=self.directory,
             )
-            for port in _cluster_ports(masters)
+            for port in _cluster_ports(masters * (1 + replicas))
         ]  # fmt: skip
 
     @property
@@ -174,35 +181,59 @@ class RedisCluster:
         return [f"127.0.0.1:{server.port}" for server in self.servers]
 
     def start(self, timeout: float = 30.0) -> RedisCluster:
-        """Start every node, join them with ``redis-cli --cluster create``, wait for ``cluster_state:ok``."""
+        """Start every node, join them with ``redis-cli --cluster create``, wait until every node agrees.
+
+        Waits for ``cluster_state:ok`` on every node and, with replicas, for each
+        replica to have finished its first sync, so a test starts on a cluster at rest.
+        """
         try:
             for server in self.servers:
                 server.start()
             subprocess.run(
-                ["redis-cli", "--cluster", "create", *self.nodes, "--cluster-replicas", "0", "--cluster-yes"],
+                ["redis-cli", "--cluster", "create", *self.nodes, "--cluster-replicas", str(self.replicas),
+                 "--cluster-yes"],
                 check=True,
                 capture_output=True,
                 timeout=timeout,
-            )
+            )  # fmt: skip
             deadline = time.monotonic() + timeout
-            while not all(self._state_ok(server.port) for server in self.servers):
+            while not self._at_rest():
                 if time.monotonic() > deadline:
-                    raise RuntimeError("Redis Cluster did not reach cluster_state:ok")
+                    raise RuntimeError("Redis Cluster did not reach cluster_state:ok with its replicas in sync")
                 time.sleep(0.1)
         except BaseException:
             self.stop()
             raise
         return self
 
-    @staticmethod
-    def _state_ok(port: int) -> bool:
-        result = subprocess.run(
-            ["redis-cli", "-h", "127.0.0.1", "-p", str(port), "cluster", "info"],
-            capture_output=True,
-            text=True,
-            timeout=5,
+    def _at_rest(self) -> bool:
+        if not all("cluster_state:ok" in _cli(server.port, "cluster", "info") for server in self.servers):
+            return False
+        if len(self.primaries()) != self.masters:
+            return False
+        return all(
+            "master_link_status:up" in _cli(server.port, "info", "replication")
+            for server in self.servers
+            if server.port not in self.primaries()
         )
-        return "cluster_state:ok" in result.stdout
+
+    def primaries(self) -> list[int]:
+        """Ports of the nodes that are masters now (with slots), as one live node sees it."""
+        for server in self.servers:
+            if server.process is None:
+                continue
+            lines = _cli(server.port, "cluster", "nodes").splitlines()
+            if lines:
+                return sorted(
+                    int(fields[1].split("@")[0].rpartition(":")[2])
+                    for fields in (line.split() for line in lines)
+                    if "master" in fields[2].split(",") and "fail" not in fields[2] and len(fields) > 8
+                )
+        return []
+
+    def server(self, port: int) -> RedisServer:
+        """The node listening on ``port``."""
+        return next(server for server in self.servers if server.port == port)
 
     def stop(self) -> None:
         for server in self.servers:
@@ -210,11 +241,32 @@ class RedisCluster:
         shutil.rmtree(self.directory, ignore_errors=True)
 
 
-@pytest.fixture(scope="session")
-def redis_cluster_nodes() -> list[str]:
-    """``host:port`` of a three-master Redis Cluster started once for the session, stopped after it."""
-    cluster = RedisCluster(3).start()
+def _cli(port: int, *command: str) -> str:
+    """``redis-cli`` against a node; its output, or "" when the node does not answer."""
     try:
-        yield cluster.nodes
+        result = subprocess.run(
+            ["redis-cli", "-h", "127.0.0.1", "-p", str(port), *command], capture_output=True, text=True, timeout=5
+        )
+    except subprocess.TimeoutExpired:
+        return ""
+    return result.stdout
+
+
+@pytest.fixture(scope="session")
+def redis_cluster() -> Iterator[RedisCluster]:
+    """A Redis Cluster of three masters, each with a replica, started once for the session and stopped after it.
+
+    Shared by every test of the session: tests write under a key prefix of their own and
+    must not kill its nodes (start a :class:`RedisCluster` of their own for that).
+    """
+    cluster = RedisCluster(3, replicas=1).start()
+    try:
+        yield cluster
     finally:
         cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_cluster_nodes(redis_cluster: RedisCluster) -> list[str]:
+    """``host:port`` of every node of the session's :func:`redis_cluster`."""
+    return redis_cluster.nodes

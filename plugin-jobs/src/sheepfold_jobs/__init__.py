@@ -7,7 +7,8 @@ locally while Redis is down) or ``"memory"`` (run them in-process).
 server process.
 """
 
-from sheepfold_jobs.adapter import ArqJobs, arq_redis
+from sheepfold_jobs.adapter import ArqJobs
+from sheepfold_jobs.arq_pool import arq_redis
 from sheepfold_jobs.runner import WorkerPool
 from sheepfold_jobs.spool import SpooledJobs
 from sheepfold_jobs.worker import QueueWorker, arq_function

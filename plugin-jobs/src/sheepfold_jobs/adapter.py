@@ -5,14 +5,11 @@ from __future__ import annotations
 import pickle
 import time
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
-from arq.connections import ArqRedis
 from arq.constants import expires_extra_ms
 from arq.jobs import SerializationError, deserialize_result, serialize_job, serialize_result
-from redis.asyncio import ConnectionPool, RedisCluster
 
-from sheepfold.errors import SettingsError
 from sheepfold.jobs import (
     FailedJob,
     JobRegistry,
@@ -26,33 +23,21 @@ from sheepfold.jobs.definition import due_at, new_job_id
 from sheepfold.jobs.serialization import dump_arguments
 from sheepfold.jobs.statistics import QUEUE_TIME_SAMPLES, percentile
 from sheepfold_jobs import keys, scripts
-from sheepfold_jobs.keys import BAND_WIDTH, BANDS, FailedKeys, QueueKeys
+from sheepfold_jobs.arq_pool import arq_redis
+from sheepfold_jobs.keys import BAND_WIDTH, BANDS, QueueKeys
 from sheepfold_redis import RedisConnection, unavailable_on_failure
-
-
-def arq_redis(connection: RedisConnection) -> ArqRedis:
-    """An ``ArqRedis`` on the platform's shared connection pool: no connection of its own.
-
-    ``ArqRedis`` is a ``redis.asyncio.Redis`` subclass, and a ``Redis`` built
-    on an existing pool borrows that pool's connections (with its timeouts,
-    retries and bound) and never closes it. So arq's commands, sheepfold's
-    scripts and every other plugin's calls share one pool per process.
-    """
-    client = connection.client
-    if isinstance(client, RedisCluster):
-        raise SettingsError(
-            ["jobs.backend = 'arq' needs one Redis server (URL or Sentinel): arq has no Cluster support"]
-        )
-    # redis-py declares connection_pool for sync and async clients alike; an asyncio Redis holds an asyncio pool.
-    return ArqRedis(cast(ConnectionPool, client.connection_pool))
 
 
 class ArqJobs:
     """:class:`~sheepfold.jobs.Jobs` on Redis through arq; workers are :class:`~sheepfold_jobs.QueueWorker`.
 
     ``enqueue`` is one script: arq's job data and queue entry, the priority
-    index entry, and a wake-up message when a worker sleeps, atomically. Every method touches
-    Redis and raises ``BackendUnavailable`` while it is down.
+    index entry, and a wake-up message when a worker sleeps, atomically, in
+    the queue's slot (``sheepfold_jobs.keys``). Calls about a job whose
+    queue is not given (``status``, ``result``, ``abort``, the failed list)
+    ask every queue, in one pipeline. Every method touches Redis and raises
+    ``BackendUnavailable`` while it is down. Works on one server, Sentinel
+    and Cluster alike.
     """
 
     def __init__(self, connection: RedisConnection, registry: JobRegistry, *, failed_max: int = 1000) -> None:
@@ -60,10 +45,10 @@ class ArqJobs:
         self.registry = registry
         self.failed_max = failed_max
         self.redis = arq_redis(connection)
-        self.failed_keys = FailedKeys.of(connection)
         self._queue_keys: dict[str, QueueKeys] = {}
         self._enqueue = connection.script(scripts.ENQUEUE)
         self._abort = connection.script(scripts.ABORT)
+        self._forget_failure = connection.script(scripts.FORGET_FAILURE)
 
     def keys(self, queue: str) -> QueueKeys:
         """The Redis keys of ``queue``; ``keys(queue).arq_queue`` is the arq queue name a stock worker uses."""
@@ -71,6 +56,10 @@ class ArqJobs:
         if found is None:
             found = self._queue_keys[queue] = QueueKeys.of(self.connection, queue)
         return found
+
+    def pipeline(self) -> Any:
+        """A pipeline of reads (no transaction): one round trip, per node on a Cluster."""
+        return self.connection.client.pipeline(transaction=False)
 
     async def start(self) -> None:
         return None
@@ -104,6 +93,7 @@ class ArqJobs:
         due = due_at(now, delay, run_at) * 1000
         due_ms = int(due)  # arq's queue score: whole ms
         queue_keys = self.keys(self.registry.queue_for(definition, queue))
+        arq_id = queue_keys.arq_id(job_id)
         try:
             data = serialize_job(function, args, kwargs, None, enqueue_ms)
         except SerializationError:
@@ -112,36 +102,42 @@ class ArqJobs:
         expires = max(due_ms - int(now * 1000), 0) + expires_extra_ms
         with unavailable_on_failure():
             await self._enqueue(
-                keys=[keys.job_key(job_id), keys.result_key(job_id), queue_keys.arq_queue, queue_keys.index,
+                keys=[keys.job_key(arq_id), keys.result_key(arq_id), queue_keys.arq_queue, queue_keys.index,
                       queue_keys.wake, queue_keys.idle, queue_keys.timeouts],
                 # The index keeps the due time's fraction of a ms (a double resolves ~4 µs at these
                 # magnitudes), so jobs enqueued in the same ms keep their order.
-                args=[job_id, data, due_ms, expires, f"{band * BAND_WIDTH + due:.3f}", int(definition.timeout * 1000)],
+                args=[arq_id, data, due_ms, expires, f"{band * BAND_WIDTH + due:.3f}", int(definition.timeout * 1000)],
             )  # fmt: skip
         return job_id
 
     async def status(self, job_id: str) -> JobStatus:
-        queues = self.registry.queues()
+        every = [self.keys(queue) for queue in self.registry.queues()]
         with unavailable_on_failure():
-            async with self.redis.pipeline(transaction=False) as pipe:
-                pipe.exists(keys.result_key(job_id))
-                pipe.exists(keys.in_progress_key(job_id))
-                for queue in queues:
-                    pipe.zscore(self.keys(queue).arq_queue, job_id)
-                has_result, running, *scores = await pipe.execute()
-        if has_result:
+            async with self.pipeline() as pipe:
+                for queue_keys in every:
+                    arq_id = queue_keys.arq_id(job_id)
+                    pipe.exists(keys.result_key(arq_id))
+                    pipe.exists(keys.in_progress_key(arq_id))
+                    pipe.zscore(queue_keys.arq_queue, arq_id)
+                replies = await pipe.execute()
+        found = [replies[at : at + 3] for at in range(0, len(replies), 3)]
+        if any(has_result for has_result, _running, _score in found):
             result = await self.result(job_id)
             return JobStatus.NOT_FOUND if result is None else JobStatus.COMPLETE if result.success else JobStatus.FAILED
-        if running:
+        if any(running for _has_result, running, _score in found):
             return JobStatus.IN_PROGRESS
-        score = next((score for score in scores if score is not None), None)
+        score = next((score for _has_result, _running, score in found if score is not None), None)
         if score is None:
             return JobStatus.NOT_FOUND
         return JobStatus.DEFERRED if score > time.time() * 1000 else JobStatus.QUEUED
 
     async def result(self, job_id: str) -> JobResult | None:
+        every = [self.keys(queue) for queue in self.registry.queues()]
         with unavailable_on_failure():
-            data = await self.redis.get(keys.result_key(job_id))
+            async with self.pipeline() as pipe:
+                for queue_keys in every:
+                    pipe.get(keys.result_key(queue_keys.arq_id(job_id)))
+                data = next((found for found in await pipe.execute() if found is not None), None)
         if data is None:
             return None
         stored = deserialize_result(data)
@@ -161,37 +157,38 @@ class ArqJobs:
     async def abort(self, job_id: str) -> bool:
         for queue in self.registry.queues():
             queue_keys = self.keys(queue)
+            arq_id = queue_keys.arq_id(job_id)
             now_ms = int(time.time() * 1000)
             with unavailable_on_failure():
                 outcome = await self._abort(
-                    keys=[keys.job_key(job_id), keys.in_progress_key(job_id), queue_keys.arq_queue, queue_keys.index,
-                          keys.ABORT_KEY, queue_keys.wake, queue_keys.timeouts],
-                    args=[job_id, now_ms],
+                    keys=[keys.job_key(arq_id), keys.in_progress_key(arq_id), queue_keys.arq_queue, queue_keys.index,
+                          queue_keys.abort, queue_keys.wake, queue_keys.timeouts],
+                    args=[arq_id, now_ms],
                 )  # fmt: skip
             if outcome == 1:
                 return True
             if isinstance(outcome, bytes):
-                await self._store_aborted(job_id, outcome, queue, now_ms)
+                await self._store_aborted(arq_id, outcome, queue, now_ms)
                 return True
         return False
 
-    async def _store_aborted(self, job_id: str, data: bytes, queue: str, now_ms: int) -> None:
+    async def _store_aborted(self, arq_id: str, data: bytes, queue: str, now_ms: int) -> None:
         job = pickle.loads(data)
         result = serialize_result(
             job["f"], job["a"], job["k"], job.get("t") or 0, job["et"], False,
-            RuntimeError("aborted before it started"), now_ms, now_ms, job_id, self.keys(queue).arq_queue, job_id,
+            RuntimeError("aborted before it started"), now_ms, now_ms, arq_id, self.keys(queue).arq_queue, arq_id,
         )  # fmt: skip
         definition_keep = self.registry.get(job["f"]).keep_result
         if result is None:  # arq could not pickle even the error (it logged why): nothing to store
             return
         with unavailable_on_failure():
-            await self.redis.set(keys.result_key(job_id), result, px=max(int(definition_keep * 1000), 1))
+            await self.connection.client.set(keys.result_key(arq_id), result, px=max(int(definition_keep * 1000), 1))
 
     async def statistics(self, queue: str | None = None) -> JobStatistics:
         now_ms = int(time.time() * 1000)
         queues = self.registry.queues_to_count(queue)
         with unavailable_on_failure():
-            async with self.redis.pipeline(transaction=False) as pipe:
+            async with self.pipeline() as pipe:
                 for name in queues:
                     queue_keys = self.keys(name)
                     for band in BANDS:
@@ -220,26 +217,44 @@ class ArqJobs:
         return stats
 
     async def failed_jobs(self, limit: int = 100) -> list[FailedJob]:
+        """The newest ``limit`` failed jobs of every queue: each queue's newest, merged by when they failed."""
+        every = [self.keys(queue) for queue in self.registry.queues()]
+        limit = max(limit, 1)
         with unavailable_on_failure():
-            ids = await self.redis.zrevrange(self.failed_keys.ids, 0, max(limit, 1) - 1)
-            records = await self.redis.hmget(self.failed_keys.records, ids) if ids else []  # type: ignore[misc]  # redis-py types a command's reply for sync and async clients at once
+            async with self.pipeline() as pipe:
+                for queue_keys in every:
+                    pipe.zrevrange(queue_keys.failed, 0, limit - 1, withscores=True)
+                newest = await pipe.execute()
+            chosen = sorted(
+                ((failed_at, index, arq_id) for index, found in enumerate(newest) for arq_id, failed_at in found),
+                reverse=True,
+            )[:limit]
+            async with self.pipeline() as pipe:
+                for _failed_at, index, arq_id in chosen:
+                    pipe.hget(every[index].failed_records, arq_id)
+                records = await pipe.execute()
         return [pickle.loads(record) for record in records if record is not None]
 
     async def failed_job(self, job_id: str) -> FailedJob | None:
         with unavailable_on_failure():
-            record = await self.redis.hget(self.failed_keys.records, job_id)  # type: ignore[misc]  # redis-py types a command's reply for sync and async clients at once
+            async with self.pipeline() as pipe:
+                for queue in self.registry.queues():
+                    queue_keys = self.keys(queue)
+                    pipe.hget(queue_keys.failed_records, queue_keys.arq_id(job_id))
+                record = next((found for found in await pipe.execute() if found is not None), None)
         return None if record is None else pickle.loads(record)
 
     async def retry_failed(self, job_id: str) -> bool:
         failed = await self.failed_job(job_id)
         if failed is None:
             return False
+        queue_keys = self.keys(failed.queue)
+        arq_id = queue_keys.arq_id(job_id)
         with unavailable_on_failure():
-            async with self.redis.pipeline(transaction=True) as pipe:
-                pipe.zrem(self.failed_keys.ids, job_id)
-                pipe.hdel(self.failed_keys.records, job_id)
-                pipe.delete(keys.result_key(job_id), keys.retry_key(job_id))
-                await pipe.execute()
+            await self._forget_failure(
+                keys=[queue_keys.failed, queue_keys.failed_records, keys.result_key(arq_id), keys.retry_key(arq_id)],
+                args=[arq_id],
+            )
         await self.enqueue(
             failed.function, failed.args, failed.kwargs, queue=failed.queue, priority=failed.priority, job_id=job_id
         )

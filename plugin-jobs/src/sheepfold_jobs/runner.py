@@ -5,11 +5,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
+
+from redis.asyncio import ConnectionPool, Redis
+from redis.asyncio.client import PubSub
 
 from sheepfold.tasks import BackgroundTasks
 from sheepfold_jobs.adapter import ArqJobs
 from sheepfold_jobs.worker import QueueWorker
+from sheepfold_redis import RedisConnection
 
 if TYPE_CHECKING:
     from sheepfold.platform import Platform
@@ -76,24 +81,21 @@ class WorkerPool:
 
     async def _listen(self) -> None:
         while not self._stopping:
-            pubsub = self.jobs.redis.pubsub()
             try:
-                await pubsub.subscribe(*self._channels)
-                for worker in self.workers.values():
-                    worker.wake.set()  # anything enqueued while we were not listening
-                while not self._stopping:
-                    message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=5.0)
-                    if message is not None:
-                        woken = self._channels.get(message["channel"])
-                        if woken is not None:
-                            woken.wake.set()
+                async with wake_subscription(self.jobs.connection) as pubsub:
+                    await pubsub.subscribe(*self._channels)
+                    for worker in self.workers.values():
+                        worker.wake.set()  # anything enqueued while we were not listening
+                    while not self._stopping:
+                        message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=5.0)
+                        if message is not None:
+                            woken = self._channels.get(message["channel"])
+                            if woken is not None:
+                                woken.wake.set()
             except Exception as error:
                 if not self._stopping:
                     logger.warning("job wake-up subscription lost (%s); retrying", error)
                     await asyncio.sleep(1.0)
-            finally:
-                with contextlib.suppress(Exception):
-                    await pubsub.aclose()  # type: ignore[no-untyped-call]  # unannotated in redis-py
 
 
 def worker_pool(platform: Platform, queues: list[str] | None = None) -> WorkerPool | None:
@@ -112,3 +114,30 @@ def worker_pool(platform: Platform, queues: list[str] | None = None) -> WorkerPo
         shutdown_grace=settings.get("jobs.worker.shutdown_grace"),
         platform=platform,
     )
+
+
+@contextlib.asynccontextmanager
+async def wake_subscription(connection: RedisConnection) -> AsyncIterator[PubSub]:
+    """A pub/sub for the queues' wake channels, closed (with any client of its own) on the way out.
+
+    On one server, the shared client's. A Cluster relays a ``PUBLISH`` to
+    every node, so there it is a client of its own on any one node (the
+    cluster client has no pub/sub), with the shared connection's options.
+    """
+    client = connection.client
+    own: Redis | None = None
+    if isinstance(client, Redis):
+        pubsub = client.pubsub()
+    else:
+        await client.initialize()  # the nodes are known once the cluster client has asked for them
+        node = client.get_random_node()
+        own = Redis.from_pool(ConnectionPool(connection_class=node.connection_class, **node.connection_kwargs))
+        pubsub = own.pubsub()
+    try:
+        yield pubsub
+    finally:
+        with contextlib.suppress(Exception):
+            await pubsub.aclose()  # type: ignore[no-untyped-call]  # unannotated in redis-py
+        if own is not None:
+            with contextlib.suppress(Exception):
+                await own.aclose()

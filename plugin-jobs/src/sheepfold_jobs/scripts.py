@@ -1,8 +1,11 @@
 """The Lua scripts of the arq adapter: each one step, so no two workers ever claim the same job.
 
-Scripts touch arq's keys by name (``arq:in-progress:<id>``), so they need
-one Redis server (plain or Sentinel), not a Cluster; arq itself has the
-same limit.
+Every key a script touches belongs to one queue and carries its hash tag
+(:mod:`sheepfold_jobs.keys`), so on a Cluster each runs in that queue's
+slot. All are declared in ``KEYS`` but the in-progress keys that
+:data:`CLAIM` takes for the jobs it finds (``arq:in-progress:<arq id>``):
+it learns their ids as it reads the index. Those ids carry the queue's tag
+too, so the keys lie in the script's own slot, which a Cluster node serves.
 """
 
 from __future__ import annotations
@@ -84,7 +87,7 @@ claimed[#claimed + 1] = next_due
 return claimed
 """
 
-# KEYS: job, retry, in-progress, result, arq abort set, arq queue, index, active (its band), counts,
+# KEYS: job, retry, in-progress, result, the queue's abort set, arq queue, index, active (its band), counts,
 #       failed ids, failed records, timeouts
 # ARGV: job id, mode (done|failed|retry|requeue), result data or '', result ttl ms (0: forever),
 #       band, band offset, score increment, failed record or '', now ms, failed list size
@@ -122,7 +125,7 @@ end
 return 1
 """
 
-# KEYS: job, in-progress, arq queue, index, arq abort set, wake channel (published on unconditionally:
+# KEYS: job, in-progress, arq queue, index, the queue's abort set, wake channel (published on unconditionally:
 #       the worker running the job may be busy, and must see the abort soon), timeouts
 # ARGV: job id, now ms
 # Returns the job's data when it was waiting (now removed), 1 when it runs (abort requested), 0 otherwise.
@@ -139,4 +142,13 @@ redis.call('ZREM', KEYS[4], ARGV[1])
 redis.call('HDEL', KEYS[7], ARGV[1])
 redis.call('DEL', KEYS[1])
 return data or 0
+"""
+
+# KEYS: failed ids, failed records, result, retry (the job is enqueued again next, from try 1)
+# ARGV: arq id
+FORGET_FAILURE = """
+redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('HDEL', KEYS[2], ARGV[1])
+redis.call('DEL', KEYS[3], KEYS[4])
+return 1
 """

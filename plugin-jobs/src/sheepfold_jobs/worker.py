@@ -48,8 +48,10 @@ CLAIM_GATHER = 0.002
 ScriptArg = bytes | str | int | float
 #: What a finish that Redis could not take raises: it is kept and recorded again (see the module).
 REDIS_DOWN: tuple[type[BaseException], ...] = (*BACKEND_FAILURES, *REDIS_FAILURES)
-#: Seconds between checks of arq's abort set (aborting a running job takes at most this, plus a wake-up).
+#: Seconds between checks of the queue's abort set (aborting a running job takes at most this, plus a wake-up).
 ABORT_CHECK_INTERVAL = 0.1
+#: Milliseconds an abort waits in the set for its job to start running before it is dropped.
+ABORT_MAX_AGE_MS = 60_000
 
 
 class QueueWorker(Worker):
@@ -85,7 +87,9 @@ class QueueWorker(Worker):
             max_jobs=concurrency,
             poll_delay=idle_poll,
             handle_signals=False,
-            allow_abort_jobs=True,
+            # Aborts are this worker's own business, on its queue's abort set (arq's one set for every queue
+            # would put each job start on one Cluster slot): arq is told nothing, and checks nothing.
+            allow_abort_jobs=False,
             log_results=False,
             max_tries=max((definition.max_tries for definition in jobs.registry), default=5),
         )
@@ -145,7 +149,7 @@ class QueueWorker(Worker):
             self._next_due_ms = int(reply[-1])
             for at in range(0, len(reply) - 1, 3):
                 await self._start(reply[at].decode(), Priority(int(reply[at + 1])), int(float(reply[at + 2])))
-        if self.allow_abort_jobs and time.monotonic() - self._abort_checked >= ABORT_CHECK_INTERVAL:
+        if time.monotonic() - self._abort_checked >= ABORT_CHECK_INTERVAL:
             self._abort_checked = time.monotonic()
             await self._cancel_aborted_jobs()
         for job_id, task in list(self.tasks.items()):
@@ -165,6 +169,25 @@ class QueueWorker(Worker):
         task = self.background.spawn(self.run_job(job_id, score), name=f"job-{job_id}")
         task.add_done_callback(lambda _: self._release_sem_dec_counter_on_complete())
         self.tasks[job_id] = task
+
+    async def _cancel_aborted_jobs(self) -> None:
+        """Cancel the running jobs named in the queue's abort set; entries older than a minute are dropped.
+
+        An abort of a job claimed but not started yet stays in the set until
+        its function runs, and cancels it then (at most :data:`ABORT_CHECK_INTERVAL`
+        later); one whose job ended first goes with the job's finish.
+        """
+        abort = self.queue_keys.abort
+        async with self.jobs.pipeline() as pipe:
+            pipe.zremrangebyscore(abort, "-inf", int(time.time() * 1000) - ABORT_MAX_AGE_MS)
+            pipe.zrange(abort, 0, -1)
+            _, named = await pipe.execute()
+        aborted = [job_id for job_id in (name.decode() for name in named) if job_id in self.job_tasks]
+        for job_id in aborted:
+            self.job_tasks[job_id].cancel()
+        if aborted:
+            self.aborting_tasks.update(aborted)
+            await self.pool.zrem(abort, *aborted)
 
     def _release_sem_dec_counter_on_complete(self) -> None:
         super()._release_sem_dec_counter_on_complete()
@@ -191,8 +214,8 @@ class QueueWorker(Worker):
             stored = deserialize_result(result_data)
             band = self.claimed.get(job_id, (Priority.NORMAL, 0))[0]
             self.failures[job_id] = FailedJob(
-                job_id, stored.function, self.queue, band, tuple(stored.args), dict(stored.kwargs), stored.job_try,
-                describe(stored.result), time.time(),
+                self.queue_keys.job_id(job_id), stored.function, self.queue, band, tuple(stored.args),
+                dict(stored.kwargs), stored.job_try, describe(stored.result), time.time(),
             )  # fmt: skip
         ttl_ms = 0 if self.keep_result_forever else max(int(self.keep_result_s * 1000), 1)
         await self._run_finish(job_id, "failed", result_data or b"", ttl_ms, 0)
@@ -202,10 +225,9 @@ class QueueWorker(Worker):
         self.succeeded.discard(job_id)
         failure = self.failures.pop(job_id, None)
         queue_keys = self.queue_keys
-        failed_keys = self.jobs.failed_keys
         script_keys = [keys.job_key(job_id), keys.retry_key(job_id), keys.in_progress_key(job_id),
-                       keys.result_key(job_id), keys.ABORT_KEY, queue_keys.arq_queue, queue_keys.index,
-                       queue_keys.active[band], queue_keys.counts, failed_keys.ids, failed_keys.records,
+                       keys.result_key(job_id), queue_keys.abort, queue_keys.arq_queue, queue_keys.index,
+                       queue_keys.active[band], queue_keys.counts, queue_keys.failed, queue_keys.failed_records,
                        queue_keys.timeouts]  # fmt: skip
         script_args: list[ScriptArg] = [
             job_id, mode, result_data, ttl_ms, band.value, band * BAND_WIDTH, incr_score,
@@ -259,8 +281,9 @@ def arq_function(definition: JobDefinition, worker: QueueWorker) -> Function:
     """
 
     async def run(ctx: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
-        job_id, job_try = ctx["job_id"], ctx["job_try"]
-        band = worker.claimed.get(job_id, (Priority.NORMAL, 0))[0]
+        arq_id, job_try = ctx["job_id"], ctx["job_try"]
+        job_id = worker.queue_keys.job_id(arq_id)
+        band = worker.claimed.get(arq_id, (Priority.NORMAL, 0))[0]
         context = JobContext(
             job_id, job_try, definition.name, worker.queue, band, ctx["enqueue_time"].timestamp(), worker.platform
         )
@@ -271,12 +294,12 @@ def arq_function(definition: JobDefinition, worker: QueueWorker) -> Function:
             delay = definition.retry_delay(job_try, error)
             if delay is not None:
                 raise Retry(defer=delay) from error
-            worker.failures[job_id] = FailedJob(
+            worker.failures[arq_id] = FailedJob(
                 job_id, definition.name, worker.queue, band, args, kwargs, job_try,
                 definition.describe_failure(error), time.time(),
             )  # fmt: skip
             raise
-        worker.succeeded.add(job_id)
+        worker.succeeded.add(arq_id)
         return value
 
     return func(

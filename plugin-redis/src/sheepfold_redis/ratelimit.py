@@ -32,6 +32,7 @@ import math
 from sheepfold.ratelimit import RateLimitPolicy, RateLimitResult, WindowState, one_window_result
 from sheepfold_redis.connection import RedisConnection
 from sheepfold_redis.failures import unavailable_on_failure
+from sheepfold_redis.hashtags import tag_text
 
 MICROSECONDS = 1_000_000
 
@@ -110,11 +111,6 @@ return answer
 """
 
 
-def _tag_text(text: str) -> str:
-    # Braces would move the key's Cluster slot; escape them (and the escape character) instead.
-    return text.replace("%", "%25").replace("{", "%7B").replace("}", "%7D")
-
-
 class _PolicyLayout:
     """What a policy contributes to every call: its key names and the script's arguments after ``cost``."""
 
@@ -122,7 +118,7 @@ class _PolicyLayout:
 
     def __init__(self, policy: RateLimitPolicy) -> None:
         self.name = policy.name
-        self.fingerprint = _tag_text(policy.fingerprint)
+        self.fingerprint = tag_text(policy.fingerprint)
         self.windows = policy.windows
         penalty = policy.penalty
         self.arguments: list[int | float] = (
@@ -174,7 +170,7 @@ class RedisRateLimiter:
 
     def _build_key_names(self, key: str, fingerprint: str) -> list[str]:
         layout = self._layouts[fingerprint]
-        tag = _tag_text(f"{layout.name}:{key}")
+        tag = tag_text(f"{layout.name}:{key}")
         return [self.connection.key("rl", layout.fingerprint, "p", tag=tag)] + [
             self.connection.key("rl", layout.fingerprint, index, tag=tag) for index in range(len(layout.windows))
         ]

@@ -1,41 +1,27 @@
-"""The Redis adapter of the session-record port: one Lua script (EVALSHA) per operation."""
+"""The Redis adapter of the session-record port: a key per session and per user, one Lua script (EVALSHA) per key."""
 
 from __future__ import annotations
 
+import asyncio
 import math
 import time
-from typing import cast
 
 from redis.commands.core import AsyncScript
 
 from sheepfold.sessions.port import SessionRecord
 from sheepfold_redis.connection import RedisConnection
 from sheepfold_redis.failures import unavailable_on_failure
+from sheepfold_redis.hashtags import tag_text
 
-#: Every session key carries this Cluster hash tag, so a script may touch a session, the
-#: session it is regenerated into and both users' indexes: they all live in one slot.
-HASH_TAG = "sessions"
-
-# Shared by the scripts that store a record: KEYS[1] is its key; ARGV from 2 on are
-# id, data, user ('' = none), idle ms, deadline ms, created ms, now ms, index prefix.
+# A session's record (KEYS[1]) from ARGV: data, user ('' = none), idle ms, deadline ms, created ms, now ms.
+# Shared by the scripts that store one. Returns 0 (and stores nothing) when its deadline has passed.
 _PUT = """
-local function unindex(key, id, prefix)
-  local user = redis.call('HGET', key, 'u')
-  if user and user ~= '' then redis.call('ZREM', prefix .. user, id) end
-end
-local function put(key, id, data, user, idle, deadline, created, now, prefix)
+local function put(key, data, user, idle, deadline, created, now)
   local ttl = math.min(tonumber(idle), tonumber(deadline) - tonumber(now))
   if ttl <= 0 then return 0 end
   redis.call('DEL', key)
   redis.call('HSET', key, 'd', data, 'u', user, 'i', idle, 'a', deadline, 'c', created)
   redis.call('PEXPIRE', key, ttl)
-  if user ~= '' then
-    local index = prefix .. user
-    redis.call('ZREMRANGEBYSCORE', index, '-inf', now)
-    redis.call('ZADD', index, deadline, id)
-    local left = tonumber(deadline) - tonumber(now)
-    if redis.call('PTTL', index) < left then redis.call('PEXPIRE', index, left) end
-  end
   return 1
 end
 """
@@ -44,28 +30,17 @@ _CREATE = (
     _PUT
     + """
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-put(KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8])
-return 1
+return put(KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6])
 """
 )
 
+# Returns the user the replaced record had (false when there was none).
 _RESTORE = (
     _PUT
     + """
-unindex(KEYS[1], ARGV[1], ARGV[8])
-return put(KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8])
-"""
-)
-
-# KEYS[1] old session, KEYS[2] new session; ARGV[1] new id, ARGV[2..8] as put, ARGV[9] old id.
-_REGENERATE = (
-    _PUT
-    + """
-if redis.call('EXISTS', KEYS[1]) == 0 or redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
-unindex(KEYS[1], ARGV[9], ARGV[8])
-redis.call('DEL', KEYS[1])
-put(KEYS[2], ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8])
-return 1
+local previous = redis.call('HGET', KEYS[1], 'u')
+put(KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6])
+return previous
 """
 )
 
@@ -90,39 +65,29 @@ redis.call('PEXPIRE', KEYS[1], ttl)
 return 1
 """
 
-# KEYS[1] session; ARGV[1] id, ARGV[2] index prefix, ARGV[3] required owner ('' = anyone).
+# KEYS[1] session; ARGV[1] required owner ('' = anyone). Returns the deleted record's user ('' for
+# none), or false when there was no such record (or it belonged to someone else).
 _DELETE = """
 local user = redis.call('HGET', KEYS[1], 'u')
-if not user then return 0 end
-if ARGV[3] ~= '' and user ~= ARGV[3] then return 0 end
-if user ~= '' then redis.call('ZREM', ARGV[2] .. user, ARGV[1]) end
-return redis.call('DEL', KEYS[1])
-"""
-
-# KEYS[1] user index; ARGV[1] session prefix. Returns id, data, user, idle, deadline, created per live session.
-_USER_SESSIONS = """
-local found = {}
-for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
-  local r = redis.call('HMGET', ARGV[1] .. id, 'd', 'u', 'i', 'a', 'c')
-  if r[1] then
-    table.insert(found, id)
-    for _, field in ipairs(r) do table.insert(found, field) end
-  else
-    redis.call('ZREM', KEYS[1], id)
-  end
-end
-return found
-"""
-
-# KEYS[1] user index; ARGV[1] session prefix. Returns how many sessions ended.
-_END_USER_SESSIONS = """
-local ended = 0
-for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
-  ended = ended + redis.call('DEL', ARGV[1] .. id)
-end
+if not user then return false end
+if ARGV[1] ~= '' and user ~= ARGV[1] then return false end
 redis.call('DEL', KEYS[1])
-return ended
+return user
 """
+
+# KEYS[1] a user's index; ARGV[1] session id, ARGV[2] its deadline ms, ARGV[3] now ms. Drops entries whose
+# deadline passed; an entry's score only ever grows, so it never leaves before its session's deadline.
+_INDEX = """
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[3])
+local score = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if not score or tonumber(score) < tonumber(ARGV[2]) then redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1]) end
+local left = tonumber(ARGV[2]) - tonumber(ARGV[3])
+if redis.call('PTTL', KEYS[1]) < left then redis.call('PEXPIRE', KEYS[1], left) end
+return 1
+"""
+
+#: How many sessions of one user are read or ended concurrently.
+USER_BATCH = 100
 
 
 def _ms(seconds: float) -> int:
@@ -130,18 +95,29 @@ def _ms(seconds: float) -> int:
 
 
 class RedisSessionRecords:
-    """:class:`~sheepfold.sessions.SessionRecords` on Redis, one EVALSHA per call.
+    """:class:`~sheepfold.sessions.SessionRecords` on Redis: a key per session, hash-tagged by its id.
 
-    Layout (``<ns>`` is the connection's namespace; every key carries the
-    hash tag ``{sessions}``, so on a Cluster all sessions share one slot and
-    any script may touch several of them):
+    Layout (``<ns>`` is the connection's namespace; ``{…}`` the Cluster hash
+    tag, see :mod:`sheepfold_redis.hashtags`):
 
-    - ``<ns>{sessions}:session:<id>``: a hash with fields ``d`` (data), ``u``
-      (user, ``""`` for none), ``i`` (idle timeout, ms), ``a`` (absolute
-      deadline, epoch ms) and ``c`` (created, epoch ms), expiring after the
-      idle timeout, never past the deadline;
-    - ``<ns>{sessions}:session-user:<user>``: a sorted set of the user's
-      session ids scored by their deadlines, trimmed on every write.
+    - ``<ns>{<id>}:session``: a hash with fields ``d`` (data), ``u`` (user,
+      ``""`` for none), ``i`` (idle timeout, ms), ``a`` (absolute deadline,
+      epoch ms) and ``c`` (created, epoch ms), expiring after the idle
+      timeout, never past the deadline;
+    - ``<ns>{<user>}:session-user``: a sorted set of the user's session ids
+      scored by their deadlines, trimmed on every write to it.
+
+    Every session and every user's index has a slot of its own, so on a
+    Cluster they spread over every primary. Reading, touching and writing a
+    session is one ``EVALSHA`` on its key. What involves a session and an
+    index (creating or restoring a signed-in session, regenerating,
+    deleting, listing or ending a user's sessions) takes one script per key,
+    ordered so that no session is ever alive without its index entry: the
+    entry is added before the session is stored and removed after it is
+    deleted. A call interrupted halfway (Redis down) leaves at most an index
+    entry whose session is gone, which listings skip and the entry's
+    deadline removes. Regenerating stores the new session before it deletes
+    the old one, and takes the new one back if the old one was gone.
 
     Deadlines are wall-clock times from the calling instance's clock.
     """
@@ -152,87 +128,131 @@ class RedisSessionRecords:
     def __init__(self, connection: RedisConnection) -> None:
         self.connection = connection
         self.outage_domain = connection  # down together with every adapter on this connection
-        self._session_prefix = connection.key("session", "", tag=HASH_TAG)
-        self._index_prefix = connection.key("session-user", "", tag=HASH_TAG)
+        self._namespace = connection.namespace
         self._create = connection.script(_CREATE)
         self._restore = connection.script(_RESTORE)
-        self._regenerate = connection.script(_REGENERATE)
         self._read_and_touch: AsyncScript = connection.script(_READ_AND_TOUCH)
         self._run = connection.run_script
+        self._execute = connection.execute
         self._write_if_changed = connection.script(_WRITE_IF_CHANGED)
         self._delete = connection.script(_DELETE)
-        self._user_sessions = connection.script(_USER_SESSIONS)
-        self._end_user_sessions = connection.script(_END_USER_SESSIONS)
+        self._index = connection.script(_INDEX)
 
-    def _put_args(self, session_id: str, record: SessionRecord) -> list[bytes | str | int]:
+    def session_key(self, session_id: str) -> str:
+        """The key of the session ``session_id``: ``<ns>{<id>}:session``."""
+        return f"{self._namespace}{{{tag_text(session_id)}}}:session"
+
+    def index_key(self, user: str) -> str:
+        """The key of ``user``'s index of sessions: ``<ns>{<user>}:session-user``."""
+        return f"{self._namespace}{{{tag_text(user)}}}:session-user"
+
+    @staticmethod
+    def _record_args(record: SessionRecord) -> list[bytes | str | int]:
         return [
-            session_id,
             record.data,
             record.user or "",
             _ms(record.idle_timeout),
             _ms(record.absolute_deadline),
             _ms(record.created_at),
             _ms(time.time()),
-            self._index_prefix,
         ]
+
+    async def _add_to_index(self, session_id: str, record: SessionRecord) -> None:
+        if record.user:
+            await self._run(
+                self._index,
+                [self.index_key(record.user)],
+                [session_id, _ms(record.absolute_deadline), _ms(time.time())],
+            )
+
+    async def _remove_from_index(self, user: bytes | str | None, session_id: str) -> None:
+        name = user.decode() if isinstance(user, bytes) else user
+        if name:
+            await self._execute("ZREM", self.index_key(name), session_id)
+
+    async def _delete_record(self, session_id: str, owner: str = "") -> bool:
+        """Delete the record (only if ``owner`` holds it, when given), then its index entry; True when it was there."""
+        user = await self._run(self._delete, [self.session_key(session_id)], [owner])
+        if user is None:
+            return False
+        await self._remove_from_index(user, session_id)
+        return True
 
     async def create(self, session_id: str, record: SessionRecord) -> bool:
         with unavailable_on_failure():
-            created = await self._run(
-                self._create, [self._session_prefix + session_id], self._put_args(session_id, record)
-            )
+            await self._add_to_index(session_id, record)
+            created = await self._run(self._create, [self.session_key(session_id)], self._record_args(record))
         return bool(created)
 
     async def read_and_touch(self, session_id: str) -> SessionRecord | None:
         with unavailable_on_failure():
-            fields = await self._run(self._read_and_touch, [self._session_prefix + session_id], [_ms(time.time())])
+            fields = await self._run(self._read_and_touch, [self.session_key(session_id)], [_ms(time.time())])
         return None if fields is None else _record(fields)
 
     async def write_if_changed(self, session_id: str, data: bytes) -> bool:
         with unavailable_on_failure():
-            written = await self._run(
-                self._write_if_changed, [self._session_prefix + session_id], [data, _ms(time.time())]
-            )
+            written = await self._run(self._write_if_changed, [self.session_key(session_id)], [data, _ms(time.time())])
         return bool(written)
 
     async def regenerate(self, old_id: str, new_id: str, record: SessionRecord) -> bool:
         with unavailable_on_failure():
-            moved = await self._run(
-                self._regenerate,
-                [self._session_prefix + old_id, self._session_prefix + new_id],
-                [*self._put_args(new_id, record), old_id],
-            )
-        return bool(moved)
+            if not await self.create(new_id, record):
+                return False
+            if not await self._delete_record(old_id):
+                # The old session was gone (signed out, expired): nothing to move, so no new one either.
+                await self._delete_record(new_id)
+                return False
+        return True
 
     async def delete(self, session_id: str) -> bool:
         with unavailable_on_failure():
-            deleted = await self._run(
-                self._delete, [self._session_prefix + session_id], [session_id, self._index_prefix, ""]
-            )
-        return bool(deleted)
+            return await self._delete_record(session_id)
 
     async def restore(self, session_id: str, record: SessionRecord) -> None:
         with unavailable_on_failure():
-            await self._run(self._restore, [self._session_prefix + session_id], self._put_args(session_id, record))
+            await self._add_to_index(session_id, record)
+            previous = await self._run(self._restore, [self.session_key(session_id)], self._record_args(record))
+            if previous is not None and previous.decode() != (record.user or ""):
+                await self._remove_from_index(previous, session_id)
 
     async def user_sessions(self, user: str) -> dict[str, SessionRecord]:
+        found: dict[str, SessionRecord] = {}
         with unavailable_on_failure():
-            flat = await self._run(self._user_sessions, [self._index_prefix + user], [self._session_prefix])
-        return {flat[at].decode(): _record(flat[at + 1 : at + 6]) for at in range(0, len(flat), 6)}
+            ids = await self._indexed(user)
+            for at in range(0, len(ids), USER_BATCH):
+                batch = ids[at : at + USER_BATCH]
+                replies = await asyncio.gather(
+                    *(self._execute("HMGET", self.session_key(i), "d", "u", "i", "a", "c") for i in batch)
+                )
+                for session_id, fields in zip(batch, replies, strict=True):
+                    # Gone, or in the index of a user it no longer belongs to (a restore moved it).
+                    if fields[0] is not None and fields[1].decode() == user:
+                        found[session_id] = _record(fields)
+        return found
 
     async def end_user_session(self, user: str, session_id: str) -> bool:
         if not user:
             return False
         with unavailable_on_failure():
-            deleted = await self._run(
-                self._delete, [self._session_prefix + session_id], [session_id, self._index_prefix, user]
-            )
-        return bool(deleted)
+            return await self._delete_record(session_id, owner=user)
 
     async def end_user_sessions(self, user: str) -> int:
+        ended = 0
         with unavailable_on_failure():
-            ended = await self._run(self._end_user_sessions, [self._index_prefix + user], [self._session_prefix])
-        return cast(int, ended)
+            ids = await self._indexed(user)
+            for at in range(0, len(ids), USER_BATCH):
+                batch = ids[at : at + USER_BATCH]
+                deleted = await asyncio.gather(*(self._run(self._delete, [self.session_key(i)], [user]) for i in batch))
+                gone = [session_id for session_id, was in zip(batch, deleted, strict=True) if was is not None]
+                if gone:
+                    await self._execute("ZREM", self.index_key(user), *gone)
+                ended += len(gone)
+        return ended
+
+    async def _indexed(self, user: str) -> list[str]:
+        """Ids in ``user``'s index whose deadline has not passed (their sessions may be gone)."""
+        ids = await self._execute("ZRANGEBYSCORE", self.index_key(user), _ms(time.time()), "+inf")
+        return [session_id.decode() for session_id in ids]
 
     async def ping(self) -> None:
         await self.connection.ping()

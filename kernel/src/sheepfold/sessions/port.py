@@ -35,11 +35,16 @@ class SessionRecord:
 class SessionRecords(Protocol):
     """Session records under ids that the caller generates, with a per-user index.
 
-    Every method is one atomic step on the backend (one script or
-    transaction on Redis), so two instances serving the same session never
-    see half an operation. No method resurrects a record that expired or was
-    deleted: :meth:`write_if_changed` and :meth:`regenerate` answer False
-    instead. Ids and users are opaque strings. Adapters raise
+    Every change to a record is one atomic step on the backend (one script
+    on Redis), so two instances serving the same session never see half a
+    record. The per-user index may be kept in steps of its own (on a Redis
+    Cluster a session and its user's index live on different nodes): an
+    adapter then adds an entry before the record exists and removes it
+    after the record is gone, so a live session is always listed, and
+    listings skip entries whose record is gone or belongs to someone else.
+    No method resurrects a record that expired or was deleted:
+    :meth:`write_if_changed` and :meth:`regenerate` answer False instead.
+    Ids and users are opaque strings. Adapters raise
     :class:`~sheepfold.errors.BackendUnavailable` when the backend is down.
     """
 
@@ -56,9 +61,11 @@ class SessionRecords(Protocol):
         ...
 
     async def regenerate(self, old_id: str, new_id: str, record: SessionRecord) -> bool:
-        """Move a session to ``new_id`` holding ``record`` and drop ``old_id``, in one step.
+        """Move a session to ``new_id`` holding ``record`` and drop ``old_id``.
 
-        False (and nothing changed) when ``old_id`` is gone or ``new_id`` is taken.
+        False (and nothing changed) when ``old_id`` is gone or ``new_id`` is taken. An
+        adapter that cannot do it in one step stores the new record first, then drops
+        the old one, and drops the new one again if the old one was gone.
         The per-user index follows (old user's entry out, new user's in).
         """
         ...
