@@ -43,6 +43,10 @@ class TallyCounter(Collector):
         """How many events of ``label_values`` were counted."""
         return self._counts.get(label_values, 0)
 
+    def counts(self) -> dict[tuple[Hashable, ...], int]:
+        """Every label values' count so far (a copy): for readers that sum or compare them between readings."""
+        return dict(self._counts)
+
     def describe(self) -> Iterable[CounterMetricFamily]:
         return [CounterMetricFamily(self.name, self.documentation, labels=self.labels)]
 
@@ -81,6 +85,17 @@ class TallyHistogram(Collector):
             series = self._series[label_values] = [0] * (len(self.bounds) + 1)
         series[bisect_left(self.bounds, amount)] += 1
         series[-1] += amount
+
+    def bucket_counts(self) -> list[int]:
+        """Observations per bucket (not cumulative) over every label values, in the order of :attr:`bounds`.
+
+        A reader estimates a quantile from two readings' difference (``sheepfold.fleet`` does, for the p95).
+        """
+        totals = [0] * len(self.bounds)
+        for series in self._series.values():
+            for index in range(len(totals)):
+                totals[index] += int(series[index])
+        return totals
 
     def describe(self) -> Iterable[HistogramMetricFamily]:
         return [HistogramMetricFamily(self.name, self.documentation, labels=self.labels)]
