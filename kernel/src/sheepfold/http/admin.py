@@ -172,7 +172,7 @@ def refused(request: Request, route: AdminRoute) -> Response:
     accept = request.get_first_header(b"accept") or b""
     if route.sign_in is None or request.method != "GET" or b"text/html" not in accept:
         return unauthorized()
-    location = f"{route.sign_in}?{urlencode({'next': request.url.path.decode('latin-1')})}"
+    location = f"{route.sign_in}?{urlencode({'next': request.path})}"
     return Response(303, headers=[(b"Location", location.encode())])
 
 
