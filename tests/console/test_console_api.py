@@ -50,7 +50,9 @@ async def test_the_console_is_an_admin_page_and_a_browser_is_sent_to_sign_in(she
     assert sign_in_page.status == 200 and b'type="password"' in await sign_in_page.read()
 
 
-async def test_the_admin_token_is_exchanged_for_an_http_only_strict_cookie_that_opens_the_console(sheepfold_app, caplog):
+async def test_the_admin_token_is_exchanged_for_an_http_only_strict_cookie_that_opens_the_console(
+    sheepfold_app, caplog
+):
     kit = await sheepfold_app(SETTINGS, PLUGINS)
     with caplog.at_level(logging.INFO, logger="sheepfold.audit"):
         wrong = await kit.client.post("/console/sign-in", content=JSONContent({"token": "guess"}))
@@ -154,7 +156,11 @@ async def test_retry_and_discard_act_on_the_failed_list_and_are_audit_logged_wit
 
 async def test_assets_are_package_data_with_etags_and_reference_no_other_host(sheepfold_app):
     kit = await sheepfold_app(SETTINGS, PLUGINS)
-    for name, media in [("console.js", b"text/javascript"), ("console.css", b"text/css"), ("sign-in.js", b"text/javascript")]:
+    for name, media in [
+        ("console.js", b"text/javascript"),
+        ("console.css", b"text/css"),
+        ("sign-in.js", b"text/javascript"),
+    ]:
         response = await kit.client.get(f"/console/assets/{name}")
         assert response.status == 200 and response.headers.get_first(b"content-type").startswith(media)
         body = (await response.read()).decode()

@@ -1,4 +1,4 @@
-"""The live feed over sheepfold-realtime: a signed-in page's socket gets snapshots while it listens, nobody else does."""
+"""The live feed over sheepfold-realtime: a signed-in page's socket gets snapshots while it listens; nobody else."""
 
 from __future__ import annotations
 

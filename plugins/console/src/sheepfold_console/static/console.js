@@ -6,6 +6,8 @@
 (() => {
   const API = "/-/console/api";
   const WINDOW_MS = 15 * 60 * 1000;
+  // Measured by the kernel on every instance; the others only where their plugin runs (shown once seen).
+  const ALWAYS = new Set(["requests_per_second", "error_rate", "latency_p95_ms", "event_loop_lag_ms"]);
   const VITALS = [
     ["requests_per_second", "Requests/s", (v) => v.toFixed(1)],
     ["error_rate", "Errors", (v) => `${(v * 100).toFixed(1)} %`],
@@ -138,9 +140,7 @@
       const value = record.vitals[name];
       const key = `vital:${record.instance}:${name}`;
       if (!unreachable) remember(key, t, value);
-      if (value === null || value === undefined) {
-        if (!history.has(key)) continue;
-      }
+      if ((value === null || value === undefined) && !ALWAYS.has(name) && !history.has(key)) continue;
       let level = "";
       let figureLines = [];
       if (name === "database_pool_use_percent") {
@@ -155,7 +155,7 @@
       figures.append(figure(label, value === null || value === undefined ? "–" : format(value), key, { lines: figureLines, level }));
     }
     const meta = unreachable
-      ? `did not answer; last heard ${clock(record.sent_at)}`
+      ? `${record.address ? "did not answer" : "has no address to be asked at (a worker?)"}; last heard ${clock(record.sent_at)}`
       : `${record.version} · up ${duration(record.uptime_seconds)} · ${record.plugins.length} plugins`;
     return h(
       "article",
