@@ -11,11 +11,6 @@ each state are kept in a folder of the test run's tmp, whose path is printed.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import os
-import subprocess
-import sys
-from collections.abc import Iterator
 from importlib import metadata
 from pathlib import Path
 
@@ -26,8 +21,9 @@ from sheepfold.jobs import Jobs, JobStatus
 from sheepfold_jobs import plugin as jobs_plugin
 from sheepfold_redis import plugin as redis_plugin
 from tests.console.served_plugins import console_jobs
+from tests.jobs.test_worker_crash import worker_process
 from tests.ratelimit.fleet import fleet
-from tests.support.admin import ADMIN_ENV, ADMIN_TOKEN
+from tests.support.admin import ADMIN_TOKEN
 from tests.support.browser import Browser, chromium_path
 from tests.support.redis_adapters import fresh_prefix
 from tests.support.redis_server import RedisServer
@@ -78,28 +74,6 @@ token = "{ADMIN_TOKEN}"
 """
 
 
-@contextlib.contextmanager
-def worker(settings_file: Path) -> Iterator[subprocess.Popen[bytes]]:
-    sheepfold = str(Path(sys.executable).with_name("sheepfold"))
-    env = {
-        **os.environ,
-        **ADMIN_ENV,
-        "SHEEPFOLD_ENV": "testing",
-        "SHEEPFOLD_SETTINGS_FILE": str(settings_file),
-        "SHEEPFOLD_INSTANCE__ID": WORKER,
-    }
-    process = subprocess.Popen([sheepfold, "worker", "--queue", console_jobs.QUEUE], env=env, stderr=subprocess.DEVNULL)
-    try:
-        yield process
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
 async def failed_job(redis_url: str, prefix: str, marker: Path) -> str:
     """Enqueue a ``settle`` job that fails for good (its marker is missing); its id once it is in the failed list."""
     settings = {"redis": {"url": redis_url, "prefix": prefix}, "jobs": {"backend": "arq", "fallback": "spool"}}
@@ -145,7 +119,7 @@ async def test_the_console_follows_the_fleet_through_an_outage_and_retries_a_fai
         servers = [f"fleet-{a.port}", f"fleet-{b.port}"]
         settings_file = tmp_path / "settings.toml"  # the worker's: the instances' own, in a file of its own
         settings_file.write_text(console_fleet_settings(server.url, prefix))
-        with worker(settings_file):
+        with worker_process(settings_file, console_jobs.QUEUE, SHEEPFOLD_INSTANCE__ID=WORKER):
             job_id = await failed_job(server.url, prefix, marker)
             async with Browser() as browser:
                 await browser.viewport(1280, 800)
@@ -161,13 +135,19 @@ async def test_the_console_follows_the_fleet_through_an_outage_and_retries_a_fai
                 shown = await browser.evaluate(phases("state"))
                 assert set(shown) == {*servers, WORKER}  # the worker is an instance of the fleet too
 
+                section = f"document.querySelector('#sections [data-section=\"{console_jobs.SECTION}\"]')"
+                await browser.wait_until(f"!!{section}?.querySelector('table[data-table=\"examples\"]')")
+                assert "ip:192.0.2.7" in await browser.evaluate(f"{section}.textContent")
+                # A counter is shown as a rate once two readings came: a number, no longer a dash.
+                await browser.wait_until(f"/\\d/.test({section}.querySelector('.figures .value').textContent)")
+
                 row = f"document.querySelector('#failed tr[data-job=\"{job_id}\"]')"
                 await browser.wait_until(f"!!{row}")  # a DOM node is returned by value as {}: falsy in Python
                 arguments = await browser.evaluate(f"{row}.querySelector('td.arguments').textContent")
                 assert "token=<redacted>" in arguments and SECRET not in await browser.evaluate(
                     "document.body.innerText"
                 )
-                await browser.screenshot(artefacts / "console-normal.png")
+                await browser.screenshot(artefacts / "console-normal.png", full_page=True)
                 await browser.viewport(390, 844)
                 await browser.screenshot(artefacts / "console-phone.png", full_page=True)
                 await browser.viewport(1280, 800)
@@ -181,7 +161,7 @@ async def test_the_console_follows_the_fleet_through_an_outage_and_retries_a_fai
                 server.kill()
                 await browser.wait_until(everywhere("state", "fallback", servers), timeout=2.0)
                 assert await browser.evaluate("document.getElementById('fleet').dataset.shared") == "false"
-                await browser.screenshot(artefacts / "console-outage.png")
+                await browser.screenshot(artefacts / "console-outage.png", full_page=True)
 
                 server.start()
                 await browser.wait_until(everywhere("state", "backend", servers), timeout=20)

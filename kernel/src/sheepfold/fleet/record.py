@@ -25,7 +25,7 @@ class InstanceRecord:
     """One instance as its heartbeat describes it.
 
     ``vitals`` are figures over the last heartbeat interval (see
-    :data:`~sheepfold.fleet.VITALS`); a figure is None when the instance
+    :data:`~sheepfold.fleet.vitals.VITALS`); a figure is None when the instance
     cannot tell (no requests, the plugin that measures it is not there).
     ``address`` is the base URL other instances reach it at (None when
     unknown); ``leaving`` marks the last record of an instance that stopped.

@@ -106,13 +106,13 @@ class Fleet:
         self._beats.start(self._platform.tasks)
 
     async def stop(self) -> None:
-        """Stop the heartbeat and push a last record saying this instance left (within one interval)."""
+        """Stop the heartbeat and push a last record saying this instance left (within an interval, at most 1 s)."""
         if self._beats is None:
             return
         await self._beats.stop()
         self._beats = None
         try:
-            async with asyncio.timeout(self.interval):
+            async with asyncio.timeout(min(self.interval, 1.0)):
                 await self._push(self.own_record(leaving=True))
         except BACKEND_FAILURES as error:
             logger.info("the fleet was not told that %s left: %s", self._platform.instance_id, error)
