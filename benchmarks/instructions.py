@@ -18,6 +18,7 @@ takes a minute or two under callgrind. ``--keep DIR`` keeps the callgrind files,
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import glob
 import os
@@ -25,9 +26,11 @@ import re
 import shutil
 import subprocess
 import tempfile
+import threading
+import urllib.request
 from collections.abc import Iterator
 
-from harness import ADMIN_ENV, private_redis, server_process
+from harness import ADMIN_ENV, ADMIN_TOKEN, private_redis, server_process
 from sessions_cache import signed_in_cookie
 
 PYTHON_ENV = {"PYTHONHASHSEED": "0"}  # one dict layout in every run
@@ -40,6 +43,7 @@ class Target:
     name: str
     path: str
     cookie: bool = False  # send the signed-in session cookie (got from POST /login)
+    watch: str = ""  # a path GET once a second (admin token) while counted: a console page left open
 
 
 @dataclasses.dataclass(frozen=True)
@@ -63,6 +67,14 @@ SUITES: dict[str, tuple[Server, ...]] = {
     "plain": (
         one_route(f"{PLAIN}:bare", "bare BlackSheep, plain text", "/plain"),
         one_route(f"{PLAIN}:platform", "sheepfold kernel, plain text", "/plain"),
+        Server(
+            f"{PLAIN}:platform_with_console",
+            (
+                Target("sheepfold kernel + console, nobody watching, plain text", "/plain"),
+                Target("sheepfold kernel + console open, plain text", "/plain", watch="/-/console/api/snapshot"),
+            ),
+            "/plain",
+        ),
     ),
     "ratelimit": (
         one_route(f"{LIMITED}:bare_route", "bare route", "/limited"),
@@ -129,12 +141,38 @@ def count(server: Server, env: dict[str, str], out_dir: str, args: argparse.Name
         for target in server.targets:
             headers = {"Cookie": cookie} if target.cookie else {}
             _load(base + target.path, args.warmup, args.connections, headers)
-            _control(process.pid, "--instr=on")
-            _control(process.pid, "--zero")
-            _load(base + target.path, args.requests, args.connections, headers)
-            _control(process.pid, "--dump")
-            _control(process.pid, "--instr=off")
+            with _watching(base + target.watch if target.watch else ""):
+                _control(process.pid, "--instr=on")
+                _control(process.pid, "--zero")
+                _load(base + target.path, args.requests, args.connections, headers)
+                _control(process.pid, "--dump")
+                _control(process.pid, "--instr=off")
             yield target.name, _last_dump_total(out_dir, stem, process.pid) / args.requests
+
+
+@contextlib.contextmanager
+def _watching(url: str) -> Iterator[None]:
+    """GET ``url`` with the admin token once a second in a thread until the block ends (nothing when empty).
+
+    Its requests are counted with the measured ones: the cost of an open console, spread over them.
+    """
+    stop = threading.Event()
+
+    def poll() -> None:
+        while not stop.wait(1.0):
+            request = urllib.request.Request(url, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
+            with urllib.request.urlopen(request, timeout=30) as response:
+                response.read()
+
+    watcher = threading.Thread(target=poll, daemon=True)
+    if url:
+        watcher.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        if url:
+            watcher.join()
 
 
 def _control(pid: int, option: str) -> None:

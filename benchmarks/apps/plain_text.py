@@ -28,3 +28,10 @@ class PlainTextPlugin:
 def platform() -> Application:
     # Built-ins only (no installed plugins): the kernel's own cost per request.
     return create_app(plugins=[PlainTextPlugin()], load_entry_points=False)
+
+
+def platform_with_console() -> Application:
+    # The built-ins and the operator console (its page polls /-/console/api/snapshot while measured).
+    from sheepfold_console import plugin as console
+
+    return create_app(plugins=[PlainTextPlugin(), console], load_entry_points=False)

@@ -36,7 +36,7 @@ async def test_the_embedded_worker_runs_jobs_in_the_server_process(redis_url):
         assert (await jobs.result(job_id)).value == "hi"
 
 
-async def test_admin_routes_show_fleet_statistics_and_retry_failed_jobs(redis_url):
+async def test_admin_routes_show_fleet_statistics_and_retry_or_discard_failed_jobs(redis_url):
     settings = arq_settings(redis_url, admin={"token": "an-admin-token-for-the-jobs-tests-0123"})
     async with running_app(settings) as app:
         client = TestClient(app)
@@ -63,6 +63,14 @@ async def test_admin_routes_show_fleet_statistics_and_retry_failed_jobs(redis_ur
         await wait_for(jobs, job_id, JobStatus.COMPLETE)
         assert RUNS[key] == [1, 1]
         assert (await client.post(f"/-/jobs/failed/{job_id}/retry", headers=TOKEN)).status == 404
+
+        refused = await jobs.enqueue("refuse", (fresh_key(),))
+        await wait_for(jobs, refused, JobStatus.FAILED)
+        assert (await client.post(f"/-/jobs/failed/{refused}/discard")).status == 401
+        response = await client.post(f"/-/jobs/failed/{refused}/discard", headers=TOKEN)
+        assert response.status == 200 and (await response.json())["status"] == "discarded"
+        assert await jobs.failed_job(refused) is None
+        assert (await client.post(f"/-/jobs/failed/{refused}/discard", headers=TOKEN)).status == 404
 
 
 async def test_metrics_show_job_counts_and_queue_times(redis_url):

@@ -1,4 +1,4 @@
-"""``sheepfold jobs stats|failed|show|retry``: the failed-jobs list from the command line."""
+"""``sheepfold jobs stats|failed|show|retry|discard``: the failed-jobs list from the command line."""
 
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ async def make_failed_job(redis_url: str) -> str:
         await app.stop()
 
 
-def test_failed_jobs_are_listed_shown_and_retried_from_the_command_line(tmp_path: Path):
+def test_failed_jobs_are_listed_shown_retried_and_discarded_from_the_command_line(tmp_path: Path):
     with RedisServer() as server:
         job_id = asyncio.run(make_failed_job(server.url))
         runner = CliRunner()
@@ -67,3 +67,9 @@ def test_failed_jobs_are_listed_shown_and_retried_from_the_command_line(tmp_path
         assert retried.exit_code == 0 and "queued again" in retried.output
         assert runner.invoke(commands.jobs, ["retry", job_id], env=env).exit_code != 0
         assert runner.invoke(commands.jobs, ["show", "unknown"], env=env).exit_code != 0
+
+        other = asyncio.run(make_failed_job(server.url))
+        discarded = runner.invoke(commands.jobs, ["discard", other], env=env)
+        assert discarded.exit_code == 0 and "discarded" in discarded.output
+        assert runner.invoke(commands.jobs, ["discard", other], env=env).exit_code != 0
+        assert runner.invoke(commands.jobs, ["show", other], env=env).exit_code != 0

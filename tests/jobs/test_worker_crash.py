@@ -58,11 +58,14 @@ worker = {{ idle_poll = 0.2, crash_margin = 1.0, shutdown_grace = 1.0 }}
 
 
 @contextlib.contextmanager
-def worker_process(settings: Path) -> Iterator[subprocess.Popen[bytes]]:
+def worker_process(
+    settings: Path, queue: str = crash_jobs.QUEUE, **environment: str
+) -> Iterator[subprocess.Popen[bytes]]:
+    """A ``sheepfold worker --queue QUEUE`` process on ``settings`` (more ``environment`` variables given); ended."""
     sheepfold = shutil.which("sheepfold", path=str(Path(sys.executable).parent))
     assert sheepfold, "the sheepfold command is not installed in this environment"
     env = {**os.environ, **ADMIN_ENV, "SHEEPFOLD_ENV": "testing", "SHEEPFOLD_SETTINGS_FILE": str(settings)}
-    process = subprocess.Popen([sheepfold, "worker", "--queue", crash_jobs.QUEUE], env=env, cwd=settings.parent)
+    process = subprocess.Popen([sheepfold, "worker", "--queue", queue], env={**env, **environment}, cwd=settings.parent)
     try:
         yield process
     finally:

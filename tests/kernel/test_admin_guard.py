@@ -10,7 +10,14 @@ from blacksheep import Request, Response, json
 from blacksheep.testing import TestClient
 
 from sheepfold import Identity, PluginError, SettingsError, admin_only, create_app
-from sheepfold.http.admin import MIN_TOKEN_LENGTH, AdminGuardMiddleware, admin_route_of, is_admin_path
+from sheepfold.http import admin as admin_http
+from sheepfold.http.admin import (
+    MIN_TOKEN_LENGTH,
+    AdminGuardMiddleware,
+    AdminRoute,
+    admin_route_of,
+    is_admin_path,
+)
 from tests.kernel.plugins_for_tests import plugin
 from tests.support.admin import ADMIN_HEADERS, ADMIN_TOKEN
 from tests.support.plugins import installed
@@ -19,15 +26,28 @@ PROBLEM_JSON = b"application/problem+json"
 #: Routes that must be part of the admin surface whatever else is installed (the issue's list), by the
 #: package that serves them (None: the kernel).
 KNOWN_ADMIN_ROUTES = {
-    None: {("GET", "/-/plugins"), ("GET", "/metrics")},
+    None: {("GET", "/-/plugins"), ("GET", "/metrics"), ("GET", "/-/fleet"), ("GET", "/-/fleet/self")},
     "sheepfold_jobs": {
         ("GET", "/-/jobs"),
         ("GET", "/-/jobs/failed"),
         ("GET", "/-/jobs/failed/{job_id}"),
         ("POST", "/-/jobs/failed/{job_id}/retry"),
+        ("POST", "/-/jobs/failed/{job_id}/discard"),
+    },
+    "sheepfold_console": {
+        ("GET", "/-/console"),
+        ("GET", "/-/console/api/snapshot"),
+        ("POST", "/-/console/api/jobs/failed/{job_id}/retry"),
+        ("POST", "/-/console/api/jobs/failed/{job_id}/discard"),
+        ("POST", "/-/console/sign-out"),
     },
     "sheepfold_realtime": {("POST", "/realtime/publish"), ("GET", "/realtime/sockets")},
 }
+
+
+def _sent_to_sign_in(response) -> bool:
+    """A browser's refusal on a page declared with ``admin_only(sign_in=...)``: 303 to the sign-in page."""
+    return response.status == 303 and b"?next=" in (response.headers.get_first(b"location") or b"")
 
 
 def _concrete(pattern: str) -> str:
@@ -65,6 +85,8 @@ async def test_every_admin_route_of_every_plugin_refuses_a_request_without_the_t
                 {"Authorization": ADMIN_TOKEN},  # the token without its scheme
             ):
                 refused = await getattr(client, method.lower())(path, headers=headers)
+                if _sent_to_sign_in(refused):  # a page: the kit's client accepts text/html, as browsers do
+                    continue
                 assert refused.status in (401, 403), (method, pattern, headers)
                 assert refused.content_type() == PROBLEM_JSON, (method, pattern)
             admitted = await getattr(client, method.lower())(path, headers=ADMIN_HEADERS)
@@ -200,3 +222,22 @@ async def test_the_guard_runs_on_admin_routes_only(monkeypatch):
         assert guarded == ["/-/plugins", "/-/plugins"]
     finally:
         await app.stop()
+
+
+@pytest.mark.parametrize(
+    ("method", "accept", "sign_in", "status"),
+    [
+        ("GET", b"text/html,application/xhtml+xml", "/sign-in", 303),
+        ("GET", b"application/json", "/sign-in", 401),  # a script: the problem, not a page
+        ("POST", b"text/html", "/sign-in", 401),
+        ("GET", b"text/html", None, 401),
+    ],
+)
+def test_a_refused_browser_is_sent_to_the_routes_sign_in_page_and_anyone_else_gets_401(method, accept, sign_in, status):
+    request = Request(method, b"/-/page", [(b"accept", accept)])
+    response = admin_http.refused(request, AdminRoute(sign_in=sign_in))
+    assert response.status == status
+    if status == 303:
+        assert response.headers.get_first(b"location") == b"/sign-in?next=%2F-%2Fpage"
+    else:
+        assert response.headers.get_first(b"www-authenticate") == b"Bearer"

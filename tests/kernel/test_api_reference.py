@@ -34,6 +34,7 @@ PLUGIN_PACKAGES = [
     "sheepfold_jobs",
     "sheepfold_realtime",
     "sheepfold_database",
+    "sheepfold_console",
 ]
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from sheepfold.cli import served_address
 from tests.support.plugins import needs
 
 SHEEPFOLD = [sys.executable, "-c", "from sheepfold.cli import main; main()"]
@@ -103,3 +104,15 @@ def test_serve_turns_websocket_compression_on_only_when_asked(monkeypatch, setti
     serve.main(["--port", "8123"], standalone_mode=False)
     assert calls[0]["ws_per_message_deflate"] is expected
     assert calls[0]["port"] == 8123
+
+
+@pytest.mark.parametrize(
+    ("host", "port", "address"),
+    [
+        ("127.0.0.1", 8000, "http://127.0.0.1:8000"),
+        ("::1", 8001, "http://[::1]:8001"),
+        ("0.0.0.0", 8002, f"http://{socket.gethostname()}:8002"),
+    ],
+)
+def test_serve_tells_each_instance_the_address_its_peers_reach_it_at(host, port, address):
+    assert served_address(host, port) == address

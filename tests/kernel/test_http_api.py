@@ -56,9 +56,9 @@ async def test_health_reports_instance_components_and_capabilities(client):
     report = await (await client.get("/health", headers=ADMIN_HEADERS)).json()
     assert report["status"] == "ok"
     assert report["instance"]
-    # The memory adapters' sweepers (state, cache, ratelimit, sessions, jobs), the memory job scheduler
-    # and the event-loop lag monitor.
-    assert report["background_tasks"] == 7
+    # The memory adapters' sweepers (state, cache, ratelimit, sessions, jobs), the memory job scheduler,
+    # the event-loop lag monitor and the fleet's heartbeat.
+    assert report["background_tasks"] == 8
     assert report["components"]["memory"]["status"] == "ok"
     assert report["capabilities"]["cache"] == {
         "configured": "memory",

@@ -11,8 +11,8 @@ import pytest
 
 from tests.ratelimit.fleet import fleet
 from tests.realtime.app_for_tests import admin_publish
-from tests.realtime.browser import Browser, chromium_path
 from tests.realtime.fleet import address_of, realtime_fleet_settings
+from tests.support.browser import Browser, chromium_path
 from tests.support.redis_adapters import fresh_prefix
 from tests.support.redis_server import RedisServer
 

@@ -14,6 +14,7 @@ PLUGIN_DISTRIBUTIONS = {
     "sheepfold_jobs": "sheepfold-jobs",
     "sheepfold_realtime": "sheepfold-realtime",
     "sheepfold_database": "sheepfold-database",
+    "sheepfold_console": "sheepfold-console",
     "sheepfold_example": "sheepfold-example",
 }
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
+import socket
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -63,6 +65,9 @@ def serve(host: str, port: int, workers: int, log_level: str) -> None:
 
     # Fail here, once, with a readable message, rather than in every worker.
     settings = _create_app_or_exit().platform.settings
+    if not settings.get("fleet.address"):
+        # Where peers reach this instance while the fleet's shared state is down; the workers inherit it.
+        os.environ["SHEEPFOLD_FLEET__ADDRESS"] = served_address(host, port)
     # uvicorn applies it in this process and again in each worker, before the app is built.
     log_config = logging_config(settings.get("logging.format"), log_level) or LOGGING_CONFIG
     # With several workers, /metrics must add up all of them: they share their metrics in one directory.
@@ -83,6 +88,17 @@ def serve(host: str, port: int, workers: int, log_level: str) -> None:
             # zlib context of a few hundred kB, for short JSON events that gain little: off unless asked for.
             ws_per_message_deflate=settings.get("http.ws_per_message_deflate"),
         )
+
+
+def served_address(host: str, port: int) -> str:
+    """The base URL ``sheepfold serve --host HOST --port PORT`` is reached at by its peers.
+
+    A wildcard host (all interfaces) is replaced by the machine's host name;
+    set ``fleet.address`` where peers must use another name.
+    """
+    if host in {"", "0.0.0.0", "::"}:
+        host = socket.gethostname()
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
 @cli.command()

@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from sheepfold.fallback import FallbackSwitch
+from sheepfold.fleet import Fleet
 from sheepfold.identity import Identity, IdentityResolver, Permissions
 from sheepfold.loop_lag import LoopLag
 from sheepfold.metrics import PlatformMetrics
@@ -40,7 +41,8 @@ class Platform:
     through BlackSheep's dependency injection. ``tasks`` owns every
     background task the platform or a plugin starts; :meth:`stop` cancels and
     awaits them. :meth:`identify` says who a request is made by and
-    :meth:`allowed` what that identity may do.
+    :meth:`allowed` what that identity may do. ``fleet`` is this instance's
+    heartbeat and the list of live instances (``await platform.fleet.instances()``).
     """
 
     def __init__(self, *, app: Application, settings: Dynaconf, plugins: PluginHost, metrics: PlatformMetrics) -> None:
@@ -59,6 +61,8 @@ class Platform:
         self.identities = IdentityResolver(self)
         self.permissions = Permissions(self)
         self._last_closers: list[Callable[[], Awaitable[None]]] = []
+        #: This instance's heartbeat, and every live instance of the fleet (:class:`~sheepfold.fleet.Fleet`).
+        self.fleet = Fleet(self)
 
     def provide(self, service_type: TypeForm[T], instance: T) -> None:
         """Offer ``instance`` as the app's ``service_type`` (a class or Protocol) to plugins and route handlers.
@@ -119,10 +123,12 @@ class Platform:
         self._last_closers.append(close)
 
     async def start(self) -> None:
-        """Measure loop lag, start every capability's adapters, then call ``sheepfold_startup`` plugin by plugin."""
+        """Measure loop lag, start every capability's adapters and the fleet's heartbeat, then call
+        ``sheepfold_startup`` plugin by plugin."""
         self.tasks.spawn(self.loop_lag.run(on_measured=self.metrics.loop_lag.set), name="sheepfold-loop-lag")
         self.metrics.start(self.tasks, self.settings.get("metrics.flush_interval"))
         await asyncio.gather(*(switch.start() for switch in self.capabilities.values()))
+        self.fleet.start()
         await self.plugins.await_each("sheepfold_startup", app=self.app, platform=self)
         logger.info("sheepfold instance %s started", self.instance_id)
 
@@ -131,7 +137,8 @@ class Platform:
 
         1. ``sheepfold_shutdown``, plugin by plugin in reverse order: plugins
            end their own work gracefully (workers finish jobs, sockets are
-           closed with 1001, monitors stop).
+           closed with 1001, monitors stop); then the fleet's heartbeat
+           stops, telling the fleet this instance left.
         2. Every background task still running is cancelled and awaited;
            those still running after ``tasks.stop_timeout`` seconds are
            abandoned and logged.
@@ -140,6 +147,7 @@ class Platform:
         5. The metrics are shared a last time (with ``--workers N``), so this process's counts stay in the sum.
         """
         await self.plugins.await_each("sheepfold_shutdown", reverse=True, isolate=True, app=self.app, platform=self)
+        await self.fleet.stop()
         await self.tasks.stop(self.settings.get("tasks.stop_timeout"))
         for switch in self.capabilities.values():
             try:

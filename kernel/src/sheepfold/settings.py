@@ -19,7 +19,8 @@ ENVIRONMENT_VARIABLE = "SHEEPFOLD_ENV"
 DEVELOPMENT = "development"
 
 _SECRET_KEY = re.compile(r"secret|password|token|key|dsn", re.IGNORECASE)
-_REDACTED = "<redacted>"
+#: What a secret's value is shown as.
+REDACTED = "<redacted>"
 _MESSAGES = {
     "operations": "{name}: expected {operation} {op_value}, got {value!r}",
     "condition": "{name}: expected a value passing {function}, got {value!r}",
@@ -29,6 +30,24 @@ _MESSAGES = {
 def is_secret(key: str) -> bool:
     """True for keys whose values must never be printed (secret, password, token, key, dsn)."""
     return bool(_SECRET_KEY.search(key))
+
+
+def redact_secrets(value: Any) -> Any:
+    """``value`` with what any mapping in it holds under a key that :func:`is_secret` replaced by ``<redacted>``.
+
+    Mappings, lists and tuples are copied as they are walked (into dicts,
+    lists and tuples); anything else is returned as it is.
+    """
+    if isinstance(value, Mapping):
+        return {
+            key: REDACTED if isinstance(key, str) and is_secret(key) else redact_secrets(item)
+            for key, item in value.items()
+        }
+    if isinstance(value, tuple):
+        return tuple(redact_secrets(item) for item in value)
+    if isinstance(value, list):
+        return [redact_secrets(item) for item in value]
+    return value
 
 
 def is_development(settings: Any) -> bool:
@@ -168,5 +187,5 @@ def _phrase_messages(validator: Validator) -> None:
             validator.messages[kind] = message
         if secret:
             validator.messages[kind] = (
-                validator.messages[kind].replace("{value!r}", _REDACTED).replace("{value}", _REDACTED)
+                validator.messages[kind].replace("{value!r}", REDACTED).replace("{value}", REDACTED)
             )

@@ -66,6 +66,10 @@ class TallyCounter(Collector):
         """Every count so far by its label values (a copy): what ``sheepfold_statistics`` reads."""
         return dict(self._counts)
 
+    def counts(self) -> dict[tuple[Hashable, ...], int]:
+        """Every label values' count so far (a copy): for readers that sum or compare them between readings."""
+        return dict(self._counts)
+
     def describe(self) -> Iterable[CounterMetricFamily]:
         return [CounterMetricFamily(self.name, self.documentation, labels=self.labels)]
 
@@ -138,6 +142,17 @@ class TallyHistogram(Collector):
                 ]
             for value, amount in zip(shared, series, strict=True):
                 value.set(amount)
+
+    def bucket_counts(self) -> list[int]:
+        """Observations per bucket (not cumulative) over every label values, in the order of :attr:`bounds`.
+
+        A reader estimates a quantile from two readings' difference (``sheepfold.fleet`` does, for the p95).
+        """
+        totals = [0] * len(self.bounds)
+        for series in self._series.values():
+            for index in range(len(totals)):
+                totals[index] += int(series[index])
+        return totals
 
     def describe(self) -> Iterable[HistogramMetricFamily]:
         return [HistogramMetricFamily(self.name, self.documentation, labels=self.labels)]

@@ -260,6 +260,14 @@ class ArqJobs:
         )
         return True
 
+    async def discard_failed(self, job_id: str) -> bool:
+        with unavailable_on_failure():
+            async with self.redis.pipeline(transaction=True) as pipe:
+                pipe.zrem(self.failed_keys.ids, job_id)
+                pipe.hdel(self.failed_keys.records, job_id)
+                removed, _deleted = await pipe.execute()
+        return bool(removed)
+
 
 def describe(error: object) -> str:
     """``"Type: message"`` of a stored failure (arq stores the exception itself)."""

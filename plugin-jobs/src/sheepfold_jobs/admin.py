@@ -1,4 +1,4 @@
-"""Admin routes: fleet statistics at ``/-/jobs`` and the failed-jobs list (inspect, retry)."""
+"""Admin routes: fleet statistics at ``/-/jobs`` and the failed-jobs list (inspect, retry, discard)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ from sheepfold.platform import Platform
 
 
 def add_admin_routes(router: Router, platform: Platform) -> None:
-    """``GET /-/jobs``, ``GET /-/jobs/failed``, ``GET /-/jobs/failed/{job_id}``, ``POST /-/jobs/failed/{job_id}/retry``.
+    """``GET /-/jobs``, ``GET /-/jobs/failed``, ``GET /-/jobs/failed/{job_id}``, and ``POST`` to
+    ``/-/jobs/failed/{job_id}/retry`` and ``/-/jobs/failed/{job_id}/discard``.
 
     All are admin routes (:func:`sheepfold.admin_only`), like ``/-/plugins``.
     """
@@ -68,7 +69,18 @@ def add_admin_routes(router: Router, platform: Platform) -> None:
             return problem(404, "No such job in the failed list.")
         return json({"job_id": job_id, "status": "queued"}, status=202)
 
+    @admin_only
+    @admin_docs(
+        summary="Remove a failed job from the list without running it again",
+        responses={200: json_response("Discarded", dict[str, str]), 404: problem_response("Not in the failed list.")},
+    )
+    async def discard(job_id: str) -> Response:
+        if not await jobs.discard_failed(job_id):
+            return problem(404, "No such job in the failed list.")
+        return json({"job_id": job_id, "status": "discarded"})
+
     router.add_get("/-/jobs", statistics)
     router.add_get("/-/jobs/failed", failed_list)
     router.add_get("/-/jobs/failed/{job_id}", failed_one)
     router.add_post("/-/jobs/failed/{job_id}/retry", retry)
+    router.add_post("/-/jobs/failed/{job_id}/discard", discard)

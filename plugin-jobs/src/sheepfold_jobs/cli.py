@@ -114,3 +114,16 @@ def retry(job_id: str) -> None:
     if not _run(again):
         raise click.ClickException(f"no failed job {job_id}")
     click.echo(f"{job_id} queued again")
+
+
+@jobs.command()
+@click.argument("job_id")
+def discard(job_id: str) -> None:
+    """Remove a failed job from the failed list without running it again."""
+
+    async def remove(platform: Platform) -> bool:
+        return await platform.require(Jobs).discard_failed(job_id)
+
+    if not _run(remove):
+        raise click.ClickException(f"no failed job {job_id}")
+    click.echo(f"{job_id} discarded")

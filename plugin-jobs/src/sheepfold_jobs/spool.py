@@ -155,6 +155,9 @@ class SpooledJobs:
     async def retry_failed(self, job_id: str) -> bool:
         return False
 
+    async def discard_failed(self, job_id: str) -> bool:
+        return False
+
     async def hand_over(self, backend: Any) -> int:
         """Enqueue every spooled job on ``backend`` in order; stops at the first failure. Returns how many went."""
         handed = 0

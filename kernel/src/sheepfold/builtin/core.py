@@ -12,6 +12,7 @@ from openapidocs.v3 import Info
 
 from sheepfold.hookspecs import hookimpl
 from sheepfold.http.admin import AdminGuard, AdminGuardMiddleware
+from sheepfold.http.fleet import add_fleet_routes
 from sheepfold.http.health import add_health_routes
 from sheepfold.http.introspection import add_introspection_routes
 from sheepfold.http.observation import RequestObserver
@@ -66,6 +67,15 @@ def sheepfold_settings_validators() -> list[Validator]:
         Validator("request_id.trusted_proxies", default=[], condition=_is_list_of_networks),
         Validator("logging.format", default="text", is_in=list(FORMATS)),
         Validator("metrics.flush_interval", default=1.0, is_type_of=(int, float), gt=0),
+        Validator("fleet.heartbeat_interval", default=2.0, is_type_of=(int, float), gte=0.05, lte=300),
+        Validator("fleet.max_instances", default=256, is_type_of=int, gte=1, lte=100_000),
+        Validator(
+            "fleet.address",
+            default="",
+            is_type_of=str,
+            condition=lambda address: address == "" or address.startswith(("http://", "https://")),
+            messages={"condition": "fleet.address: expected an http:// or https:// URL, or nothing"},
+        ),
     ]
 
 
@@ -99,6 +109,7 @@ def sheepfold_startup(app: Application, platform: Platform) -> None:
 def sheepfold_register_routes(router: Router, platform: Platform) -> None:
     add_health_routes(router, platform)
     add_introspection_routes(router, platform)
+    add_fleet_routes(router, platform)
 
 
 @hookimpl

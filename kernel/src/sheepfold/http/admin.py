@@ -15,6 +15,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar, overload
+from urllib.parse import urlencode
 
 from blacksheep import Request, Response, Router
 
@@ -40,16 +41,18 @@ _ATTRIBUTE = "sheepfold_admin_only"
 
 @dataclass(frozen=True, slots=True)
 class AdminRoute:
-    """The mark :func:`admin_only` leaves on a handler: the permission an identity needs for it."""
+    """The mark :func:`admin_only` leaves on a handler: the permission an identity needs for it, and
+    where a browser that is refused is sent to sign in (None: nowhere, 401)."""
 
     action: str = ADMIN
+    sign_in: str | None = None
 
 
 @overload
 def admin_only(handler: F) -> F: ...
 @overload
-def admin_only(*, action: str = ADMIN) -> Callable[[F], F]: ...
-def admin_only(handler: F | None = None, *, action: str = ADMIN) -> F | Callable[[F], F]:
+def admin_only(*, action: str = ADMIN, sign_in: str | None = None) -> Callable[[F], F]: ...
+def admin_only(handler: F | None = None, *, action: str = ADMIN, sign_in: str | None = None) -> F | Callable[[F], F]:
     """Declare a route handler part of the admin surface: :class:`AdminGuard` must admit its requests.
 
     Use it bare (``@admin_only``: the admin token, or an identity allowed
@@ -57,11 +60,14 @@ def admin_only(handler: F | None = None, *, action: str = ADMIN) -> F | Callable
     route (``platform.allowed(identity, action)``; a plugin's
     ``sheepfold_permission_allowed`` may grant it to a role of its own). The
     admin token admits every admin route. Requests not admitted get 401
-    problem+json with ``WWW-Authenticate: Bearer`` before the handler runs.
+    problem+json with ``WWW-Authenticate: Bearer`` before the handler runs;
+    with ``sign_in`` (a path, for a page people open in a browser), a ``GET``
+    that accepts ``text/html`` is redirected there instead (303, with
+    ``?next=<the path asked for>``).
     """
 
     def mark(function: F) -> F:
-        setattr(function, _ATTRIBUTE, AdminRoute(action))
+        setattr(function, _ATTRIBUTE, AdminRoute(action, sign_in))
         return function
 
     return mark if handler is None else mark(handler)
@@ -161,6 +167,15 @@ def unauthorized() -> Response:
     return response
 
 
+def refused(request: Request, route: AdminRoute) -> Response:
+    """What a request the guard does not admit gets: 401, or a browser's redirect to ``route.sign_in``."""
+    accept = request.get_first_header(b"accept") or b""
+    if route.sign_in is None or request.method != "GET" or b"text/html" not in accept:
+        return unauthorized()
+    location = f"{route.sign_in}?{urlencode({'next': request.path})}"
+    return Response(303, headers=[(b"Location", location.encode())])
+
+
 class AdminGuardMiddleware:
     """Answers 401 to a request for an :func:`admin_only` route that the guard does not admit.
 
@@ -180,4 +195,4 @@ class AdminGuardMiddleware:
         route = admin_route_of(handler)
         if route is None or await self.guard.admits(request, self.platform, route.action):
             return await handler(request)
-        return unauthorized()
+        return refused(request, route)

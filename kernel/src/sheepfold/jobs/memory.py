@@ -210,6 +210,9 @@ class MemoryJobs(MemoryAdapter[JobResult]):
         )
         return True
 
+    async def discard_failed(self, job_id: str) -> bool:
+        return self._failed.pop(job_id, None) is not None
+
     def _push(self, job: _Job) -> None:
         if job.due_at > time.time():
             heapq.heappush(self._delayed, (job.due_at, next(self._sequence), job.job_id))

@@ -8,6 +8,7 @@ from enum import StrEnum
 from typing import Any, Protocol, runtime_checkable
 
 from sheepfold.jobs.definition import Priority
+from sheepfold.settings import REDACTED, is_secret, redact_secrets
 
 
 class JobStatus(StrEnum):
@@ -40,7 +41,8 @@ class JobResult:
 class FailedJob:
     """An entry of the failed-jobs list: what ran, how often, and why its last try failed.
 
-    ``retry_failed(job_id)`` enqueues it again under the same id, from try 1.
+    ``retry_failed(job_id)`` enqueues it again under the same id, from try 1;
+    ``discard_failed(job_id)`` removes it without running it again.
     """
 
     job_id: str
@@ -54,10 +56,20 @@ class FailedJob:
     failed_at: float
 
     def to_json(self) -> dict[str, Any]:
+        """The entry as admins read it: arguments as ``repr`` strings, secrets redacted.
+
+        A keyword argument, or a mapping's key at any depth of an argument,
+        that looks secret (``secret``, ``password``, ``token``, ``key``,
+        ``dsn``: the rule settings follow) has its value shown as
+        ``<redacted>``. A secret passed positionally cannot be recognised:
+        pass secrets by a name that says so, or better, not at all.
+        """
         data = asdict(self)
         data["priority"] = self.priority.name.lower()
-        data["args"] = [repr(arg) for arg in self.args]
-        data["kwargs"] = {key: repr(value) for key, value in self.kwargs.items()}
+        data["args"] = [repr(redact_secrets(arg)) for arg in self.args]
+        data["kwargs"] = {
+            key: REDACTED if is_secret(key) else repr(redact_secrets(value)) for key, value in self.kwargs.items()
+        }
         return data
 
 
@@ -162,6 +174,13 @@ class Jobs(Protocol):
 
     async def retry_failed(self, job_id: str) -> bool:
         """Enqueue a failed job again (same id, function, arguments, queue, priority); False when not in the list."""
+        ...
+
+    async def discard_failed(self, job_id: str) -> bool:
+        """Remove a job from the failed-jobs list without running it again; False when not in the list.
+
+        Its result (failed) stays readable until it expires, as any result does.
+        """
         ...
 
     async def ping(self) -> None:

@@ -140,6 +140,23 @@ class JobsContract:
         assert await jobs.failed_job(job_id) is None
         assert await jobs.retry_failed(job_id) is False
 
+    async def test_a_discarded_failed_job_leaves_the_list_and_never_runs_again(self, jobs: Jobs) -> None:
+        key = fresh_key()
+        job_id = await jobs.enqueue("refuse", (key,))
+        await finished(jobs, job_id)
+        assert await jobs.failed_job(job_id) is not None
+        assert await jobs.discard_failed(job_id) is True
+        assert await jobs.failed_job(job_id) is None
+        assert job_id not in [entry.job_id for entry in await jobs.failed_jobs()]
+        assert await jobs.retry_failed(job_id) is False
+        assert await jobs.discard_failed(job_id) is False
+        await asyncio.sleep(0.2)
+        assert RUNS[key] == [1]
+        assert await jobs.status(job_id) in {JobStatus.FAILED, JobStatus.NOT_FOUND}
+
+    async def test_discarding_a_job_not_in_the_failed_list_is_false(self, jobs: Jobs) -> None:
+        assert await jobs.discard_failed("never-failed") is False
+
     async def test_a_try_longer_than_the_timeout_fails(self, jobs: Jobs) -> None:
         key = fresh_key()
         job_id = await jobs.enqueue("sleep_for", (key, 5.0))

@@ -9,6 +9,7 @@ every name but 127.0.0.1 to nothing.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import itertools
 import json
@@ -18,6 +19,7 @@ import signal
 import subprocess
 import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -136,6 +138,18 @@ class Browser:
         if "exceptionDetails" in result:
             raise RuntimeError(f"JavaScript failed: {result['exceptionDetails']}")
         return result["result"].get("value")
+
+    async def viewport(self, width: int, height: int) -> None:
+        """Lay the page out as on a screen of ``width`` x ``height`` CSS pixels (a phone, a laptop)."""
+        await self.command(
+            "Emulation.setDeviceMetricsOverride", width=width, height=height, deviceScaleFactor=1, mobile=width < 600
+        )
+
+    async def screenshot(self, path: Path, *, full_page: bool = False) -> Path:
+        """Save the page as a PNG at ``path`` (the whole page with ``full_page``, else the viewport)."""
+        result = await self.command("Page.captureScreenshot", format="png", captureBeyondViewport=full_page)
+        await asyncio.to_thread(path.write_bytes, base64.b64decode(result["data"]))
+        return path
 
     async def wait_until(self, expression: str, timeout: float = 10.0) -> Any:
         """Poll ``expression`` until it is truthy; its value."""
