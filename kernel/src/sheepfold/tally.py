@@ -62,14 +62,6 @@ class TallyCounter(Collector):
                 )
             shared.set(count)
 
-    def counts(self) -> dict[tuple[Hashable, ...], int]:
-        """Every count so far by its label values (a copy): what ``sheepfold_statistics`` reads."""
-        return dict(self._counts)
-
-    def counts(self) -> dict[tuple[Hashable, ...], int]:
-        """Every label values' count so far (a copy): for readers that sum or compare them between readings."""
-        return dict(self._counts)
-
     def describe(self) -> Iterable[CounterMetricFamily]:
         return [CounterMetricFamily(self.name, self.documentation, labels=self.labels)]
 

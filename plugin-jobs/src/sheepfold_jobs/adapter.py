@@ -261,10 +261,15 @@ class ArqJobs:
         return True
 
     async def discard_failed(self, job_id: str) -> bool:
+        failed = await self.failed_job(job_id)
+        if failed is None:
+            return False
+        queue_keys = self.keys(failed.queue)  # one queue's keys share a slot: one transaction
+        arq_id = queue_keys.arq_id(job_id)
         with unavailable_on_failure():
             async with self.redis.pipeline(transaction=True) as pipe:
-                pipe.zrem(self.failed_keys.ids, job_id)
-                pipe.hdel(self.failed_keys.records, job_id)
+                pipe.zrem(queue_keys.failed, arq_id)
+                pipe.hdel(queue_keys.failed_records, arq_id)
                 removed, _deleted = await pipe.execute()
         return bool(removed)
 

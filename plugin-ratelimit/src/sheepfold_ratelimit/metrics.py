@@ -61,7 +61,7 @@ class RateLimitMetrics:
         ``active_penalties.<policy>`` (policies with a penalty); the table
         ``most_limited``. Reads what requests tallied already: no Redis.
         """
-        counts = self.decisions.counts()
+        counts = dict(self.decisions.counts)
         active = self.penalties.active()
         counters: dict[str, float] = {"penalties_forgotten": self.penalties.forgotten}
         gauges: dict[str, float] = {"active_penalties": sum(active.values())}

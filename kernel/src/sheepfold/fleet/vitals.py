@@ -70,7 +70,7 @@ class VitalSigns:
 
     def _responses_so_far(self) -> tuple[int, int]:
         total = errors = 0
-        for (_method, status), count in self._metrics.requests.counts().items():
+        for (_method, status), count in list(self._metrics.requests.counts.items()):
             total += count
             if isinstance(status, int) and status >= 500:
                 errors += count
