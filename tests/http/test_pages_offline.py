@@ -13,7 +13,7 @@ from blacksheep.server.openapi.ui import SwaggerUIProvider, UIOptions
 
 from sheepfold.testing.served import serving
 from tests.http.offline import foreign_references, html_pages, script_urls
-from tests.realtime.browser import Browser, chromium_path
+from tests.support.browser import Browser, chromium_path
 from tests.support.full_app import ADMIN_TOKEN, full_app
 from tests.support.plugins import installed
 
