@@ -116,7 +116,7 @@ async def test_the_console_follows_the_fleet_through_an_outage_and_retries_a_fai
     prefix = fresh_prefix()
     marker = tmp_path / "settled"
     with RedisServer() as server, fleet(console_fleet_settings(server.url, prefix)) as (a, b):
-        servers = [f"fleet-{a.port}", f"fleet-{b.port}"]
+        servers = [a.instance_id, b.instance_id]
         settings_file = tmp_path / "settings.toml"  # the worker's: the instances' own, in a file of its own
         settings_file.write_text(console_fleet_settings(server.url, prefix))
         with worker_process(settings_file, console_jobs.QUEUE, SHEEPFOLD_INSTANCE__ID=WORKER):

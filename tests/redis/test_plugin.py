@@ -41,7 +41,6 @@ async def test_hook_health_reports_reachability_latency_version_and_pool(redis_u
         assert redis["status"] == "ok" and redis["reachable"] is True
         assert redis["latency_ms"] > 0 and redis["version"]
         assert redis["pool"]["size"] == 20 and redis["pool"]["in_use"] == 0
-        assert redis["multiplexed"] == {"connected": False, "waiting": 0}  # opens on the first command
         await app.platform.require(State).get("k")
         redis = (await health(app))["components"]["redis"]
         assert redis["multiplexed"] == {"connected": True, "waiting": 0}
@@ -101,5 +100,9 @@ async def test_health_on_a_cluster_reports_every_field(redis_cluster_nodes):
         redis = report["components"]["redis"]
         assert report["status"] == "ok", report
         assert redis["topology"] == "cluster" and redis["reachable"] is True and redis["version"]
-        assert redis["pool"]["in_use"] == 0 and redis["pool"]["free"] >= 1
+        assert redis["pool"]["free"] >= 1
+        # The fleet heartbeat's first script load may hold a connection per primary for a moment; none stays held.
+        async with asyncio.timeout(5):
+            while (await health(app))["components"]["redis"]["pool"]["in_use"]:
+                await asyncio.sleep(0.05)
         await remove_namespace(app.platform.require(RedisConnection))

@@ -55,6 +55,10 @@ def chromium_path() -> str:
     return path
 
 
+#: What DevTools answers an evaluation sent while the page is being replaced.
+_NAVIGATING = ("navigated or closed", "Execution context was destroyed", "Cannot find context")
+
+
 class Browser:
     """One headless Chromium with one page; :meth:`evaluate` runs JavaScript in it."""
 
@@ -154,6 +158,15 @@ class Browser:
     async def wait_until(self, expression: str, timeout: float = 10.0) -> Any:
         """Poll ``expression`` until it is truthy; its value."""
         async with asyncio.timeout(timeout):
-            while not (value := await self.evaluate(expression)):
+            while not (value := await self._evaluate_unless_navigating(expression)):
                 await asyncio.sleep(0.05)
         return value
+
+    async def _evaluate_unless_navigating(self, expression: str) -> Any:
+        # Between two pages there is no page to ask: a form's submission, a redirect. Ask again.
+        try:
+            return await self.evaluate(expression)
+        except RuntimeError as error:
+            if any(sign in str(error) for sign in _NAVIGATING):
+                return None
+            raise

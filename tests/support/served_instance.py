@@ -51,6 +51,7 @@ class ServedInstance:
             "SHEEPFOLD_INSTANCE__ID": f"instance-{self.port}",
             **(env or {}),
         }
+        self.instance_id = environment["SHEEPFOLD_INSTANCE__ID"]
         self._stderr = tempfile.TemporaryFile()  # noqa: SIM115  # lives as long as the process; close() closes it
         command = [SHEEPFOLD, "serve", "--host", "127.0.0.1", "--port", str(self.port), "--log-level", log_level]
         self.process = subprocess.Popen(

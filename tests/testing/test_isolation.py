@@ -16,15 +16,21 @@ async def test_keys_written_under_a_prefix_are_removed_with_it_and_no_others(she
 
     prefix, other = fresh_prefix(), fresh_prefix()
     for name in (prefix, other):
-        kit = await sheepfold_app(
-            {"redis": {"url": redis_url, "prefix": name}}, [redis_plugin], backends={"state": "redis"}
-        )
+        # One heartbeat at start, none during the test: the keys are the state key and the fleet's list.
+        settings = {"redis": {"url": redis_url, "prefix": name}, "fleet": {"heartbeat_interval": 300}}
+        kit = await sheepfold_app(settings, [redis_plugin], backends={"state": "redis"})
         await kit.platform.require(State).set("k", b"v")
     client = Redis.from_url(redis_url)
+
+    async def keys(name: str) -> list[bytes]:
+        return sorted([key async for key in client.scan_iter(match=f"*{name}*")])
+
     try:
-        assert await remove_redis_prefix(redis_url, prefix) == 1
-        assert [key async for key in client.scan_iter(match=f"*{prefix}*")] == []
-        assert len([key async for key in client.scan_iter(match=f"*{other}*")]) == 1
+        written = await keys(prefix)
+        assert len(written) == 2 and any(key.endswith(b"state:k") for key in written)
+        assert await remove_redis_prefix(redis_url, prefix) == 2
+        assert await keys(prefix) == []
+        assert len(await keys(other)) == 2
     finally:
         await remove_redis_prefix(redis_url, other)
         await client.aclose()
