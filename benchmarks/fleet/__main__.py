@@ -16,6 +16,7 @@ from benchmarks.fleet.analysis import fallback_switches
 from benchmarks.fleet.chaos import ChaosSchedule
 from benchmarks.fleet.load import h2load_summary, read_proxied, read_sent, start_load
 from benchmarks.fleet.nginx import APT_PACKAGES, missing_tools
+from benchmarks.fleet.profile import Profiler
 from benchmarks.fleet.report import SideResult, comparison, write_report
 from benchmarks.fleet.sampler import Sampler, write_samples
 from benchmarks.fleet.scenario import Scenario, read_scenario
@@ -46,10 +47,17 @@ def run_side(
         origin = time.time()
         print(f"[fleet] {side.name}: load for {scenario.load_seconds} s", flush=True)
         load = start_load(folder, scenario, side)
+        profiled = side.instances[0].pid
+        profiler = (
+            Profiler(folder, side.name, profiled, scenario.load_seconds) if scenario.profile and profiled else None
+        )
+        if profiler is not None:
+            profiler.start()
         chaos = ChaosSchedule(scenario.chaos, side, redis_server, postgres, folder)
         chaos.start(origin)
         load.wait(timeout=scenario.load_seconds + 300)
         chaos.join()
+        profile = profiler.stop() if profiler is not None else None
         time.sleep(_SETTLE)
         sampler.stop()
         write_samples(folder / f"samples-{side.name}.jsonl", sampler.samples)
@@ -63,6 +71,7 @@ def run_side(
         sampler.samples,
         chaos.happened,
         h2load_summary(folder / f"h2load-{side.name}.txt"),
+        profile,
     )
 
 

@@ -26,6 +26,7 @@ from benchmarks.fleet.analysis import (
 )
 from benchmarks.fleet.chaos import Happened
 from benchmarks.fleet.load import Proxied, Sent
+from benchmarks.fleet.profile import Profile
 from benchmarks.fleet.sampler import Sample
 from benchmarks.fleet.scenario import Scenario
 
@@ -41,6 +42,7 @@ class SideResult:
     samples: list[Sample]
     happened: list[Happened]
     h2load: dict[str, int]
+    profile: Profile | None = None
 
     @property
     def answered(self) -> list[Sent]:
@@ -217,6 +219,34 @@ def _expectations(rows: list[Expectation]) -> list[str]:
     return lines
 
 
+def _cpu_breakdown(sides: list[SideResult]) -> list[str]:
+    """Where each profiled side's server CPU went, by component: share of the samples and ms per request."""
+    profiled = [(side, side.profile) for side in sides if side.profile is not None and side.profile.samples]
+    if not profiled:
+        return []
+    first = profiled[0][1]
+    components = sorted({name for _, profile in profiled for name in profile.by_component}, key=first.share)[::-1]
+    lines = [
+        "## Where the server CPU goes",
+        "",
+        "py-spy sampled the first instance of each side 200 times a second during the load (CPU time only); each "
+        "sample counts for the component of its innermost Python frame, C code for the Python that called it. "
+        "ms per request: the share times the side's server CPU per request. "
+        + "; ".join(f"{side.name}: {profile.samples} samples" for side, profile in profiled)
+        + ".",
+        "",
+        "| component | " + " | ".join(f"{side.name} share | {side.name} ms/request" for side, _ in profiled) + " |",
+        "| --- |" + " --- | --- |" * len(profiled),
+    ]
+    for name in components:
+        cells = [
+            f"{profile.share(name):.1%} | {profile.share(name) * side.cpu_per_request * 1000:.3f}"
+            for side, profile in profiled
+        ]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return [*lines, ""]
+
+
 def comparison(sheepfold: SideResult, bare: SideResult) -> list[tuple[str, str, str, str]]:
     """Rows of (measure, sheepfold, bare, bare ÷ sheepfold)."""
 
@@ -283,6 +313,7 @@ def write_report(
             *(f"| {a} | {b} | {c} | {d} |" for a, b, c, d in comparison(result, bare)),
             "",
         ]
+    lines += _cpu_breakdown([result, *([bare] if bare is not None else [])])
     lines += [
         "## Over time",
         "",

@@ -61,6 +61,8 @@ class Scenario:
     chaos: tuple[ChaosEvent, ...]
     checks: Checks
     settings: dict[str, object] = field(default_factory=dict)
+    #: Sample the first instance of each side with py-spy: where the server CPU goes (benchmarks/fleet/profile.py).
+    profile: bool = False
 
     @property
     def load_seconds(self) -> int:
@@ -88,4 +90,5 @@ def read_scenario(path: Path) -> Scenario:
         chaos=tuple(sorted(chaos, key=lambda event: event.at)),
         checks=Checks(**data.get("checks", {})),
         settings=data.get("settings", {}),
+        profile=bool(data.get("profile", False)),
     )

@@ -16,6 +16,7 @@ from benchmarks.fleet.analysis import (
     windows,
 )
 from benchmarks.fleet.load import Proxied, Sent, write_uris
+from benchmarks.fleet.profile import OTHER, read_profile
 from benchmarks.fleet.sampler import Sample, parse_metrics
 from benchmarks.fleet.scenario import read_scenario
 from benchmarks.fleet.sides import Side, SignedIn
@@ -127,3 +128,28 @@ def test_the_uris_every_connection_walks_have_the_scenarios_mix_of_routes_and_us
     assert (routes.count("/fleet/work"), routes.count("/fleet/db"), routes.count("/fleet/job")) == (27, 2, 1)
     signed_in = [line for line in lines if "?u=" in line]
     assert len(signed_in) == 27 and {line.split("u=")[1].split("&")[0] for line in signed_in} == {u.user for u in users}
+
+
+def test_profile_samples_count_for_the_component_of_their_innermost_frame(tmp_path: Path) -> None:
+    site = "/venv/lib/python3.11/site-packages"
+    raw = tmp_path / "profile-sheepfold.txt"
+    raw.write_text(
+        f"run (uvicorn/server.py:1);__call__ ({site}/blacksheep/server/application.py:9);"
+        f"hit (/repo/plugin-ratelimit/src/sheepfold_ratelimit/middleware.py:40) 30\n"
+        f"run (uvicorn/server.py:1);read ({site}/redis/asyncio/connection.py:7) 50\n"
+        f"run ({site}/uvicorn/server.py:1);dispatch (/repo/kernel/src/sheepfold/observer.py:3) 15\n"
+        "select (/usr/lib/python3.11/selectors.py:468) 5\n"
+    )
+    profile = read_profile(raw)
+    assert profile.samples == 100
+    assert profile.by_component == {
+        "sheepfold rate limiting": 30,
+        "redis-py": 50,
+        "sheepfold kernel": 15,
+        OTHER: 5,
+    }
+    assert profile.share("redis-py") == 0.5 and profile.share("arq") == 0.0
+
+
+def test_profiling_is_on_in_the_scenarios_that_report_server_cpu() -> None:
+    assert all(read_scenario(SCENARIOS / f"{name}.toml").profile for name in ("ci", "standard", "bar"))

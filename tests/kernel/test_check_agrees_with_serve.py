@@ -168,13 +168,7 @@ def _problems(output: str) -> list[str]:
 def _run(command: str, case: Case, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[int, str]:
     settings = tmp_path / "settings.toml"
     settings.write_text(case.settings)
-    # serve exports the fleet address it derives for its workers: None keeps it out of later tests.
-    env = {
-        "SHEEPFOLD_ENV": case.environment,
-        "SHEEPFOLD_SETTINGS_FILE": str(settings),
-        "SHEEPFOLD_FLEET__ADDRESS": None,
-        **case.env,
-    }
+    env = {"SHEEPFOLD_ENV": case.environment, "SHEEPFOLD_SETTINGS_FILE": str(settings), **case.env}
 
     def uvicorn_run(target: str, *, factory: bool, **_options: Any) -> None:
         # What uvicorn does with the factory in each worker: import, build, run the lifespan start-up.

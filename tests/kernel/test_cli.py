@@ -116,3 +116,16 @@ def test_serve_turns_websocket_compression_on_only_when_asked(monkeypatch, setti
 )
 def test_serve_tells_each_instance_the_address_its_peers_reach_it_at(host, port, address):
     assert served_address(host, port) == address
+
+
+def test_serve_exports_the_fleet_address_to_its_workers_only_while_it_serves(monkeypatch):
+    import uvicorn
+
+    from sheepfold.cli import serve
+
+    seen: list[str | None] = []
+    monkeypatch.delenv("SHEEPFOLD_FLEET__ADDRESS", raising=False)
+    monkeypatch.setattr(uvicorn, "run", lambda *args, **kwargs: seen.append(os.environ.get("SHEEPFOLD_FLEET__ADDRESS")))
+    serve.main(["--host", "127.0.0.1", "--port", "8124"], standalone_mode=False)
+    assert seen == ["http://127.0.0.1:8124"]
+    assert "SHEEPFOLD_FLEET__ADDRESS" not in os.environ

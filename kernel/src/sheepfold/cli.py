@@ -18,6 +18,8 @@ from sheepfold.plugins import PluginHost
 from sheepfold.settings import load_settings
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from sheepfold.app import PlatformApplication
 
 
@@ -65,13 +67,15 @@ def serve(host: str, port: int, workers: int, log_level: str) -> None:
 
     # Fail here, once, with a readable message, rather than in every worker.
     settings = _create_app_or_exit().platform.settings
-    if not settings.get("fleet.address"):
-        # Where peers reach this instance while the fleet's shared state is down; the workers inherit it.
-        os.environ["SHEEPFOLD_FLEET__ADDRESS"] = served_address(host, port)
     # uvicorn applies it in this process and again in each worker, before the app is built.
     log_config = logging_config(settings.get("logging.format"), log_level) or LOGGING_CONFIG
-    # With several workers, /metrics must add up all of them: they share their metrics in one directory.
-    with directory_for_workers() if workers > 1 else contextlib.nullcontext():
+    with contextlib.ExitStack() as exports:
+        if not settings.get("fleet.address"):
+            # Where peers reach this instance while the fleet's shared state is down; the workers inherit it.
+            exports.enter_context(_exported("SHEEPFOLD_FLEET__ADDRESS", served_address(host, port)))
+        if workers > 1:
+            # /metrics must add up all of them: they share their metrics in one directory.
+            exports.enter_context(directory_for_workers())
         uvicorn.run(
             "sheepfold.app:create_app",
             factory=True,
@@ -88,6 +92,20 @@ def serve(host: str, port: int, workers: int, log_level: str) -> None:
             # zlib context of a few hundred kB, for short JSON events that gain little: off unless asked for.
             ws_per_message_deflate=settings.get("http.ws_per_message_deflate"),
         )
+
+
+@contextlib.contextmanager
+def _exported(name: str, value: str) -> Iterator[None]:
+    """``name=value`` in the environment (for the worker processes) while serving; as it was after."""
+    before = os.environ.get(name)
+    os.environ[name] = value
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = before
 
 
 def served_address(host: str, port: int) -> str:
