@@ -5,7 +5,7 @@ from __future__ import annotations
 import pickle
 import time
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from arq.constants import expires_extra_ms
 from arq.jobs import SerializationError, deserialize_result, serialize_job, serialize_result
@@ -26,6 +26,9 @@ from sheepfold_jobs import keys, scripts
 from sheepfold_jobs.arq_pool import arq_redis
 from sheepfold_jobs.keys import BAND_WIDTH, BANDS, QueueKeys
 from sheepfold_redis import RedisConnection, unavailable_on_failure
+
+if TYPE_CHECKING:
+    from sheepfold_jobs.outage_runner import OutageRuns
 
 
 class ArqJobs:
@@ -215,6 +218,30 @@ class ArqJobs:
                 entry.failed = counts.get(f"failed:{band.value}", 0)
             stats.queues[name] = {band.name.lower(): entry for band, entry in by_band.items()}
         return stats
+
+    async def record_runs(self, runs: dict[tuple[str, Priority], OutageRuns]) -> None:
+        """Add runs made outside a worker (during an outage) to the statistics: their ends and queue times.
+
+        One transaction per queue (its keys share a slot), so a queue's runs
+        are counted whole or not at all. Touches Redis; raises
+        ``BackendUnavailable`` while it is down.
+        """
+        by_queue: dict[str, list[tuple[Priority, OutageRuns]]] = {}
+        for (queue, band), entry in runs.items():
+            by_queue.setdefault(queue, []).append((band, entry))
+        with unavailable_on_failure():
+            for queue, entries in by_queue.items():
+                queue_keys = self.keys(queue)
+                async with self.redis.pipeline(transaction=True) as pipe:
+                    for band, entry in entries:
+                        if entry.queue_times_ms:  # oldest first: LPUSH leaves the newest at the head, as CLAIM does
+                            pipe.lpush(queue_keys.queue_times[band], *entry.queue_times_ms)
+                            pipe.ltrim(queue_keys.queue_times[band], 0, QUEUE_TIME_SAMPLES - 1)
+                        if entry.completed:
+                            pipe.hincrby(queue_keys.counts, f"completed:{band.value}", entry.completed)
+                        if entry.failed:
+                            pipe.hincrby(queue_keys.counts, f"failed:{band.value}", entry.failed)
+                    await pipe.execute()
 
     async def failed_jobs(self, limit: int = 100) -> list[FailedJob]:
         """The newest ``limit`` failed jobs of every queue: each queue's newest, merged by when they failed."""

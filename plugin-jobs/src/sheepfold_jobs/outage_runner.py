@@ -5,16 +5,41 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from sheepfold.jobs import JobContext, JobRegistry, Priority
+from sheepfold.jobs.statistics import QUEUE_TIME_SAMPLES
 
 if TYPE_CHECKING:
     from sheepfold.platform import Platform
     from sheepfold_jobs.spool import SpooledJob
 
 logger = logging.getLogger("sheepfold.jobs.spool")
+
+
+@dataclass
+class OutageRuns:
+    """What the runner did for one queue and priority that the fleet's statistics in Redis do not know yet.
+
+    The same figures a worker keeps in Redis (:mod:`sheepfold_jobs.keys`):
+    ends counted by outcome, and the most recent queue times in ms (due to
+    start), oldest first, at most ``QUEUE_TIME_SAMPLES``.
+    """
+
+    completed: int = 0
+    failed: int = 0
+    queue_times_ms: deque[int] = field(default_factory=lambda: deque(maxlen=QUEUE_TIME_SAMPLES))
+
+    def add(self, other: OutageRuns) -> None:
+        """Count ``other``'s runs as well (``other``'s queue times being the older ones)."""
+        self.completed += other.completed
+        self.failed += other.failed
+        newer = list(self.queue_times_ms)
+        self.queue_times_ms.clear()
+        self.queue_times_ms.extend([*other.queue_times_ms, *newer])
 
 
 class OutageRunner:
@@ -27,13 +52,21 @@ class OutageRunner:
     tries afresh there); a job this process is
     killed in the middle of is lost, as everything spooled in it would be.
     Each run is a task of the platform's ``tasks``.
+
+    Its runs count in the queue's statistics as a worker's do: each start's
+    queue time and each end (completed, or failed for good) is kept in
+    :attr:`unrecorded` until the spool's recovery step writes it to Redis
+    (:func:`~sheepfold_jobs.spool.drain_spool`); until then the spool's
+    statistics report it. A run still going when that step runs is written
+    at the next recovery.
     """
 
     def __init__(self, registry: JobRegistry, priorities: frozenset[Priority], platform: Platform) -> None:
         self.registry = registry
         self.priorities = priorities
         self.platform = platform
-        self.ran = 0
+        #: Runs not yet in the fleet's statistics, by (queue, priority).
+        self.unrecorded: dict[tuple[str, Priority], OutageRuns] = {}
         self._slots: dict[str, asyncio.Semaphore] = {}
 
     def takes(self, job: SpooledJob) -> bool:
@@ -49,6 +82,7 @@ class OutageRunner:
         definition = self.registry.get(job.function)
         slots = self._slots.setdefault(job.queue, asyncio.Semaphore(self.registry.concurrency(job.queue)))
         async with slots:
+            self._runs_of(job).queue_times_ms.append(max(int((time.time() - job.due_at) * 1000), 0))
             context = JobContext(
                 job.job_id, job_try, job.function, job.queue, job.priority, job.enqueued_at, self.platform
             )
@@ -59,7 +93,22 @@ class OutageRunner:
                 delay = definition.retry_delay(job_try, error)
                 if delay is None:
                     logger.error("job %s (%s) failed during the Redis outage: %r", job.job_id, job.function, error)
+                    self._runs_of(job).failed += 1
                 else:
                     respool(job, delay)
                 return
-            self.ran += 1
+            self._runs_of(job).completed += 1
+
+    def _runs_of(self, job: SpooledJob) -> OutageRuns:
+        # Looked up at the start and again at the end: the recovery step may take the record in between.
+        return self.unrecorded.setdefault((job.queue, job.priority), OutageRuns())
+
+    def take_unrecorded(self) -> dict[tuple[str, Priority], OutageRuns]:
+        """Hand over the runs not yet recorded (the runner starts a new record); see :meth:`give_back`."""
+        taken, self.unrecorded = self.unrecorded, {}
+        return taken
+
+    def give_back(self, taken: dict[tuple[str, Priority], OutageRuns]) -> None:
+        """Keep ``taken`` (from :meth:`take_unrecorded`) again, because Redis could not take it."""
+        for key, runs in taken.items():
+            self.unrecorded.setdefault(key, OutageRuns()).add(runs)

@@ -9,7 +9,9 @@ before enqueues go to Redis again. A job that cannot be handed over stays
 spooled for the next recovery. The spool lives in this process's
 memory: it survives an outage, not a restart of the process. With an
 :class:`~sheepfold_jobs.outage_runner.OutageRunner` (``jobs.spool.run_priorities``),
-jobs of those bands run in this process instead of waiting for Redis.
+jobs of those bands run in this process instead of waiting for Redis; the
+same recovery step adds those runs (ends and queue times) to the queue's
+statistics in Redis, so ``/metrics`` counts them like a worker's.
 """
 
 from __future__ import annotations
@@ -35,6 +37,8 @@ from sheepfold.jobs import (
 )
 from sheepfold.jobs.definition import due_at, new_job_id
 from sheepfold.jobs.serialization import dump_arguments
+from sheepfold.jobs.statistics import percentile
+from sheepfold_jobs.adapter import ArqJobs
 from sheepfold_jobs.outage_runner import OutageRunner
 
 logger = logging.getLogger("sheepfold.jobs.spool")
@@ -62,6 +66,8 @@ class SpooledJobs:
     spooled jobs; results, the failed list and aborting running jobs need Redis.
     A job ``runner`` takes (due now, of its bands) runs in this process instead
     of being spooled; its status is then ``not_found`` and its result is not kept.
+    Statistics count the spooled jobs, and the runner's runs not yet written to
+    Redis (their ends and queue times: this process's share of the outage).
     """
 
     def __init__(self, registry: JobRegistry, *, max_entries: int = 10_000, runner: OutageRunner | None = None) -> None:
@@ -144,6 +150,14 @@ class SpooledJobs:
                 entry.delayed += 1
             else:
                 entry.waiting += 1
+        unrecorded = self.runner.unrecorded if self.runner is not None else {}
+        for (name, band), runs in unrecorded.items():
+            if name not in stats.queues:
+                continue
+            entry = stats.queues[name][band.name.lower()]
+            samples = [sample / 1000 for sample in runs.queue_times_ms]
+            entry.completed, entry.failed = runs.completed, runs.failed
+            entry.queue_time_p50, entry.queue_time_p95 = percentile(samples, 0.5), percentile(samples, 0.95)
         return stats
 
     async def failed_jobs(self, limit: int = 100) -> list[FailedJob]:
@@ -172,15 +186,23 @@ class SpooledJobs:
 
 
 async def drain_spool(recovery: Recovery[Jobs]) -> None:
-    """The jobs capability's recovery step: hand the spool to the backend until it is empty.
+    """The jobs capability's recovery step: record the outage runner's runs, then hand the spool to the backend.
 
     Enqueues made while it runs are spooled too (the switch still serves the
     fallback) and handed over by the next round; a failure raises, and what
-    was not handed over stays spooled for the next recovery.
+    was not recorded or handed over is kept for the next recovery.
     """
     spool = recovery.fallback_as(SpooledJobs)
     if spool is None:
         return
+    backend = recovery.backend_as(ArqJobs)
+    if spool.runner is not None and spool.runner.unrecorded and backend is not None:
+        runs = spool.runner.take_unrecorded()
+        try:
+            await backend.record_runs(runs)
+        except BaseException:
+            spool.runner.give_back(runs)
+            raise
     handed = 0
     while spool.spooled:
         handed += await spool.hand_over(recovery.backend)

@@ -105,6 +105,7 @@ class QueueWorker(Worker):
 
     async def main(self) -> None:
         self.ctx["redis"] = self.pool
+        failed_polls = 0
         while self.allow_pick_jobs:
             if self.job_counter:
                 # Busy: let a moment's worth of finished jobs and enqueues gather, so one claim takes
@@ -113,9 +114,25 @@ class QueueWorker(Worker):
             self.wake.clear()
             try:
                 await self._poll_iteration()
+            except REDIS_DOWN as error:
+                failed_polls += 1
+                self._log_outage(error, failed_polls)
             except Exception:
+                # Not an outage: a fault worth its traceback at every turn.
                 logger.warning("queue %s: polling Redis failed; retrying", self.queue, exc_info=True)
+            else:
+                if failed_polls:
+                    logger.info("queue %s: Redis answers again, after %d failed polls", self.queue, failed_polls)
+                failed_polls = 0
             await self._sleep()
+
+    def _log_outage(self, error: BaseException, failed_polls: int) -> None:
+        # An outage is expected (the fallback and /health report it): one warning line when it starts, then
+        # a debug line per poll, each with its traceback, for whoever needs to see why.
+        if failed_polls == 1:
+            logger.warning("queue %s: Redis is unavailable (%s: %s); polling every %g s until it answers",
+                           self.queue, type(error).__name__, error, self.poll_delay_s)  # fmt: skip
+        logger.debug("queue %s: poll %d failed: Redis is unavailable", self.queue, failed_polls, exc_info=error)
 
     async def _sleep(self) -> None:
         # call_later rather than asyncio.timeout: on Python 3.11 a timeout expiring as the task is
