@@ -29,6 +29,10 @@ async def patient(ctx: JobContext) -> None:
     """Never enqueued by the tests: its long timeout must not lengthen the lease of other jobs."""
 
 
+async def noop(ctx: JobContext) -> None:
+    """Nothing to do (the fleet harness's priority job): only its queue time and its end are observed."""
+
+
 async def reject(ctx: JobContext, reason: str) -> None:
     raise DoNotRetry(reason)
 
@@ -36,6 +40,7 @@ async def reject(ctx: JobContext, reason: str) -> None:
 def sheepfold_jobs() -> list[JobDefinition]:
     return [
         JobDefinition(slow_record, queue=QUEUE, timeout=3.0, max_tries=3, retry=RetryPolicy(base=0.1)),
+        JobDefinition(noop, queue=QUEUE, timeout=3.0),
         JobDefinition(reject, queue=QUEUE, timeout=3.0),
         JobDefinition(patient, queue=QUEUE, timeout=600.0),
     ]
