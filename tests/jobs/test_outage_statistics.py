@@ -10,15 +10,19 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from sheepfold import PlatformApplication, create_app
-from sheepfold.jobs import Jobs, JobStatus
+import pytest
+
+from sheepfold import BackendUnavailable, PlatformApplication, Recovery, create_app
+from sheepfold.jobs import Jobs, JobStatus, Priority
 from sheepfold_jobs import plugin as jobs_plugin
 from sheepfold_jobs.runner import WorkerPool
+from sheepfold_jobs.spool import drain_spool
 from sheepfold_redis import plugin as redis_plugin
 from tests.jobs.conftest import arq_settings, running_app
 from tests.jobs.served_plugins import crash_jobs
 from tests.jobs.test_outage_runs_once import PERSISTENT
 from tests.jobs.test_worker_crash import PLUGINS, worker_process, worker_settings
+from tests.support.job_functions import fresh_key
 from tests.support.redis_server import RedisServer
 
 QUEUE = crash_jobs.QUEUE
@@ -67,6 +71,32 @@ async def test_priority_jobs_run_during_an_outage_count_in_the_fleet_statistics_
                 assert gauge(app, "sheepfold_jobs_queue_time_seconds", quantile="0.95") == high.queue_time_p95
         finally:
             await app.stop()
+
+
+async def test_outage_runs_that_redis_could_not_take_are_kept_and_counted_once_it_does():
+    with RedisServer() as server:
+        settings = arq_settings(server.url, jobs={"spool": {"run_priorities": ["high"]}, "worker": {"embedded": False}})
+        async with running_app(settings) as app:
+            jobs = app.platform.require(Jobs)
+            switch = app.platform.capabilities["jobs"]
+            runner = jobs.fallback.runner
+            server.kill()
+            for _ in range(3):
+                await jobs.enqueue("record_queue_time", (fresh_key(),), priority="high")
+            await until(lambda: runner.unrecorded.get(("default", Priority.HIGH), None) is not None
+                        and runner.unrecorded[("default", Priority.HIGH)].completed == 3)  # fmt: skip
+
+            recovery = Recovery("jobs", "arq", jobs.backend, jobs.fallback, switch.adapter_as)
+            with pytest.raises(BackendUnavailable):
+                await drain_spool(recovery)  # Redis is still down: nothing is lost
+            kept = runner.unrecorded[("default", Priority.HIGH)]
+            assert (kept.completed, len(kept.queue_times_ms)) == (3, 3)
+
+            server.start()
+            await until(lambda: jobs.on_backend)
+            high = (await jobs.statistics(queue="default")).queues["default"]["high"]
+            assert high.completed == 3 and high.queue_time_p95 is not None
+            assert not runner.unrecorded
 
 
 async def test_a_redis_outage_is_one_warning_per_queue_with_the_tracebacks_at_debug(caplog):

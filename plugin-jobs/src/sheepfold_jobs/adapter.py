@@ -223,8 +223,9 @@ class ArqJobs:
         """Add runs made outside a worker (during an outage) to the statistics: their ends and queue times.
 
         One transaction per queue (its keys share a slot), so a queue's runs
-        are counted whole or not at all. Touches Redis; raises
-        ``BackendUnavailable`` while it is down.
+        are counted whole or not at all; each queue's entries leave ``runs``
+        once recorded, so what is left when it raises is what Redis did not
+        take. Touches Redis; raises ``BackendUnavailable`` while it is down.
         """
         by_queue: dict[str, list[tuple[Priority, OutageRuns]]] = {}
         for (queue, band), entry in runs.items():
@@ -242,6 +243,8 @@ class ArqJobs:
                         if entry.failed:
                             pipe.hincrby(queue_keys.counts, f"failed:{band.value}", entry.failed)
                     await pipe.execute()
+                for band, _entry in entries:
+                    del runs[(queue, band)]
 
     async def failed_jobs(self, limit: int = 100) -> list[FailedJob]:
         """The newest ``limit`` failed jobs of every queue: each queue's newest, merged by when they failed."""

@@ -109,6 +109,6 @@ class OutageRunner:
         return taken
 
     def give_back(self, taken: dict[tuple[str, Priority], OutageRuns]) -> None:
-        """Keep ``taken`` (from :meth:`take_unrecorded`) again, because Redis could not take it."""
+        """Keep what is left of ``taken`` (from :meth:`take_unrecorded`) again: the runs Redis did not take."""
         for key, runs in taken.items():
             self.unrecorded.setdefault(key, OutageRuns()).add(runs)

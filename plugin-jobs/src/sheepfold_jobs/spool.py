@@ -200,9 +200,8 @@ async def drain_spool(recovery: Recovery[Jobs]) -> None:
         runs = spool.runner.take_unrecorded()
         try:
             await backend.record_runs(runs)
-        except BaseException:
-            spool.runner.give_back(runs)
-            raise
+        finally:
+            spool.runner.give_back(runs)  # what Redis did not take, if anything
     handed = 0
     while spool.spooled:
         handed += await spool.hand_over(recovery.backend)
