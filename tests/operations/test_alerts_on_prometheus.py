@@ -1,4 +1,4 @@
-"""The shipped fallback alert on a real Prometheus scraping two real instances: Redis killed, it fires; back, it resolves.
+"""The shipped fallback alert on a real Prometheus scraping two instances: Redis killed, it fires; back, it resolves.
 
 Two ``sheepfold serve`` processes keep state and cache on a Redis of the test's
 own; Prometheus (Debian's binary) scrapes them every 0.5 s and evaluates the
@@ -91,7 +91,8 @@ def test_the_fallback_alert_fires_when_redis_dies_and_resolves_when_it_returns()
         redis.kill()
 
         def firing_everywhere() -> bool:
-            firing = {(alert["labels"]["instance"], alert["labels"]["capability"]) for alert in prometheus.alerts(ALERT)}
+            alerts = prometheus.alerts(ALERT)
+            firing = {(alert["labels"]["instance"], alert["labels"]["capability"]) for alert in alerts}
             return {(target, capability) for target in targets for capability in ("state", "cache")} <= firing
 
         wait_for(firing_everywhere, f"{ALERT} firing for state and cache on both instances")

@@ -8,7 +8,9 @@ from deploy.grafana.dashboard import OUTPUT, dashboard_json
 
 
 def test_the_committed_dashboard_is_the_generators_output():
-    assert OUTPUT.read_text() == dashboard_json(), "run `make dashboard` and commit deploy/grafana/sheepfold-dashboard.json"
+    assert OUTPUT.read_text() == dashboard_json(), (
+        "run `make dashboard`, commit deploy/grafana/sheepfold-dashboard.json"
+    )
 
 
 def test_the_dashboard_has_the_consoles_panels_with_unique_ids():

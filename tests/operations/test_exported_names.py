@@ -30,7 +30,9 @@ def names_read_by(expr: str) -> set[str]:
     """The metric names ``expr`` selects; Grafana's ``$__rate_interval`` read as a plain range."""
     parsed = promql_parser.parse(expr.replace("$__rate_interval", "5m"))
     names: set[str] = set()
-    promql_parser.walk(parsed, lambda node: names.add(node.name) if isinstance(node, promql_parser.VectorSelector) else None)
+    promql_parser.walk(
+        parsed, lambda node: names.add(node.name) if isinstance(node, promql_parser.VectorSelector) else None
+    )
     return names
 
 
@@ -78,7 +80,9 @@ def unknown(expressions: list[str], exported: set[str]) -> dict[str, set[str]]:
 
 
 async def test_alert_rules_read_only_exported_metrics(exported):
-    assert {"sheepfold_http_requests_total", "sheepfold_recovery_duration_seconds_count", "sheepfold_redis_up"} <= exported
+    assert {"sheepfold_http_requests_total", "sheepfold_recovery_duration_seconds_count", "sheepfold_redis_up"} <= (
+        exported
+    )
     assert unknown(rule_expressions(), exported) == {}
 
 

@@ -56,9 +56,7 @@ class PrometheusServer:
     token of every scrape. Use it as a context manager.
     """
 
-    def __init__(
-        self, targets: Sequence[str], rules: dict[str, Any], *, token: str, interval: str = "500ms"
-    ) -> None:
+    def __init__(self, targets: Sequence[str], rules: dict[str, Any], *, token: str, interval: str = "500ms") -> None:
         self.directory = Path(tempfile.mkdtemp(prefix="sheepfold-prometheus-"))
         self.port = spare_port()
         self.url = f"http://127.0.0.1:{self.port}"
