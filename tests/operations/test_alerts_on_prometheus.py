@@ -117,3 +117,9 @@ def test_the_fallback_alert_fires_when_redis_dies_and_resolves_when_it_returns()
             f"{ALERT} resolved once Redis is back",
         )
         assert {(target, capability) for target in targets for capability in ("state", "cache")} <= phases()
+        # The flapping alert's input: each worker's switches, labelled with the adapter switched to.
+        switches = prometheus.api('query?query=sheepfold_fallback_switches_total{capability="cache"}')["result"]
+        assert {(sample["metric"]["instance"], sample["metric"]["to"]) for sample in switches} == {
+            (target, adapter) for target in targets for adapter in ("memory", "redis")
+        }
+        assert all(float(sample["value"][1]) == WORKERS for sample in switches)
