@@ -8,7 +8,7 @@ MEMBERS := kernel plugin-redis plugin-ratelimit plugin-sessions plugin-jobs plug
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint docs format bench fleet install isolated
+.PHONY: run test lint docs format bench fleet install isolated alerts dashboard
 
 install: $(VENV)/.installed
 
@@ -38,6 +38,15 @@ docs: install
 # see docs/development.md. `.ci/isolated NAME...` runs only some.
 isolated: install
 	.ci/isolated
+
+# The alerting rules (deploy/prometheus): promtool's check and unit tests, as `make test` runs them
+# (tests/operations). promtool is in Debian's `prometheus` package.
+alerts:
+	cd deploy/prometheus && promtool check rules sheepfold-alerts.yml && promtool test rules sheepfold-alerts.test.yml
+
+# Rewrite deploy/grafana/sheepfold-dashboard.json from its generator (commit both; a test compares them).
+dashboard: install
+	$(BIN)/python deploy/grafana/dashboard.py
 
 format: install
 	$(BIN)/ruff check --fix .

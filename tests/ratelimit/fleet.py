@@ -62,12 +62,12 @@ token = "{ADMIN_TOKEN}"
 
 
 @contextlib.contextmanager
-def fleet(settings: str, size: int = 2) -> Iterator[list[ServedInstance]]:
-    """``size`` instances serving ``settings``, ready; all stopped on exit."""
+def fleet(settings: str, size: int = 2, *, workers: int = 1) -> Iterator[list[ServedInstance]]:
+    """``size`` instances serving ``settings`` with ``--workers workers``, ready; all stopped on exit."""
     with tempfile.TemporaryDirectory(prefix="sheepfold-fleet-") as directory:
         settings_file = Path(directory) / "settings.toml"
         settings_file.write_text(settings)
-        instances = [ServedInstance(settings_file) for _ in range(size)]
+        instances = [ServedInstance(settings_file, workers=workers) for _ in range(size)]
         try:
             for instance in instances:
                 instance.wait_ready()
