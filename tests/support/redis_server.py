@@ -231,6 +231,18 @@ class RedisCluster:
                 )
         return []
 
+    def move_slot(self, slot: int, to_port: int) -> None:
+        """Hand ``slot`` (holding no keys) to the primary on ``to_port``, as the last step of a resharding does.
+
+        ``CLUSTER SETSLOT <slot> NODE <id>`` on the new owner first, then on every other primary:
+        the old owner drops the slot, and pushes ``SUNSUBSCRIBE`` to its sharded subscribers of it.
+        """
+        target = _cli(to_port, "cluster", "myid").strip()
+        for port in [to_port, *(port for port in self.primaries() if port != to_port)]:
+            answer = _cli(port, "cluster", "setslot", str(slot), "node", target)
+            if answer.strip() != "OK":
+                raise RuntimeError(f"CLUSTER SETSLOT {slot} NODE on {port}: {answer!r}")
+
     def server(self, port: int) -> RedisServer:
         """The node listening on ``port``."""
         return next(server for server in self.servers if server.port == port)
