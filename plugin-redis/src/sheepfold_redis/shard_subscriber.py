@@ -81,7 +81,7 @@ class ShardSubscriber:
 
     async def connect(self) -> None:
         """Open the connection and start the reader (redis-py errors when the node cannot be reached)."""
-        await self._connection.connect()
+        await self._connection.connect()  # type: ignore[no-untyped-call]  # unannotated in redis-py
         self._reader = self._tasks.spawn(self._read_forever(), name=f"sheepfold-redis-shard-{self.node_name}")
 
     async def subscribe(self, name: bytes) -> None:
@@ -163,13 +163,12 @@ class ShardSubscriber:
             self._on_message(reply[1], reply[2])
             return
         head = self._waiters[0] if self._waiters else None
-        if isinstance(reply, list) and reply and reply[0] == b"sunsubscribe":
-            if head is None or head.kind != "sunsubscribe" or head.channel != reply[1]:
-                # Pushed by the node: the channel's slot moved elsewhere (resharding, failover).
-                if reply[1] in self.channels:
-                    self.channels.discard(reply[1])
-                    self._on_lost(self, {reply[1]})
-                return
+        if isinstance(reply, list) and reply and reply[0] == b"sunsubscribe" and not _answers(head, reply[1]):
+            # Pushed by the node, not an answer: the channel's slot moved elsewhere (resharding, failover).
+            if reply[1] in self.channels:
+                self.channels.discard(reply[1])
+                self._on_lost(self, {reply[1]})
+            return
         if head is None:
             raise RedisConnectionError(f"{self.node_name} sent a reply nobody asked for: {reply!r}")
         self._waiters.popleft()
@@ -185,3 +184,8 @@ class ShardSubscriber:
             if not future.done():
                 future.set_exception(error)
                 future.exception()  # retrieved here: a ping's waiter has nobody to read it
+
+
+def _answers(head: _Waiter | None, channel: bytes) -> bool:
+    """Whether an ``sunsubscribe`` of ``channel`` answers the oldest command, rather than being pushed."""
+    return head is not None and head.kind == "sunsubscribe" and head.channel == channel

@@ -23,7 +23,7 @@ _MOVED_ATTEMPTS = 3
 
 
 class ShardedRedisPubSub:
-    """:class:`~sheepfold.pubsub.PubSub` on Redis Cluster sharded pub/sub (Redis 7); channel ``c`` is ``<namespace>pubsub:c``.
+    """:class:`~sheepfold.pubsub.PubSub` on Redis Cluster 7 sharded pub/sub; channel ``c`` is ``<namespace>pubsub:c``.
 
     A channel lives on the shard that serves its name's hash slot, so channels
     spread over the cluster's primaries. ``publish`` is one ``SPUBLISH``
