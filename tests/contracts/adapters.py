@@ -72,6 +72,10 @@ if installed("sheepfold_redis"):
         adapters["redis"] = on_redis(adapter)
         if on_cluster_too:
             adapters["redis-cluster"] = on_redis_cluster(adapter)
+    # Each session write followed by WAIT for the shard's replica, in the same round trip.
+    SESSION_RECORDS_ADAPTERS["redis-cluster-wait"] = on_redis_cluster(
+        RedisSessionRecords, session_wait_replicas=1, session_wait_timeout=1.0
+    )
     # On a cluster, pub/sub is sharded (SSUBSCRIBE/SPUBLISH): an adapter of its own, the same contract.
     PUBSUB_ADAPTERS["redis-cluster"] = on_redis_cluster(ShardedRedisPubSub)
 

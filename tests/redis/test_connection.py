@@ -102,6 +102,8 @@ def test_of_creates_one_connection_per_platform_and_provides_it():
         ({"command_timeout": -1}, "redis.command_timeout"),
         ({"cluster": {"nodes": ["nohost"]}}, "redis.cluster.nodes"),
         ({"retry": {"attempts": "x"}}, "redis.retry.attempts"),
+        ({"session_writes": {"wait_replicas": -1}}, "redis.session_writes.wait_replicas"),
+        ({"session_writes": {"wait_timeout": 0}}, "redis.session_writes.wait_timeout"),
     ],
 )
 def test_bad_settings_are_refused_at_start_up_naming_the_key(settings, key):
@@ -118,6 +120,17 @@ def test_sentinel_and_cluster_together_are_refused():
     )
     with pytest.raises(SettingsError):
         RedisConnection.of(app.platform)
+
+
+def test_a_session_wait_as_long_as_the_command_timeout_is_refused_naming_the_key():
+    app = create_app(
+        {"redis": {"command_timeout": 0.25, "session_writes": {"wait_replicas": 1, "wait_timeout": 0.25}}},
+        plugins=[redis_plugin],
+        load_entry_points=False,
+    )
+    with pytest.raises(SettingsError) as caught:
+        RedisConnection.of(app.platform)
+    assert any("redis.session_writes.wait_timeout" in problem for problem in caught.value.problems)
 
 
 def test_each_topology_builds_its_client_without_io():
