@@ -33,10 +33,12 @@ from sheepfold_redis.sessions import RedisSessionRecords
 from tests.support.redis_server import RedisServer
 
 
-async def in_sync(replica: RedisServer) -> None:
-    async with Redis(port=replica.port) as client:
-        while (await client.info("replication")).get("master_link_status") != "up":
-            await asyncio.sleep(0.05)
+async def link_is(replica: Redis, status: str) -> None:
+    """Return once the replica's link to its master is ``status`` (polled every 10 ms)."""
+    while True:
+        if (await replica.info("replication")).get("master_link_status") == status:
+            return
+        await asyncio.sleep(0.01)
 
 
 async def one_round(wait_replicas: int, writers: int, seconds: float) -> tuple[int, int, int, float]:
@@ -45,7 +47,8 @@ async def one_round(wait_replicas: int, writers: int, seconds: float) -> tuple[i
         RedisServer(extra=["--repl-diskless-sync-delay", "0"]) as master,
         RedisServer(extra=["--replicaof", "127.0.0.1", str(master.port)]) as replica,
     ):
-        await in_sync(replica)
+        async with Redis(port=replica.port) as client:
+            await link_is(client, "up")
         settings = RedisSettings(
             url=master.url,
             prefix=f"loss-{secrets.token_hex(4)}",
@@ -78,8 +81,7 @@ async def one_round(wait_replicas: int, writers: int, seconds: float) -> tuple[i
         await connection.close()
         async with Redis(port=replica.port) as promoted:
             # As Sentinel would, promote once the replica sees the master gone: it has read all that reached it.
-            while (await promoted.info("replication")).get("master_link_status") != "down":
-                await asyncio.sleep(0.01)
+            await link_is(promoted, "down")
             await promoted.execute_command("REPLICAOF", "NO", "ONE")
             missing = 0
             for at in range(0, len(acknowledged), 1000):
