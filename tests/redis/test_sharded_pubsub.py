@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from sheepfold.errors import BackendUnavailable
 from sheepfold_redis import RedisConnection, RedisSettings
 from sheepfold_redis.sharded_pubsub import ShardedRedisPubSub
 from tests.support.redis_adapters import fresh_prefix
@@ -128,17 +129,46 @@ async def test_a_failed_over_shard_is_followed_to_the_promoted_replica_with_the_
     try:
         async with started(cluster.nodes) as (connection, broker, inboxes):
             victim = connection.client.get_node_from_key(connection.key("pubsub", CHANNELS[0])).port
+            late = next(  # a channel of the victim's shard, subscribed while it is down
+                f"late:{n}"
+                for n in range(1000)
+                if connection.client.get_node_from_key(connection.key("pubsub", f"late:{n}")).port == victim
+            )
             cluster.server(victim).kill()
             killed = time.monotonic()
+            with pytest.raises(BackendUnavailable):  # the interest is kept all the same
+                await broker.subscribe(late, inboxes.handler)
             promoted = await promotion_seen(cluster, victim)
             async with asyncio.timeout(20):
                 while [linked for linked, _ in inboxes.heard] != [False, True]:
                     await asyncio.sleep(0.02)
             assert await publish_everywhere(broker, b"after") == [1] * len(CHANNELS)
-            await inboxes.wait({channel: [b"after"] for channel in CHANNELS})
+            assert await broker.publish(late, b"late") == 1
+            await inboxes.wait({**{channel: [b"after"] for channel in CHANNELS}, late: [b"late"]})
             failover, followed = promoted - killed, inboxes.heard[1][1] - killed
             assert inboxes.heard[0][1] - killed < 1.0  # the loss is seen at once (the connection breaks)
             assert followed < failover + 2.0
             print(f"\nreplica promoted {failover:.1f} s after the kill; subscriptions back after {followed:.1f} s")
+    finally:
+        cluster.stop()
+
+
+async def test_a_silent_shard_counts_as_lost_and_its_channels_come_back_when_it_answers():
+    cluster = RedisCluster(3).start()
+    try:
+        async with started(cluster.nodes) as (connection, broker, inboxes):
+            frozen = cluster.server(connection.client.get_node_from_key(connection.key("pubsub", CHANNELS[0])).port)
+            frozen.freeze()  # connections stay open, nothing answers
+            try:
+                async with asyncio.timeout(5):
+                    while [linked for linked, _ in inboxes.heard] != [False]:
+                        await asyncio.sleep(0.02)
+            finally:
+                frozen.thaw()
+            async with asyncio.timeout(10):
+                while [linked for linked, _ in inboxes.heard] != [False, True]:
+                    await asyncio.sleep(0.02)
+            assert await publish_everywhere(broker, b"after") == [1] * len(CHANNELS)
+            await inboxes.wait({channel: [b"after"] for channel in CHANNELS})
     finally:
         cluster.stop()

@@ -19,7 +19,7 @@ logger = logging.getLogger("sheepfold.redis.pubsub")
 
 _LINK_CHANNEL = "-link-"
 #: Seconds the reader dispatches buffered messages before it lets other tasks run.
-_READ_SLICE = 0.005
+READ_SLICE = 0.005
 
 
 class RedisPubSub:
@@ -202,7 +202,7 @@ class RedisPubSub:
                 if message is not None:
                     last_heard = now
                     self._dispatch(message)
-                    if time.monotonic() - slice_started > _READ_SLICE:
+                    if time.monotonic() - slice_started > READ_SLICE:
                         # Buffered messages are read without suspending: after a slice of them, let the rest
                         # of the app run (yielding after every message would cap a busy reader at one
                         # message per turn of the event loop).

@@ -27,11 +27,9 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 
 from sheepfold.tasks import BackgroundTasks
+from sheepfold_redis.pubsub import READ_SLICE
 
 logger = logging.getLogger("sheepfold.redis.pubsub")
-
-#: Seconds the reader dispatches buffered messages before it lets other tasks run.
-_READ_SLICE = 0.005
 
 
 @dataclass
@@ -138,7 +136,7 @@ class ShardSubscriber:
                 if reply is not None:
                     last_heard = now
                     self._handle(reply)
-                    if time.monotonic() - slice_started > _READ_SLICE:
+                    if time.monotonic() - slice_started > READ_SLICE:
                         await asyncio.sleep(0)  # after a slice of buffered messages, let the app run
                         slice_started = time.monotonic()
                 elif now - last_heard > self._dead_after:
