@@ -20,7 +20,7 @@ from tests.realtime.app_for_tests import ADMIN_TOKEN, admin_publish, login
 from tests.realtime.fleet import address_of, health, realtime_fleet_settings
 from tests.realtime.served import Client
 from tests.support.redis_adapters import fresh_prefix
-from tests.support.redis_server import RedisServer, redis_cluster, redis_cluster_nodes  # noqa: F401 - fixtures
+from tests.support.redis_server import RedisServer
 
 SOCKETS_PER_INSTANCE = 10
 EVENTS = 120
