@@ -6,6 +6,7 @@ import asyncio
 import time
 
 import pytest
+from prometheus_client import CollectorRegistry
 from redis.asyncio import Redis
 
 from sheepfold.sessions import SessionRecord
@@ -38,7 +39,11 @@ async def test_on_a_server_with_a_replica_each_write_waits_for_it_and_reaches_it
             while (await watcher.info("replication"))["master_link_status"] != "up":
                 await asyncio.sleep(0.05)
         settings = RedisSettings(
-            url=primary.url, prefix=fresh_prefix(), session_wait_replicas=1, session_wait_timeout=0.2
+            url=primary.url,
+            prefix=fresh_prefix(),
+            session_wait_replicas=1,
+            session_wait_timeout=1.0,
+            command_timeout=2.0,
         )
         connection = RedisConnection(settings)
         sessions = RedisSessionRecords(connection)
@@ -66,10 +71,13 @@ async def test_on_a_cluster_a_write_waits_on_its_shard_and_counts_what_too_few_r
                 session_wait_timeout=0.05,
             )
         )
-        sessions = RedisSessionRecords(connection)
+        registry = CollectorRegistry()
+        sessions = RedisSessionRecords(connection, registry=registry)
         try:
             await write_each_kind(sessions)
             assert sessions.unreplicated_writes == unreplicated
+            counted = registry.get_sample_value("sheepfold_redis_session_writes_unreplicated_total")
+            assert counted == unreplicated
             assert (await sessions.read_and_touch("s1")).data == b'{"n": 1}'  # the write stands all the same
         finally:
             await remove_namespace(connection)

@@ -31,7 +31,11 @@ def sheepfold_register_providers(register: RegisterProvider) -> None:
     register("state", "redis", lambda platform: RedisState(RedisConnection.of(platform)))
     register("cache", "redis", lambda platform: RedisCache(RedisConnection.of(platform)))
     register("ratelimit", "redis", lambda platform: RedisRateLimiter(RedisConnection.of(platform)))
-    register("sessions", "redis", lambda platform: RedisSessionRecords(RedisConnection.of(platform)))
+    register(
+        "sessions",
+        "redis",
+        lambda platform: RedisSessionRecords(RedisConnection.of(platform), registry=platform.metrics.registry),
+    )
     register("pubsub", "redis", _pubsub)
 
 

@@ -7,6 +7,7 @@ import math
 import time
 from typing import Any
 
+from prometheus_client import CollectorRegistry, Counter
 from redis.commands.core import AsyncScript
 
 from sheepfold.sessions.port import SessionRecord
@@ -126,7 +127,8 @@ class RedisSessionRecords:
     # redis-py bounds every call (pool, connect and command timeouts, few retries): the switch adds no timer.
     bounds_its_calls = True
 
-    def __init__(self, connection: RedisConnection) -> None:
+    def __init__(self, connection: RedisConnection, *, registry: CollectorRegistry | None = None) -> None:
+        """``registry``: where the counter of unreplicated writes goes (when ``WAIT`` is on), else nowhere."""
         self.connection = connection
         self.outage_domain = connection  # down together with every adapter on this connection
         self._namespace = connection.namespace
@@ -140,8 +142,18 @@ class RedisSessionRecords:
         self._index = connection.script(_INDEX)
         #: Session writes that fewer replicas than ``redis.session_writes.wait_replicas`` acknowledged in time.
         self.unreplicated_writes = 0
+        waits = connection.settings.session_wait_replicas > 0
+        self._unreplicated = (
+            Counter(
+                "sheepfold_redis_session_writes_unreplicated",
+                "Session writes that fewer replicas than redis.session_writes.wait_replicas acknowledged in time.",
+                registry=registry,
+            )
+            if waits and registry is not None
+            else None
+        )
         # Scripts that change a session record: WAIT after each when settings ask for replicas.
-        self._write = self._run_and_wait if connection.settings.session_wait_replicas else connection.run_script
+        self._write = self._run_and_wait if waits else connection.run_script
 
     async def _run_and_wait(self, script: AsyncScript, keys: list[Any], args: list[Any]) -> Any:
         settings = self.connection.settings
@@ -150,6 +162,8 @@ class RedisSessionRecords:
         )
         if acknowledged < settings.session_wait_replicas:
             self.unreplicated_writes += 1
+            if self._unreplicated is not None:
+                self._unreplicated.inc()
         return reply
 
     def session_key(self, session_id: str) -> str:
