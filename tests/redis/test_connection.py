@@ -86,6 +86,18 @@ async def test_a_bad_call_is_not_mistaken_for_an_outage(connection):
     assert not isinstance(caught.value, BackendUnavailable)
 
 
+async def test_a_primary_refusing_writes_without_a_replica_is_an_outage_not_a_bad_call():
+    # min-replicas-to-write: the primary answers NOREPLICAS rather than take writes a failover would lose.
+    with RedisServer(extra=["--min-replicas-to-write", "1"]) as server:
+        conn = RedisConnection(RedisSettings(url=server.url))
+        try:
+            with pytest.raises(BackendUnavailable, match="NOREPLICAS"), unavailable_on_failure():
+                await conn.execute("SET", conn.key("k"), b"v")
+            assert await conn.execute("GET", conn.key("k")) is None  # reads are served
+        finally:
+            await conn.close()
+
+
 def test_of_creates_one_connection_per_platform_and_provides_it():
     app = create_app({"redis": {"prefix": "p"}}, plugins=[redis_plugin], load_entry_points=False)
     first = RedisConnection.of(app.platform)
