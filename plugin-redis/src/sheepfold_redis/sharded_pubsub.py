@@ -144,7 +144,7 @@ class ShardedRedisPubSub:
         self._unplaced.clear()
 
     async def _place(self, channel: str) -> None:
-        """Subscribe ``channel`` on the node serving its slot (lock held); redis-py errors when it cannot."""
+        """Subscribe ``channel`` on the node serving its slot (lock held); ``BackendUnavailable`` when it cannot."""
         name = (self._prefix + channel).encode()
         for _attempt in range(_MOVED_ATTEMPTS):
             with unavailable_on_failure():
@@ -154,6 +154,7 @@ class ShardedRedisPubSub:
                 try:
                     await shard.subscribe(name)
                 except MovedError:
+                    await self._close_if_idle(shard)
                     await self._client.nodes_manager.initialize()  # the slot moved: read the map again
                     continue
             self._unplaced.discard(channel)
