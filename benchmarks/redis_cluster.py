@@ -1,7 +1,8 @@
 """Ops/s of sheepfold's Redis ports on a Redis Cluster, per shard, beside redis-benchmark's raw GET and SET.
 
 For each operation (cache get-hit, session read-and-touch, rate-limit hit,
-state increment), ``--ops`` calls from ``--concurrency`` tasks go through
+state increment, a sharded pub/sub publish to a channel this process
+subscribes), ``--ops`` calls from ``--concurrency`` tasks go through
 the Redis adapter on a ``RedisCluster`` connection, over ``--keys``
 distinct keys (spread over every primary by their hash tags). Printed:
 calls/s through the adapter, and for each primary the commands it
@@ -34,6 +35,7 @@ from sheepfold.sessions import SessionRecord
 from sheepfold_redis import RedisCache, RedisConnection, RedisSettings, RedisState
 from sheepfold_redis.ratelimit import RedisRateLimiter
 from sheepfold_redis.sessions import RedisSessionRecords
+from sheepfold_redis.sharded_pubsub import ShardedRedisPubSub
 
 Call = Callable[[int], Awaitable[object]]
 POLICY = RateLimitPolicy("bench", (RateLimitWindow(10**9, 60),))
@@ -70,6 +72,10 @@ async def port_calls(args: argparse.Namespace) -> None:
     sessions, limiter = RedisSessionRecords(connection), RedisRateLimiter(connection)
     now = time.time()
     keys = args.keys
+    pubsub, delivered = ShardedRedisPubSub(connection), [0]
+    await pubsub.start()
+    for number in range(keys):  # one subscriber connection per primary carries them all
+        await pubsub.subscribe(f"room-{number}", lambda _channel, _message: delivered.__setitem__(0, delivered[0] + 1))
     for number in range(keys):
         await cache.set(f"page-{number}", b"x" * 200)
         await sessions.create(f"session-{number}", SessionRecord(b"{}", None, 3600.0, now + 7200, now))
@@ -78,6 +84,7 @@ async def port_calls(args: argparse.Namespace) -> None:
         "session read-and-touch": lambda n: sessions.read_and_touch(f"session-{n % keys}"),
         "rate-limit hit": lambda n: limiter.hit(f"client-{n % keys}", POLICY),
         "state incr": lambda n: state.incr(f"counter-{n % keys}"),
+        "pub/sub publish": lambda n: pubsub.publish(f"room-{n % keys}", b"x" * 100),
     }
     print(f"{len(primaries)} primaries; {args.ops:,} calls per operation from {args.concurrency} tasks")
     print(f"{'operation':<24} {'calls/s':>10}   commands/s per primary (share)")
@@ -90,7 +97,9 @@ async def port_calls(args: argparse.Namespace) -> None:
             total = sum(served) or 1
             shards = ", ".join(f"{count / seconds:,.0f} ({count / total:.0%})" for count in served)
             print(f"{name:<24} {args.ops / seconds:>10,.0f}   {shards}")
+        print(f"{delivered[0]:,} messages delivered to this process's sharded subscribers")
     finally:
+        await pubsub.close()
         names = [name async for name in connection.client.scan_iter(match=connection.namespace + "*", count=1000)]
         if names:
             await connection.client.unlink(*names)

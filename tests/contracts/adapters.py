@@ -57,6 +57,7 @@ if installed("sheepfold_redis"):
     from sheepfold_redis.pubsub import RedisPubSub
     from sheepfold_redis.ratelimit import RedisRateLimiter
     from sheepfold_redis.sessions import RedisSessionRecords
+    from sheepfold_redis.sharded_pubsub import ShardedRedisPubSub
     from sheepfold_redis.state import RedisState
     from tests.support.redis_adapters import on_fakeredis, on_redis, on_redis_cluster
 
@@ -71,6 +72,12 @@ if installed("sheepfold_redis"):
         adapters["redis"] = on_redis(adapter)
         if on_cluster_too:
             adapters["redis-cluster"] = on_redis_cluster(adapter)
+    # Each session write followed by WAIT for the shard's replica, in the same round trip.
+    SESSION_RECORDS_ADAPTERS["redis-cluster-wait"] = on_redis_cluster(
+        RedisSessionRecords, session_wait_replicas=1, session_wait_timeout=1.0
+    )
+    # On a cluster, pub/sub is sharded (SSUBSCRIBE/SPUBLISH): an adapter of its own, the same contract.
+    PUBSUB_ADAPTERS["redis-cluster"] = on_redis_cluster(ShardedRedisPubSub)
 
 if installed("sheepfold_jobs"):
     from tests.support.job_adapters import ArqJobsWithWorkers

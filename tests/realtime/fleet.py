@@ -15,11 +15,16 @@ SERVED_PLUGINS = Path(channel_plugin.__file__).parent
 NEEDED_PLUGINS = {"redis", "sessions", "realtime"}
 
 
-def realtime_fleet_settings(redis_url: str, prefix: str, *, with_example: bool = False) -> str:
+def realtime_fleet_settings(
+    redis_url: str, prefix: str, *, with_example: bool = False, cluster_nodes: list[str] | None = None
+) -> str:
     """A settings file: sessions and pub/sub on Redis (memory as fallback), the test channel plugin.
 
-    ``with_example`` also enables the example plugin (its realtime page and jobs, on memory).
+    ``with_example`` also enables the example plugin (its realtime page and jobs, on memory);
+    ``cluster_nodes`` (``host:port``) puts Redis on that Cluster instead of ``redis_url``.
     """
+    nodes = ", ".join(f'"{node}"' for node in cluster_nodes or [])
+    topology = f"cluster = {{ nodes = [{nodes}] }}" if cluster_nodes else f'url = "{redis_url}"'
     needed = NEEDED_PLUGINS | ({"example"} if with_example else set())
     disabled = sorted({entry.name for entry in metadata.entry_points(group="sheepfold.plugins")} - needed)
     return f"""
@@ -28,7 +33,7 @@ disabled = [{", ".join(f'"{name}"' for name in disabled)}]
 directory = "{SERVED_PLUGINS}"
 
 [testing.redis]
-url = "{redis_url}"
+{topology}
 prefix = "{prefix}"
 
 [testing.switch]

@@ -33,6 +33,22 @@ def redis_and_fleet():
         yield server, prefix, [address_of(instance.url) for instance in instances]
 
 
+@pytest.fixture(scope="module")
+def cluster_fleet(redis_cluster_nodes):
+    """Two instances on the session's Redis Cluster: realtime on sharded pub/sub."""
+    settings = realtime_fleet_settings("", fresh_prefix(), cluster_nodes=redis_cluster_nodes)
+    with fleet(settings) as instances:
+        yield [address_of(instance.url) for instance in instances]
+
+
+@pytest.fixture(params=["one-server", "cluster"])
+def fleet_addresses(request) -> list[str]:
+    """The two instances' addresses, on one Redis server and on a Redis Cluster."""
+    if request.param == "cluster":
+        return request.getfixturevalue("cluster_fleet")
+    return request.getfixturevalue("redis_and_fleet")[2]
+
+
 async def test_sheepfold_serve_declines_per_message_deflate_that_a_client_offers(redis_and_fleet):
     _server, _prefix, (a, _b) = redis_and_fleet
     # websockets offers permessage-deflate by default; the answer accepts no extension.
@@ -40,8 +56,8 @@ async def test_sheepfold_serve_declines_per_message_deflate_that_a_client_offers
         assert client.connection.response.headers.get("Sec-WebSocket-Extensions") is None
 
 
-async def test_every_socket_on_either_instance_gets_every_event_exactly_once(redis_and_fleet):
-    _server, _prefix, (a, b) = redis_and_fleet
+async def test_every_socket_on_either_instance_gets_every_event_exactly_once(fleet_addresses):
+    a, b = fleet_addresses
     async with contextlib.AsyncExitStack() as stack:
         clients = [
             await stack.enter_async_context(Client.connect(address))

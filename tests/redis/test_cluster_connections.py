@@ -7,8 +7,10 @@ import itertools
 
 import pytest
 from redis.asyncio import Redis
+from redis.asyncio.cluster import ClusterNode
 
-from sheepfold_redis import RedisConnection, RedisSettings
+from sheepfold.errors import BackendUnavailable
+from sheepfold_redis import RedisConnection, RedisSettings, unavailable_on_failure
 from sheepfold_redis.cluster import SPARE_CONNECTIONS
 from tests.support.redis_adapters import fresh_prefix
 
@@ -84,3 +86,19 @@ async def test_every_primary_serves_pool_size_calls_at_once_and_queues_the_next(
         await connection.client.delete(*[key for names in keys.values() for key in names])
     for node in connection.client.get_nodes():
         assert len(node._connections) <= POOL_SIZE + SPARE_CONNECTIONS, node.name
+
+
+async def test_a_connection_redis_py_closed_under_a_call_is_an_outage_not_a_bug(connection, monkeypatch):
+    # redis-py's cluster client closes every node's connections when one fails; a call using one of
+    # them then meets the closed socket as an AttributeError or RuntimeError (seen under a failover).
+    async def closed_under_the_call(_node, *_args, **_kwargs):
+        raise AttributeError("'NoneType' object has no attribute 'writelines'")
+
+    monkeypatch.setattr(ClusterNode, "execute_command", closed_under_the_call)
+    with pytest.raises(BackendUnavailable, match="closed under the call"), unavailable_on_failure():
+        await connection.client.get(connection.key("k"))
+    pipe = connection.pipeline()
+    pipe.get(connection.key("k"))
+    monkeypatch.setattr(ClusterNode, "execute_pipeline", closed_under_the_call)
+    with pytest.raises(BackendUnavailable, match="closed under it"), unavailable_on_failure():
+        await pipe.execute()

@@ -86,6 +86,18 @@ async def test_a_bad_call_is_not_mistaken_for_an_outage(connection):
     assert not isinstance(caught.value, BackendUnavailable)
 
 
+async def test_a_primary_refusing_writes_without_a_replica_is_an_outage_not_a_bad_call():
+    # min-replicas-to-write: the primary answers NOREPLICAS rather than take writes a failover would lose.
+    with RedisServer(extra=["--min-replicas-to-write", "1"]) as server:
+        conn = RedisConnection(RedisSettings(url=server.url))
+        try:
+            with pytest.raises(BackendUnavailable, match="NOREPLICAS"), unavailable_on_failure():
+                await conn.execute("SET", conn.key("k"), b"v")
+            assert await conn.execute("GET", conn.key("k")) is None  # reads are served
+        finally:
+            await conn.close()
+
+
 def test_of_creates_one_connection_per_platform_and_provides_it():
     app = create_app({"redis": {"prefix": "p"}}, plugins=[redis_plugin], load_entry_points=False)
     first = RedisConnection.of(app.platform)
@@ -102,6 +114,8 @@ def test_of_creates_one_connection_per_platform_and_provides_it():
         ({"command_timeout": -1}, "redis.command_timeout"),
         ({"cluster": {"nodes": ["nohost"]}}, "redis.cluster.nodes"),
         ({"retry": {"attempts": "x"}}, "redis.retry.attempts"),
+        ({"session_writes": {"wait_replicas": -1}}, "redis.session_writes.wait_replicas"),
+        ({"session_writes": {"wait_timeout": 0}}, "redis.session_writes.wait_timeout"),
     ],
 )
 def test_bad_settings_are_refused_at_start_up_naming_the_key(settings, key):
@@ -118,6 +132,17 @@ def test_sentinel_and_cluster_together_are_refused():
     )
     with pytest.raises(SettingsError):
         RedisConnection.of(app.platform)
+
+
+def test_a_session_wait_as_long_as_the_command_timeout_is_refused_naming_the_key():
+    app = create_app(
+        {"redis": {"command_timeout": 0.25, "session_writes": {"wait_replicas": 1, "wait_timeout": 0.25}}},
+        plugins=[redis_plugin],
+        load_entry_points=False,
+    )
+    with pytest.raises(SettingsError) as caught:
+        RedisConnection.of(app.platform)
+    assert any("redis.session_writes.wait_timeout" in problem for problem in caught.value.problems)
 
 
 def test_each_topology_builds_its_client_without_io():

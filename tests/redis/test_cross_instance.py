@@ -31,7 +31,9 @@ SERVED_PLUGINS = Path(state_cache_routes.__file__).parent
 WORKERS = 8
 
 
-def settings_file(directory: Path, redis_url: str) -> Path:
+def settings_file(directory: Path, redis_url: str = "", *, topology: str | None = None) -> Path:
+    """Settings for the served processes: Redis at ``redis_url``, or ``topology`` (TOML of the redis table's keys)."""
+    topology = topology or f'url = "{redis_url}"'
     others = sorted(ep.name for ep in metadata.entry_points(group="sheepfold.plugins") if ep.name != "redis")
     path = directory / "settings.toml"
     path.write_text(
@@ -40,7 +42,7 @@ def settings_file(directory: Path, redis_url: str) -> Path:
 plugins = {{ directory = "{SERVED_PLUGINS}", disabled = {others!r} }}
 state = {{ backend = "redis", fallback = "memory" }}
 cache = {{ backend = "redis", fallback = "memory" }}
-redis = {{ url = "{redis_url}", prefix = "{fresh_prefix()}", command_timeout = 1.0, connect_timeout = 1.0 }}
+redis = {{ {topology}, prefix = "{fresh_prefix()}", command_timeout = 1.0, connect_timeout = 1.0 }}
 switch = {{ probe_interval = 0.1, call_timeout = 2.0 }}
 """.replace("'", '"')
     )

@@ -67,8 +67,11 @@ def on_redis(make: MakeAdapter):
     return context
 
 
-def on_redis_cluster(make: MakeAdapter):
-    """An adapter on a three-master Redis Cluster started once per session, under a prefix of its own."""
+def on_redis_cluster(make: MakeAdapter, **settings_overrides: Any):
+    """An adapter on a three-master Redis Cluster started once per session, under a prefix of its own.
+
+    ``settings_overrides`` are more :class:`RedisSettings` fields (``session_wait_replicas``).
+    """
 
     def context(request: pytest.FixtureRequest) -> contextlib.AbstractAsyncContextManager[Any]:
         nodes = request.getfixturevalue("redis_cluster_nodes")
@@ -78,6 +81,7 @@ def on_redis_cluster(make: MakeAdapter):
             command_timeout=2.0,  # a cluster on a busy 2-core machine may answer slowly; not an outage test
             connect_timeout=2.0,
             pool_timeout=2.0,  # a contract test may queue more calls than the pool holds (60 concurrent hits)
+            **settings_overrides,
         )
         return _adapter_on(RedisConnection(settings), make, clean=True)
 

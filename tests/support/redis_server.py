@@ -141,18 +141,47 @@ def _free(port: int) -> bool:
     return True
 
 
-def start_sentinel(master: RedisServer, service_name: str = "mymaster", *, down_after_ms: int = 500) -> RedisServer:
+def start_sentinel(
+    master: RedisServer, service_name: str = "mymaster", *, down_after_ms: int = 500, quorum: int = 1
+) -> RedisServer:
     """A Redis Sentinel on a spare loopback port that watches ``master`` as ``service_name``.
 
-    It alone forms the quorum, and calls the master down after ``down_after_ms``
-    milliseconds without an answer (Redis' default is 30 s), so a test can fail over fast.
+    ``quorum`` sentinels must agree that the master is down (1: this one alone), and each calls
+    it down after ``down_after_ms`` milliseconds without an answer (Redis' default is 30 s), so a
+    test can fail over fast.
     """
     config = (
-        f"sentinel monitor {service_name} 127.0.0.1 {master.port} 1\n"
+        f"sentinel monitor {service_name} 127.0.0.1 {master.port} {quorum}\n"
         f"sentinel down-after-milliseconds {service_name} {down_after_ms}\n"
         f"sentinel failover-timeout {service_name} 5000\n"
     )
     return RedisServer(extra=["--sentinel"], config=config).start()
+
+
+def start_sentinels(
+    master: RedisServer, service_name: str, *, count: int = 3, quorum: int = 2, timeout: float = 20.0
+) -> list[RedisServer]:
+    """``count`` sentinels watching ``master``, returned once each knows the others and a replica.
+
+    Sentinels find each other through the master (hello messages every 2 s); until they do,
+    no majority could elect one of them to run a failover.
+    """
+    sentinels = [start_sentinel(master, service_name, quorum=quorum) for _ in range(count)]
+    deadline = time.monotonic() + timeout
+    try:
+        while not all(
+            _cli(sentinel.port, "sentinel", "sentinels", service_name).count("\nip\n") == count - 1
+            and "ip" in _cli(sentinel.port, "sentinel", "replicas", service_name)
+            for sentinel in sentinels
+        ):
+            if time.monotonic() > deadline:
+                raise RuntimeError("the sentinels did not find each other and the replica in time")
+            time.sleep(0.1)
+    except BaseException:
+        for sentinel in sentinels:
+            sentinel.stop()
+        raise
+    return sentinels
 
 
 class RedisCluster:
@@ -230,6 +259,18 @@ class RedisCluster:
                     if "master" in fields[2].split(",") and "fail" not in fields[2] and len(fields) > 8
                 )
         return []
+
+    def move_slot(self, slot: int, to_port: int) -> None:
+        """Hand ``slot`` (holding no keys) to the primary on ``to_port``, as the last step of a resharding does.
+
+        ``CLUSTER SETSLOT <slot> NODE <id>`` on the new owner first, then on every other primary:
+        the old owner drops the slot, and pushes ``SUNSUBSCRIBE`` to its sharded subscribers of it.
+        """
+        target = _cli(to_port, "cluster", "myid").strip()
+        for port in [to_port, *(port for port in self.primaries() if port != to_port)]:
+            answer = _cli(port, "cluster", "setslot", str(slot), "node", target)
+            if answer.strip() != "OK":
+                raise RuntimeError(f"CLUSTER SETSLOT {slot} NODE on {port}: {answer!r}")
 
     def server(self, port: int) -> RedisServer:
         """The node listening on ``port``."""

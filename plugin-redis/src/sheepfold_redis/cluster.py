@@ -15,6 +15,13 @@ from redis.exceptions import RedisClusterException
 #: topology refresh (CLUSTER SLOTS) and a command redirected (MOVED, ASK) to a node it was not queued for.
 SPARE_CONNECTIONS = 2
 
+#: What a call sees when redis-py closes its connection under it: on a connection error, redis-py's cluster
+#: client closes every node's connections (``RedisCluster.aclose``), including those other calls are using,
+#: which then fail on the closed socket with these (``_writer`` None, a closed uvloop transport; redis-py
+#: issues 3546, 3835). They are re-raised as the ``ConnectionError`` they are, so the fallback switch sees an
+#: outage rather than a bug (a 500).
+_CLOSED_UNDER_THE_CALL = (AttributeError, RuntimeError, TypeError)
+
 # True inside a call that already holds its places (a pipeline retrying a command through the client).
 _holding: ContextVar[bool] = ContextVar("sheepfold_redis_cluster_holding", default=False)
 
@@ -49,6 +56,8 @@ class QueuingRedisCluster(RedisCluster):
         token = _holding.set(True)
         try:
             return await super()._execute_command(target_node, *args, **kwargs)
+        except _CLOSED_UNDER_THE_CALL as error:
+            raise RedisConnectionError(f"connection to {target_node.name} closed under the call: {error!r}") from error
         finally:
             _holding.reset(token)
             places.release()
@@ -106,6 +115,8 @@ class _QueuingClusterPipeline(ClusterPipeline):
         token = _holding.set(True)
         try:
             return await super().execute(raise_on_error, allow_redirections)
+        except _CLOSED_UNDER_THE_CALL as error:
+            raise RedisConnectionError(f"a pipeline's connection closed under it: {error!r}") from error
         finally:
             _holding.reset(token)
             for places in taken:

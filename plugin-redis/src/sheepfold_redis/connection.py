@@ -143,6 +143,39 @@ class RedisConnection:
         except NoScriptError:
             return await script(keys=keys, args=args)
 
+    async def run_script_and_wait(
+        self, script: AsyncScript, keys: list[Any], args: list[Any], *, replicas: int, timeout: float
+    ) -> tuple[Any, int]:
+        """Run a :meth:`script`, then ``WAIT`` until ``replicas`` replicas have its writes or ``timeout`` s pass.
+
+        Both go in one round trip on one pooled connection (``WAIT`` counts the
+        writes of its own connection; on a cluster, the connection to the
+        primary of ``keys[0]``), never on the shared :attr:`multiplexed` one,
+        which a blocked ``WAIT`` would hold up for every caller. Returns the
+        script's reply and how many replicas acknowledged (fewer than
+        ``replicas`` when the timeout passed: the write stands on the primary
+        all the same). On NOSCRIPT the script is loaded and both sent again
+        (the script did not run). Raises what redis-py raises.
+        """
+        wait: list[Any] = ["WAIT", replicas, max(1, round(timeout * 1000))]
+        options: dict[str, Any] = {}
+        if isinstance(self.client, RedisCluster):
+            await self.client.initialize()  # a no-op once the slot map is known
+            options["target_nodes"] = self.client.get_node_from_key(keys[0])
+
+        async def run_then_wait() -> tuple[Any, int]:
+            pipe = self.client.pipeline(transaction=False)
+            pipe.execute_command("EVALSHA", script.sha, len(keys), *keys, *args)
+            pipe.execute_command(*wait, **options)
+            reply, acknowledged = await pipe.execute()
+            return reply, int(acknowledged)
+
+        try:
+            return await run_then_wait()
+        except NoScriptError:
+            await self.client.script_load(script.script)
+            return await run_then_wait()
+
     def pipeline(self) -> Any:
         """A pipeline sent in one round trip (per node): MULTI/EXEC on one server, plain on a cluster.
 

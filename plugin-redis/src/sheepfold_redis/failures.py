@@ -25,6 +25,11 @@ REDIS_FAILURES: tuple[type[BaseException], ...] = (
     TimeoutError,
 )
 
+#: Error replies redis-py has no class for that mean the same: ``NOREPLICAS`` (a primary with
+#: ``min-replicas-to-write`` that no replica acknowledges: its writes would be lost in a failover) and
+#: ``MASTERDOWN`` (a replica cut off from its master, with ``replica-serve-stale-data no``).
+REFUSALS = ("NOREPLICAS", "MASTERDOWN")
+
 
 class _UnavailableOnFailure:
     """Re-raise :data:`REDIS_FAILURES` as ``BackendUnavailable``; stateless unless given ``on_failure``."""
@@ -42,7 +47,9 @@ class _UnavailableOnFailure:
     ) -> Literal[False]:  # never swallows: an outage is re-raised as BackendUnavailable
         if error is None:
             return False
-        outage = isinstance(error, REDIS_FAILURES) and not isinstance(error, BackendUnavailable)
+        outage = (isinstance(error, REDIS_FAILURES) and not isinstance(error, BackendUnavailable)) or (
+            isinstance(error, redis_errors.ResponseError) and str(error).startswith(REFUSALS)
+        )
         if self._on_failure is not None and (outage or isinstance(error, asyncio.CancelledError)):
             self._on_failure()
         if outage:
@@ -65,7 +72,8 @@ def unavailable_on_failure(on_failure: Callable[[], None] | None = None) -> _Una
         with unavailable_on_failure():
             return await connection.client.get(key)
 
-    Other errors (a bad call such as WRONGTYPE) pass through unchanged. It is a
+    So do the refusals of :data:`REFUSALS` (``NOREPLICAS``, ``MASTERDOWN``). Other
+    errors (a bad call such as WRONGTYPE) pass through unchanged. It is a
     plain ``with`` block (not ``async with``) and costs next to nothing.
 
     ``on_failure``, if given, is called (synchronously) when a call fails for

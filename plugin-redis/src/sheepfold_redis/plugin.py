@@ -17,6 +17,7 @@ from sheepfold_redis.pubsub import RedisPubSub
 from sheepfold_redis.ratelimit import RedisRateLimiter
 from sheepfold_redis.sessions import RedisSessionRecords
 from sheepfold_redis.settings import settings_validators
+from sheepfold_redis.sharded_pubsub import ShardedRedisPubSub
 from sheepfold_redis.state import RedisState
 
 
@@ -30,8 +31,20 @@ def sheepfold_register_providers(register: RegisterProvider) -> None:
     register("state", "redis", lambda platform: RedisState(RedisConnection.of(platform)))
     register("cache", "redis", lambda platform: RedisCache(RedisConnection.of(platform)))
     register("ratelimit", "redis", lambda platform: RedisRateLimiter(RedisConnection.of(platform)))
-    register("sessions", "redis", lambda platform: RedisSessionRecords(RedisConnection.of(platform)))
-    register("pubsub", "redis", lambda platform: RedisPubSub(RedisConnection.of(platform), tasks=platform.tasks))
+    register(
+        "sessions",
+        "redis",
+        lambda platform: RedisSessionRecords(RedisConnection.of(platform), registry=platform.metrics.registry),
+    )
+    register("pubsub", "redis", _pubsub)
+
+
+def _pubsub(platform: Platform) -> RedisPubSub | ShardedRedisPubSub:
+    # On a cluster, channels spread over the shards with sharded pub/sub (SSUBSCRIBE, Redis 7).
+    connection = RedisConnection.of(platform)
+    if connection.is_cluster:
+        return ShardedRedisPubSub(connection, tasks=platform.tasks)
+    return RedisPubSub(connection, tasks=platform.tasks)
 
 
 @hookimpl

@@ -19,7 +19,7 @@ logger = logging.getLogger("sheepfold.redis.pubsub")
 
 _LINK_CHANNEL = "-link-"
 #: Seconds the reader dispatches buffered messages before it lets other tasks run.
-_READ_SLICE = 0.005
+READ_SLICE = 0.005
 
 
 class RedisPubSub:
@@ -32,8 +32,9 @@ class RedisPubSub:
     the link listeners False, retries every ``retry_interval`` seconds, and
     once connected again re-subscribes every channel that still has a
     handler, waits for Redis to confirm them all, and tells the listeners
-    True. Redis Cluster is not supported (redis-py's asyncio cluster client
-    has no pub/sub); settings naming it are refused at start-up. The reader
+    True. On Redis Cluster the plugin provides
+    :class:`~sheepfold_redis.sharded_pubsub.ShardedRedisPubSub` instead
+    (sharded pub/sub); this class refuses a cluster connection. The reader
     and its re-subscriptions are tasks of ``tasks`` (``platform.tasks``; a
     private one when None).
     """
@@ -48,7 +49,9 @@ class RedisPubSub:
         dead_after: float = 3.0,
     ) -> None:
         if connection.is_cluster:
-            raise SettingsError(["pubsub.backend: the Redis pub/sub adapter does not support Redis Cluster"])
+            raise SettingsError(
+                ["pubsub.backend: RedisPubSub is for one server; on Redis Cluster use ShardedRedisPubSub"]
+            )
         self.connection = connection
         self.tasks = tasks if tasks is not None else BackgroundTasks()
         self.retry_interval = retry_interval
@@ -199,7 +202,7 @@ class RedisPubSub:
                 if message is not None:
                     last_heard = now
                     self._dispatch(message)
-                    if time.monotonic() - slice_started > _READ_SLICE:
+                    if time.monotonic() - slice_started > READ_SLICE:
                         # Buffered messages are read without suspending: after a slice of them, let the rest
                         # of the app run (yielding after every message would cap a busy reader at one
                         # message per turn of the event loop).

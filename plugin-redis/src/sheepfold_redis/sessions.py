@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import math
 import time
+from typing import Any
 
+from prometheus_client import CollectorRegistry, Counter
 from redis.commands.core import AsyncScript
 
 from sheepfold.sessions.port import SessionRecord
@@ -125,7 +127,8 @@ class RedisSessionRecords:
     # redis-py bounds every call (pool, connect and command timeouts, few retries): the switch adds no timer.
     bounds_its_calls = True
 
-    def __init__(self, connection: RedisConnection) -> None:
+    def __init__(self, connection: RedisConnection, *, registry: CollectorRegistry | None = None) -> None:
+        """``registry``: where the counter of unreplicated writes goes (when ``WAIT`` is on), else nowhere."""
         self.connection = connection
         self.outage_domain = connection  # down together with every adapter on this connection
         self._namespace = connection.namespace
@@ -137,6 +140,31 @@ class RedisSessionRecords:
         self._write_if_changed = connection.script(_WRITE_IF_CHANGED)
         self._delete = connection.script(_DELETE)
         self._index = connection.script(_INDEX)
+        #: Session writes that fewer replicas than ``redis.session_writes.wait_replicas`` acknowledged in time.
+        self.unreplicated_writes = 0
+        waits = connection.settings.session_wait_replicas > 0
+        self._unreplicated = (
+            Counter(
+                "sheepfold_redis_session_writes_unreplicated",
+                "Session writes that fewer replicas than redis.session_writes.wait_replicas acknowledged in time.",
+                registry=registry,
+            )
+            if waits and registry is not None
+            else None
+        )
+        # Scripts that change a session record: WAIT after each when settings ask for replicas.
+        self._write = self._run_and_wait if waits else connection.run_script
+
+    async def _run_and_wait(self, script: AsyncScript, keys: list[Any], args: list[Any]) -> Any:
+        settings = self.connection.settings
+        reply, acknowledged = await self.connection.run_script_and_wait(
+            script, keys, args, replicas=settings.session_wait_replicas, timeout=settings.session_wait_timeout
+        )
+        if acknowledged < settings.session_wait_replicas:
+            self.unreplicated_writes += 1
+            if self._unreplicated is not None:
+                self._unreplicated.inc()
+        return reply
 
     def session_key(self, session_id: str) -> str:
         """The key of the session ``session_id``: ``<ns>{<id>}:session``."""
@@ -172,7 +200,7 @@ class RedisSessionRecords:
 
     async def _delete_record(self, session_id: str, owner: str = "") -> bool:
         """Delete the record (only if ``owner`` holds it, when given), then its index entry; True when it was there."""
-        user = await self._run(self._delete, [self.session_key(session_id)], [owner])
+        user = await self._write(self._delete, [self.session_key(session_id)], [owner])
         if user is None:
             return False
         await self._remove_from_index(user, session_id)
@@ -181,7 +209,7 @@ class RedisSessionRecords:
     async def create(self, session_id: str, record: SessionRecord) -> bool:
         with unavailable_on_failure():
             await self._add_to_index(session_id, record)
-            created = await self._run(self._create, [self.session_key(session_id)], self._record_args(record))
+            created = await self._write(self._create, [self.session_key(session_id)], self._record_args(record))
         return bool(created)
 
     async def read_and_touch(self, session_id: str) -> SessionRecord | None:
@@ -191,7 +219,9 @@ class RedisSessionRecords:
 
     async def write_if_changed(self, session_id: str, data: bytes) -> bool:
         with unavailable_on_failure():
-            written = await self._run(self._write_if_changed, [self.session_key(session_id)], [data, _ms(time.time())])
+            written = await self._write(
+                self._write_if_changed, [self.session_key(session_id)], [data, _ms(time.time())]
+            )
         return bool(written)
 
     async def regenerate(self, old_id: str, new_id: str, record: SessionRecord) -> bool:
@@ -211,7 +241,7 @@ class RedisSessionRecords:
     async def restore(self, session_id: str, record: SessionRecord) -> None:
         with unavailable_on_failure():
             await self._add_to_index(session_id, record)
-            previous = await self._run(self._restore, [self.session_key(session_id)], self._record_args(record))
+            previous = await self._write(self._restore, [self.session_key(session_id)], self._record_args(record))
             if previous is not None and previous.decode() != (record.user or ""):
                 await self._remove_from_index(previous, session_id)
 
@@ -242,7 +272,9 @@ class RedisSessionRecords:
             ids = await self._indexed(user)
             for at in range(0, len(ids), USER_BATCH):
                 batch = ids[at : at + USER_BATCH]
-                deleted = await asyncio.gather(*(self._run(self._delete, [self.session_key(i)], [user]) for i in batch))
+                deleted = await asyncio.gather(
+                    *(self._write(self._delete, [self.session_key(i)], [user]) for i in batch)
+                )
                 gone = [session_id for session_id, was in zip(batch, deleted, strict=True) if was is not None]
                 if gone:
                     await self._execute("ZREM", self.index_key(user), *gone)

@@ -61,6 +61,8 @@ def settings_validators() -> list[Validator]:
         Validator("redis.prefix", default="", is_type_of=str),
         Validator("redis.metrics_interval", default=5.0, is_type_of=number, gte=0),
         Validator("redis.multiplex", default=True, is_type_of=bool),
+        Validator("redis.session_writes.wait_replicas", default=0, is_type_of=int, gte=0),
+        Validator("redis.session_writes.wait_timeout", default=0.05, is_type_of=number, gt=0),
     ]
 
 
@@ -78,6 +80,10 @@ class RedisSettings:
     timeouts are not retried, so a silent Redis costs one ``command_timeout``.
     ``multiplex``: hot single commands share one connection (see
     ``sheepfold_redis.multiplex``); only plain ``redis://`` and ``unix://`` servers.
+    ``session_wait_replicas``: after each session write (create, change,
+    restore, delete), ``WAIT`` until that many replicas have it, at most
+    ``session_wait_timeout`` seconds (which must be below ``command_timeout``);
+    0 (the default) waits for none. It narrows what a failover can lose.
     """
 
     url: str = "redis://127.0.0.1:6379/0"
@@ -95,6 +101,8 @@ class RedisSettings:
     health_check_interval: float = 5.0
     prefix: str = ""
     multiplex: bool = True
+    session_wait_replicas: int = 0
+    session_wait_timeout: float = 0.05
 
     @property
     def topology(self) -> str:
@@ -112,6 +120,11 @@ class RedisSettings:
         cluster = [_split_host(h) for h in settings.get("redis.cluster.nodes") or []]
         if sentinel and cluster:
             raise SettingsError(["redis: set either redis.sentinel.hosts or redis.cluster.nodes, not both"])
+        wait_timeout = float(settings.get("redis.session_writes.wait_timeout"))
+        if wait_timeout >= float(settings.get("redis.command_timeout")):
+            raise SettingsError(
+                ["redis.session_writes.wait_timeout: must be below redis.command_timeout, which bounds its reply"]
+            )
         return cls(
             url=settings.get("redis.url"),
             sentinel_hosts=tuple(h for h in sentinel if h),
@@ -128,4 +141,6 @@ class RedisSettings:
             health_check_interval=float(settings.get("redis.health_check_interval")),
             prefix=settings.get("redis.prefix"),
             multiplex=settings.get("redis.multiplex"),
+            session_wait_replicas=settings.get("redis.session_writes.wait_replicas"),
+            session_wait_timeout=wait_timeout,
         )
