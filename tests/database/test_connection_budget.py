@@ -1,4 +1,4 @@
-"""The connection budget at start-up: instances × (pool_size + max_overflow + probe) against PostgreSQL's limits."""
+"""The connection budget at start-up: instances x (pool_size + max_overflow + probe) against PostgreSQL's limits."""
 
 from __future__ import annotations
 
@@ -17,7 +17,9 @@ async def server_limits(postgres_url: str) -> tuple[int, int]:
     try:
         maximum = int(await connection.fetchval("SHOW max_connections"))
         reserved = int(await connection.fetchval("SHOW superuser_reserved_connections"))
-        reserved += int(await connection.fetchval("SELECT coalesce(current_setting('reserved_connections', true), '0')"))
+        reserved += int(
+            await connection.fetchval("SELECT coalesce(current_setting('reserved_connections', true), '0')")
+        )
         return maximum, reserved
     finally:
         await connection.close()
@@ -39,7 +41,7 @@ async def test_pools_beyond_max_connections_warn_at_start_up_naming_the_settings
             budget = await budget_of(app)
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING and "run out" in r.getMessage()]
     assert len(warnings) == 1
-    assert f"{instances} instance(s) × (database.pool_size 3 + database.max_overflow 1 + 3" in warnings[0]
+    assert f"{instances} instance(s) x (database.pool_size 3 + database.max_overflow 1 + 3" in warnings[0]
     assert f"= {instances * per_instance} connections, PostgreSQL allows {maximum - reserved}" in warnings[0]
     assert f"max_connections {maximum}" in warnings[0]
     assert budget["exceeded"] is True

@@ -65,11 +65,11 @@ class ConnectionBudget:
     def describe(self) -> str:
         reserved = f"superuser_reserved_connections {self.superuser_reserved_connections}"
         if self.reserved_connections:
-            reserved += f" − reserved_connections {self.reserved_connections}"
+            reserved += f" - reserved_connections {self.reserved_connections}"
         return (
-            f"{self.instances} instance(s) × (database.pool_size {self.pool_size} + database.max_overflow "
+            f"{self.instances} instance(s) x (database.pool_size {self.pool_size} + database.max_overflow "
             f"{self.max_overflow} + {PROBE_CONNECTIONS} for health checks) = {self.needed} connections, "
-            f"PostgreSQL allows {self.available} (max_connections {self.max_connections} − {reserved})"
+            f"PostgreSQL allows {self.available} (max_connections {self.max_connections} - {reserved})"
         )
 
 
