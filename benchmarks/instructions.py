@@ -8,7 +8,7 @@ keep-alive HTTP/1.1 connections, the counters are dumped, and the total is divid
 the requests. System calls (the kernel's side of the sockets) are not counted, and
 neither is Redis: what is compared is the Python process's own work per request.
 
-    .venv/bin/python benchmarks/instructions.py [plain ratelimit sessions] [--requests 2000] [--keep DIR]
+    .venv/bin/python benchmarks/instructions.py [plain ratelimit sessions database] [--requests 2000] [--keep DIR]
 
 Needs ``valgrind`` and ``h2load`` (apt-get install valgrind nghttp2-client). Each server
 takes a minute or two under callgrind. ``--keep DIR`` keeps the callgrind files, for
@@ -63,6 +63,7 @@ def one_route(app: str, name: str, path: str) -> Server:
 PLAIN = "benchmarks.apps.plain_text"
 LIMITED = "benchmarks.apps.ratelimit_routes"
 SESSIONS = "benchmarks.apps.sessions_cache_routes"
+DATABASE = "benchmarks.apps.database_routes"
 SUITES: dict[str, tuple[Server, ...]] = {
     "plain": (
         one_route(f"{PLAIN}:bare", "bare BlackSheep, plain text", "/plain"),
@@ -91,6 +92,26 @@ SUITES: dict[str, tuple[Server, ...]] = {
                 Target("sheepfold session read (cookie)", "/session", cookie=True),
                 Target("sheepfold cached route, hit (no cookie)", "/cached"),
                 Target("sheepfold cached route, hit, signed in", "/cached", cookie=True),
+            ),
+            "/health/live",
+        ),
+    ),
+    "database": (
+        one_route(f"{DATABASE}:bare", "bare + raw asyncpg fetchval", "/select"),
+        Server(
+            f"{DATABASE}:bare_sqlalchemy",
+            (
+                Target("bare + SQLAlchemy AsyncSession, SELECT 1", "/select"),
+                Target("bare + SQLAlchemy AsyncSession, ORM select", "/orm"),
+            ),
+            "/select",
+        ),
+        Server(
+            f"{DATABASE}:platform",
+            (
+                Target("sheepfold AsyncSession, SELECT 1", "/select"),
+                Target("sheepfold AsyncSession, ORM select", "/orm"),
+                Target("sheepfold driver_connection, fetchval", "/select-driver"),
             ),
             "/health/live",
         ),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 
 import pytest
 from blacksheep.testing import TestClient
@@ -80,3 +81,16 @@ def test_apps_built_side_by_side_share_nothing():
     assert first.router is not second.router
     assert first.platform.metrics.registry is not second.platform.metrics.registry
     assert first.platform.capabilities["state"].backend is not second.platform.capabilities["state"].backend
+
+
+async def test_start_up_objects_are_frozen_out_of_the_collector_until_stop_and_the_young_generation_is_larger():
+    from sheepfold.platform import YOUNG_GENERATION
+
+    app = create_app(load_entry_points=False)
+    await app.start()
+    try:
+        assert gc.get_freeze_count() > 0
+        assert gc.get_threshold()[0] == YOUNG_GENERATION
+    finally:
+        await app.stop()
+    assert gc.get_freeze_count() == 0

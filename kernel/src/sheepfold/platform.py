@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import secrets
@@ -28,6 +29,9 @@ if TYPE_CHECKING:
     from typing_extensions import TypeForm
 
 T = TypeVar("T")
+#: Allocations (less deallocations) of container objects between two collections of the youngest generation.
+YOUNG_GENERATION = 10_000
+
 logger = logging.getLogger("sheepfold")
 
 
@@ -130,6 +134,13 @@ class Platform:
         await asyncio.gather(*(switch.start() for switch in self.capabilities.values()))
         self.fleet.start()
         await self.plugins.await_each("sheepfold_startup", app=self.app, platform=self)
+        # What start-up made (modules, settings, routes, ORM mappers, pools) lives as long as the process:
+        # out of the collector's reach, a full collection walks only what requests made since. And a young
+        # generation larger than CPython's 700 objects: requests in flight hold that many between them, so
+        # every collection found them alive and the next came at once (a database session route spent
+        # ~50,000 instructions a request collecting; benchmarks/README.md). Cycles are still collected.
+        gc.freeze()
+        gc.set_threshold(YOUNG_GENERATION, *gc.get_threshold()[1:])
         logger.info("sheepfold instance %s started", self.instance_id)
 
     async def stop(self) -> None:
@@ -145,6 +156,7 @@ class Platform:
         3. Every capability's adapters close (nothing runs that could call them).
         4. The closers registered with :meth:`close_last` run (shared connections).
         5. The metrics are shared a last time (with ``--workers N``), so this process's counts stay in the sum.
+        6. What :meth:`start` froze out of the garbage collector's reach is in reach again.
         """
         await self.plugins.await_each("sheepfold_shutdown", reverse=True, isolate=True, app=self.app, platform=self)
         await self.fleet.stop()
@@ -161,3 +173,4 @@ class Platform:
             except Exception:
                 logger.exception("closing %r failed", close)
         await self.metrics.stop()
+        gc.unfreeze()  # what start-up made may be garbage now (an app stopped in a process that goes on)

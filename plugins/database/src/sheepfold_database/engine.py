@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from sheepfold_database.errors import DatabaseUnavailable, as_unavailable, describe_error
 from sheepfold_database.pool import WatchedQueuePool
-from sheepfold_database.pre_ping import install_pre_ping
+from sheepfold_database.pre_ping import PrePing
 from sheepfold_database.settings import DatabaseSettings
 
 
@@ -57,7 +57,9 @@ def build_engine(
     event.listen(engine.sync_engine, "do_connect", _connect_or_unavailable)
     event.listen(engine.sync_engine, "handle_error", _unanswered_is_unavailable)
     if settings.pre_ping:
-        install_pre_ping(engine, idle=settings.pre_ping_idle)
+        pool = engine.sync_engine.pool
+        assert isinstance(pool, WatchedQueuePool)
+        pool.pre_ping = PrePing(engine.dialect, idle=settings.pre_ping_idle)
     return engine
 
 

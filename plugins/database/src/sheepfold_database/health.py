@@ -6,18 +6,22 @@ import time
 
 from sheepfold.health import ComponentHealth, Status
 from sheepfold_database.adapter import SqlDatabase
+from sheepfold_database.capacity import ConnectionBudget
 from sheepfold_database.errors import describe_error
 from sheepfold_database.monitor import PoolAlert, PoolMonitor
 
 
-async def database_health(database: SqlDatabase, monitor: PoolMonitor | None) -> ComponentHealth:
+async def database_health(
+    database: SqlDatabase, monitor: PoolMonitor | None, budget: ConnectionBudget | None = None
+) -> ComponentHealth:
     """The ``database`` component, with the pool's figures in its details.
 
     ``down`` when ``SELECT 1`` fails or takes over ``health_timeout`` (the
     platform is down when ``required``), ``degraded`` while the pool is under
     sustained pressure (:attr:`PoolMonitor.sustained`: the average use over
     the monitor's window), else ``ok``. The pool's figures are a sample the
-    monitor takes now, so the gauges show the same.
+    monitor takes now, so the gauges show the same. ``budget``, the
+    connection budget checked at start-up, is shown as ``connections``.
     """
     settings = database.settings
     details: dict[str, object] = {"url": settings.safe_url}
@@ -27,6 +31,8 @@ async def database_health(database: SqlDatabase, monitor: PoolMonitor | None) ->
         details["alert"] = monitor.alert.name.lower()
         if monitor.alert is not PoolAlert.OK:
             details["alert_reason"] = monitor.alert_reason
+    if budget is not None:
+        details["connections"] = budget.report()
     started = time.perf_counter()
     try:
         await database.ping()

@@ -16,6 +16,7 @@ from sheepfold.hookspecs import hookimpl
 from sheepfold.platform import Platform
 from sheepfold.statistics import Statistics
 from sheepfold_database.adapter import SqlDatabase
+from sheepfold_database.capacity import ConnectionBudget, check_connection_budget
 from sheepfold_database.errors import install_error_handlers
 from sheepfold_database.health import database_health
 from sheepfold_database.middleware import request_database_context
@@ -81,6 +82,9 @@ def _configure_reads(app: Application, platform: Platform, database: SqlDatabase
 async def sheepfold_startup(app: Application, platform: Platform) -> None:
     database = platform.require(SqlDatabase)
     await database.start()
+    budget = await check_connection_budget(database, platform)
+    if budget is not None:
+        platform.provide(ConnectionBudget, budget)
     if database.settings.is_memory:
         # An in-memory database starts empty with every process: nothing else can have migrated it.
         await Migrations.of(platform).upgrade()
@@ -103,7 +107,9 @@ async def sheepfold_startup(app: Application, platform: Platform) -> None:
 
 @hookimpl
 async def sheepfold_health(platform: Platform) -> ComponentHealth:
-    health = await database_health(platform.require(SqlDatabase), platform.find(PoolMonitor))
+    health = await database_health(
+        platform.require(SqlDatabase), platform.find(PoolMonitor), platform.find(ConnectionBudget)
+    )
     replica_watch = platform.find(ReplicaWatch)
     return replica_watch.add_to(health) if replica_watch is not None else health
 

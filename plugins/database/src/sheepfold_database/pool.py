@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 from sqlalchemy.pool import AsyncAdaptedQueuePool, ConnectionPoolEntry
 
+from sheepfold_database.pre_ping import PrePing
+
 
 @dataclass(frozen=True)
 class PoolFigures:
@@ -58,8 +60,14 @@ class WatchedQueuePool(AsyncAdaptedQueuePool):
     SQLAlchemy knows how many connections are out but not how many callers
     queue for one; this pool counts a caller as waiting while it blocks
     because every connection is out and no overflow is left. Counting costs
-    a few integer operations per checkout.
+    a few integer operations per checkout. With ``pre_ping`` set, a
+    connection taken from the queue is checked before it is handed out (see
+    ``sheepfold_database.pre_ping``): a dead one is closed and reopened, and
+    every connection opened before it is replaced at its next checkout, as
+    SQLAlchemy's own pre-ping does (the server likely restarted).
     """
+
+    pre_ping: PrePing | None = None
 
     waiting = 0
     _peak_checked_out = 0
@@ -77,12 +85,20 @@ class WatchedQueuePool(AsyncAdaptedQueuePool):
         self._busy_since = now
         return now
 
+    def recreate(self) -> WatchedQueuePool:
+        pool = super().recreate()
+        assert isinstance(pool, WatchedQueuePool)
+        pool.pre_ping = self.pre_ping
+        return pool
+
     def _do_return_conn(self, record: ConnectionPoolEntry) -> None:
-        self._accrue()
+        now = self._accrue()
+        if self.pre_ping is not None:
+            self.pre_ping.mark_idle(record, now)
         super()._do_return_conn(record)
 
     def _do_get(self) -> ConnectionPoolEntry:
-        self._accrue()
+        now = self._accrue()
         # _do_get is QueuePool's checkout, and _max_overflow/_overflow its own counters (SQLAlchemy 2.x):
         # a caller blocks exactly when SQLAlchemy's own "wait" condition holds and nothing is checked in.
         must_wait = -1 < self._max_overflow <= self._overflow and self.checkedin() == 0
@@ -94,6 +110,10 @@ class WatchedQueuePool(AsyncAdaptedQueuePool):
         finally:
             if must_wait:
                 self.waiting -= 1
+        if self.pre_ping is not None and not self.pre_ping.alive(entry, time.monotonic() if must_wait else now):
+            # Every connection as old as this one is suspect: replaced at its checkout (SQLAlchemy's rule).
+            self._invalidate_time = time.time()
+            entry.invalidate()  # closed now; checkout opens a new one
         out = self.checkedout()
         # Two separate marks: a sample resetting the interval's peak (maybe while this checkout awaited a
         # new connection, already counted out) must not keep the lifetime peak from rising.

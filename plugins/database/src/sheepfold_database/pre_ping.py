@@ -9,46 +9,54 @@ closed is never handed out. A connection idle for longer than ``idle``
 seconds (HikariCP bypasses validation for 0.5 s after a use) is pinged as
 well, for the silent failures a closed socket does not reveal; ``idle`` 0
 pings on every checkout, as SQLAlchemy does.
+
+The pool (``sheepfold_database.pool.WatchedQueuePool``) calls it on the
+record it takes from its queue, with the time it already read: pool events
+(``checkout``, ``checkin``) would run SQLAlchemy's event dispatch twice per
+request, which cost a session route about 25,000 instructions
+(benchmarks/README.md).
 """
 
 from __future__ import annotations
 
-import time
+import logging
 from typing import Any
 
-from sqlalchemy import event
-from sqlalchemy.exc import DisconnectionError, InvalidatePoolError
-from sqlalchemy.ext.asyncio import AsyncEngine
-from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
+from sqlalchemy.pool import ConnectionPoolEntry
 
+logger = logging.getLogger("sheepfold.database")
 _IDLE_SINCE = "sheepfold_idle_since"
 
 
-def install_pre_ping(engine: AsyncEngine, *, idle: float) -> None:
-    """Check every connection on checkout: closed ones are replaced, ones idle over ``idle`` s pinged first."""
-    dialect = engine.dialect
-    clock = time.monotonic
+class PrePing:
+    """Checks a pooled connection before it is handed out; replaces a dead one."""
 
-    def mark_idle(_dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
-        record.info[_IDLE_SINCE] = clock()
+    def __init__(self, dialect: Any, *, idle: float) -> None:
+        self.dialect = dialect
+        self.idle = idle
 
-    def check(dbapi_connection: Any, record: ConnectionPoolEntry, _proxy: PoolProxiedConnection) -> None:
-        is_closed = getattr(dbapi_connection.driver_connection, "is_closed", None)
+    @staticmethod
+    def mark_idle(record: ConnectionPoolEntry, now: float) -> None:
+        """``record`` went back to the pool at ``now`` (``time.monotonic()``)."""
+        record.info[_IDLE_SINCE] = now
+
+    def alive(self, record: ConnectionPoolEntry, now: float) -> bool:
+        """False when ``record``'s connection is closed or fails its ping; the caller replaces it then.
+
+        A record without a connection (it reconnects on checkout) or never
+        returned yet (opened just now) passes unchecked.
+        """
+        connection = record.dbapi_connection
+        idle_since = record.info.get(_IDLE_SINCE)
+        if connection is None or idle_since is None:
+            return True
+        is_closed = getattr(connection.driver_connection, "is_closed", None)
         if is_closed is not None and is_closed():
-            raise DisconnectionError("the server closed this connection")
-        if clock() - record.info.get(_IDLE_SINCE, 0.0) <= idle:
-            return
+            return False
+        if now - idle_since <= self.idle:
+            return True
         try:
-            alive = dialect.do_ping(dbapi_connection)
+            return bool(self.dialect.do_ping(connection))
         except Exception as error:
-            alive = False
-            reason = f"pre-ping failed: {type(error).__name__}"
-        else:
-            reason = "pre-ping failed"
-        if not alive:
-            # As SQLAlchemy's pre-ping does: the server likely restarted, so every older connection is suspect.
-            raise InvalidatePoolError(reason)
-
-    event.listen(engine.sync_engine, "connect", mark_idle)
-    event.listen(engine.sync_engine, "checkin", mark_idle)
-    event.listen(engine.sync_engine, "checkout", check)
+            logger.debug("pre-ping failed: %s", type(error).__name__)
+            return False

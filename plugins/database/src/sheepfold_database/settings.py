@@ -60,6 +60,7 @@ def settings_validators() -> list[Validator]:
         Validator("database.monitor.error_percent", default=95.0, is_type_of=number, gt=0, lte=100),
         Validator("database.monitor.window", default=60.0, is_type_of=number, gt=0),
         Validator("database.n_plus_one_threshold", default=10, is_type_of=int, gte=0),
+        Validator("database.expected_instances", default=1, is_type_of=int, gte=1),
         # After the two thresholds' own validators, so both hold their defaults or checked values.
         Validator(
             "database.monitor",
@@ -87,7 +88,8 @@ class DatabaseSettings:
     ``sheepfold_database.pre_ping``). ``recycle`` below 0 never recycles; ``statement_timeout``
     0 sets none (PostgreSQL only, sent as the connection's
     ``statement_timeout``). ``schema`` sets PostgreSQL's ``search_path``.
-    ``n_plus_one_threshold`` 0 turns the N+1 watch off.
+    ``n_plus_one_threshold`` 0 turns the N+1 watch off. ``expected_instances``:
+    the fleet's size the start-up connection budget assumes at least.
     """
 
     url: URL
@@ -108,6 +110,7 @@ class DatabaseSettings:
     error_percent: float = 95.0
     monitor_window: float = 60.0
     n_plus_one_threshold: int = 10
+    expected_instances: int = 1
 
     @property
     def is_memory(self) -> bool:
@@ -148,4 +151,5 @@ class DatabaseSettings:
             error_percent=float(settings.get("database.monitor.error_percent")),
             monitor_window=float(settings.get("database.monitor.window")),
             n_plus_one_threshold=settings.get("database.n_plus_one_threshold"),
+            expected_instances=settings.get("database.expected_instances"),
         )

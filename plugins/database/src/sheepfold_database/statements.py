@@ -45,8 +45,19 @@ class RequestStatements:
 _current: ContextVar[RequestStatements | None] = ContextVar("sheepfold_database_statements", default=None)
 
 
+#: The dialect's events of one statement sent to the driver (each listener returns None: the dialect still runs it).
+_EXECUTE_EVENTS = ("do_execute", "do_execute_no_params", "do_executemany")
+
+
 class StatementWatch:
-    """Listens to the engine's ``before_cursor_execute`` and counts statements per request.
+    """Listens to the dialect's ``do_execute`` events and counts statements per request.
+
+    Dialect events, not the engine's ``before_cursor_execute``: one engine
+    listener turns on SQLAlchemy's event dispatch at every step of every
+    connection (begin, execute, commit, rollback, each through a joined
+    dispatcher made per connection), which cost a session route about a tenth
+    of SQLAlchemy's own work (benchmarks/README.md); a dialect listener is
+    called once per statement and nowhere else.
 
     When a request runs one shape more than ``threshold`` times, it logs a
     WARNING naming the route and the statement, once per request and shape,
@@ -69,12 +80,14 @@ class StatementWatch:
 
     def listen(self, engine: AsyncEngine) -> None:
         """Count the statements of ``engine`` too (a replica's), with the same threshold and metric."""
-        event.listen(engine.sync_engine, "before_cursor_execute", self._count)
+        for name in _EXECUTE_EVENTS:
+            event.listen(engine.sync_engine.dialect, name, self._count)
         self._engines.append(engine)
 
     def close(self) -> None:
         for engine in self._engines:
-            event.remove(engine.sync_engine, "before_cursor_execute", self._count)
+            for name in _EXECUTE_EVENTS:
+                event.remove(engine.sync_engine.dialect, name, self._count)
 
     def begin(self, request: Request) -> Token[RequestStatements | None]:
         """Start counting for ``request`` (the middleware calls it); pass the token to :meth:`end`."""
@@ -83,7 +96,7 @@ class StatementWatch:
     def end(self, token: Token[RequestStatements | None]) -> None:
         _current.reset(token)
 
-    def _count(self, _conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+    def _count(self, _cursor: Any, statement: str, *_args: Any) -> None:
         current = _current.get()
         if current is None:
             return
