@@ -4,7 +4,9 @@
   an entry (201).
 - ``GET /example/guestbook?author=ann`` lists that author's newest entries:
   the hot query, which the index of ``migrations/example_0001_guestbook.py``
-  answers without a sort.
+  answers without a sort. Its result is cached (``QueryCache``) under the
+  query's name and the author, tagged with the table it reads; a new entry,
+  committed through the request's session, drops it on every instance.
 
 Handlers declare ``session: AsyncSession`` and get one per request from
 BlackSheep's dependency injection; it is closed (rolled back unless
@@ -25,6 +27,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from sheepfold import JSONBody, Length, Pattern, Platform, json_response, problem, problem_response, route_docs
 from sheepfold.database import Database
+from sheepfold_database import QueryCache
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 LATEST_LIMIT = 20
@@ -94,6 +97,8 @@ def add_routes(router: Router, platform: Platform) -> None:
     """Add the guestbook routes when ``sheepfold-database`` is enabled."""
     if platform.find(Database) is None:
         return
+    queries = platform.find(QueryCache)  # None only when the app runs without a cache capability
+    ttl = platform.settings.get("example.cache_ttl")
 
     @route_docs(summary="Sign the guestbook", responses={201: json_response("The new entry", Entry)})
     async def sign(body: JSONBody[Signature], session: AsyncSession) -> Response:
@@ -111,8 +116,18 @@ def add_routes(router: Router, platform: Platform) -> None:
         author = _text(request.query.get("author", [""])[0], _MAX_AUTHOR)
         if author is None:
             return problem(400, f"Name an author: ?author=<1-{_MAX_AUTHOR} characters>.")
-        entries = (await session.scalars(latest_entries(author))).all()
-        return json({"author": author, "entries": [entry.to_json() for entry in entries]})
+
+        async def load() -> list[dict[str, object]]:
+            return [entry.to_json() for entry in await session.scalars(latest_entries(author))]
+
+        # Cached per author; `sign` needs no invalidation of its own: its session's commit drops every
+        # result that read example_guestbook_entries.
+        entries = await (
+            load()
+            if queries is None
+            else queries.fetch("example.guestbook", load, key=[author], tables=[GuestbookEntry.__tablename__], ttl=ttl)
+        )
+        return json({"author": author, "entries": entries})
 
     router.add_post("/example/guestbook", sign)
     router.add_get("/example/guestbook", read)
