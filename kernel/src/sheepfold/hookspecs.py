@@ -152,7 +152,7 @@ def sheepfold_model_metadata(platform: Platform) -> list[Any]:
     objects (``Base.metadata`` of your declarative base) whose tables your
     plugin's migrations (``sheepfold_migrations``) create: the check fails when
     the database they migrated differs from these models. Tables no plugin
-    offers a model of are not compared. Collecting, synchronous.
+    offers a model of are not compared. Collecting. Synchronous.
     """
 
 
