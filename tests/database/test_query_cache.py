@@ -12,7 +12,7 @@ from blacksheep import Response, Router, json
 from blacksheep.contents import JSONContent
 from sqlalchemy import event
 
-from sheepfold import Identity, hookimpl
+from sheepfold import Identity, State, hookimpl
 from sheepfold.database import Database
 from sheepfold.testing import TestApp
 from sheepfold_database import MEMORY_URL, QueryCache, table_tag
@@ -199,3 +199,51 @@ async def test_a_write_on_one_instance_drops_the_result_cached_on_another(redis_
     assert await queries.fetch("tests.count", count, tables=[GUESTBOOK]) == 1
     await sign(writer, "dee", "elsewhere")  # another instance's session commits to the table
     assert await queries.fetch("tests.count", count, tables=[GUESTBOOK]) == 2
+
+
+@pytest.mark.parametrize("fleet_lease", [None, 5.0])
+async def test_a_burst_on_two_instances_runs_once_per_instance_or_once_with_a_fleet_lease(
+    fleet_lease, redis_settings, sheepfold_app
+):
+    settings = {"database": {"url": MEMORY_URL}} | redis_settings
+    backends = {"cache": "redis", "state": "redis"}
+    apps = [await sheepfold_app(settings, [redis_plugin, database_plugin], backends=backends) for _ in range(2)]
+    runs = 0
+
+    async def costly() -> dict[str, int]:
+        nonlocal runs
+        runs += 1
+        await asyncio.sleep(0.2)
+        return {"total": 42}
+
+    burst = [
+        kit.platform.require(QueryCache).fetch("tests.costly", costly, fleet_lease=fleet_lease)
+        for kit in apps
+        for _ in range(20)
+    ]
+    assert all(result == {"total": 42} for result in await asyncio.gather(*burst))
+    assert runs == (2 if fleet_lease is None else 1)
+
+
+async def test_a_waiter_takes_the_lease_holders_result_or_runs_the_query_once_the_lease_ends(
+    redis_settings, sheepfold_app
+):
+    settings = {"database": {"url": MEMORY_URL}} | redis_settings
+    kit = await sheepfold_app(settings, [redis_plugin, database_plugin], backends={"cache": "redis", "state": "redis"})
+    queries, state = kit.platform.require(QueryCache), kit.platform.require(State)
+    runs = 0
+
+    async def query() -> str:
+        nonlocal runs
+        runs += 1
+        return "ran here"
+
+    # Another instance holds the lease and stores its result while this one waits.
+    assert await state.compare_and_set(QueryCache.key("tests.held") + ":lease", None, b"1", ttl=5)
+    waiting = asyncio.create_task(queries.fetch("tests.held", query, fleet_lease=5))
+    await asyncio.sleep(0.1)
+    await queries.aside.cache.set(QueryCache.key("tests.held"), b'"from the holder"')
+    assert await waiting == "from the holder" and runs == 0
+    # Another instance took the lease and died before storing anything: the waiter runs it after the lease.
+    assert await state.compare_and_set(QueryCache.key("tests.orphan") + ":lease", None, b"1", ttl=0.3)
+    assert await queries.fetch("tests.orphan", query, fleet_lease=0.3) == "ran here" and runs == 1

@@ -11,6 +11,7 @@ plugin cannot forget it.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 from collections.abc import Awaitable, Callable, Iterable
@@ -25,9 +26,12 @@ from sheepfold.cache import CacheAside, user_tag
 from sheepfold.identity import Identity
 from sheepfold.namespace import Namespace
 from sheepfold.platform import Platform
+from sheepfold.state import State
 
 #: Seconds a result is kept when ``fetch`` is not told: a write through the platform drops it sooner.
 DEFAULT_TTL = 60.0
+#: Seconds between looks at the cache while another instance holds a query's fleet lease.
+LEASE_POLL = 0.02
 #: ``session.info`` key of the tables a session's flushes wrote to, invalidated when it commits.
 _WRITTEN = "sheepfold_query_cache_written"
 
@@ -44,8 +48,12 @@ class QueryCache:
     ``platform.require(QueryCache)``; it exists when a cache capability is
     enabled (the kernel's memory cache at least). ``fetch`` runs the query
     once per instance for a cold key however many requests ask at once
-    (single flight); other instances may each run it once (the cache port has
-    no lock). Every ``AsyncSession`` the app makes (``session: AsyncSession``)
+    (single flight). Across the fleet each instance may run it once: the
+    cache port has no lock. With ``fleet_lease=`` seconds, a lease in the
+    state port (``compare_and_set``, one ``SET NX`` on Redis) lets one
+    instance run it while the others look in the cache for its result
+    (every :data:`LEASE_POLL` seconds, for at most the lease, then run it
+    themselves). Every ``AsyncSession`` the app makes (``session: AsyncSession``)
     invalidates, once it commits, the tag of every table its flushes wrote
     (``session.add``, changes to loaded objects, ``session.delete``): the
     next ``fetch`` runs the query again, on every instance. Writes that do not
@@ -60,8 +68,9 @@ class QueryCache:
     miss); never the database but through ``query``.
     """
 
-    def __init__(self, aside: CacheAside) -> None:
+    def __init__(self, aside: CacheAside, state: State | None = None) -> None:
         self.aside = aside
+        self.state = state
         # Bumped before every invalidation this instance makes: a query that ran across one does not store
         # what it read (it may predate the write). One counter, not one per tag, so it cannot grow.
         self._invalidations = 0
@@ -72,7 +81,7 @@ class QueryCache:
         aside = platform.find(CacheAside)
         if aside is None:
             return None
-        queries = cls(aside)
+        queries = cls(aside, platform.find(State))
         queries.track_writes(sessions)
         platform.provide(QueryCache, queries)
         return queries
@@ -101,6 +110,7 @@ class QueryCache:
         tags: Iterable[str] = (),
         identity: Identity | None = None,
         ttl: float | None = DEFAULT_TTL,
+        fleet_lease: float | None = None,
     ) -> Any:
         """The cached result of ``query()`` for ``name`` and ``key``, or ``query()``'s, cached for ``ttl`` seconds.
 
@@ -116,6 +126,9 @@ class QueryCache:
           per identity (subject and roles; every anonymous caller shares one),
           so two identities never see each other's result, and tagged with
           :func:`~sheepfold.cache.user_tag` (``invalidate_user`` drops it).
+        - ``fleet_lease``: for a query too costly to run once per instance, the
+          seconds one instance may take to run it before another runs it too
+          (longer than the query takes). Costs a cold key one state call.
 
         ``query`` returns what JSON can hold (map rows to dicts inside it).
         An exception from it reaches every caller waiting on the same key, and
@@ -127,17 +140,39 @@ class QueryCache:
             tag_list.append(user_tag(identity.subject))
         ran_across_write = False
 
+        state = self.state if fleet_lease is not None else None
+        leased = False
+
         async def run() -> Any:
-            nonlocal ran_across_write
+            nonlocal ran_across_write, leased
+            if state is not None and fleet_lease is not None:
+                leased = await state.compare_and_set(f"{cache_key}:lease", None, b"1", ttl=fleet_lease)
+                if not leased:
+                    return await self._wait_for_holder(cache_key, query, fleet_lease)
             before = self._invalidations
             result = await query()
             ran_across_write = self._invalidations != before
             return result
 
-        result = await self.aside.get_or_compute(cache_key, run, ttl=ttl, tags=tag_list)
+        try:
+            result = await self.aside.get_or_compute(cache_key, run, ttl=ttl, tags=tag_list)
+        finally:
+            if leased and state is not None:
+                await state.delete(f"{cache_key}:lease")
         if ran_across_write:
             await self.aside.cache.delete(cache_key)  # it may hold rows from before the write
         return result
+
+    async def _wait_for_holder(self, cache_key: str, query: Callable[[], Awaitable[Any]], lease: float) -> Any:
+        """What the lease's holder stores under ``cache_key``; ``query()``'s own result after ``lease`` seconds."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + lease
+        while loop.time() < deadline:
+            await asyncio.sleep(LEASE_POLL)
+            cached = await self.aside.cache.get(cache_key)
+            if cached is not None:
+                return json.loads(cached)  # the platform's CacheAside stores JSON
+        return await query()
 
     @staticmethod
     def key(name: str, key: Iterable[Any] = (), identity: Identity | None = None) -> str:
