@@ -15,7 +15,7 @@ from sqlalchemy import event
 from sheepfold import Identity, State, hookimpl
 from sheepfold.database import Database
 from sheepfold.testing import TestApp
-from sheepfold_database import MEMORY_URL, QueryCache, table_tag
+from sheepfold_database import MEMORY_URL, Migrations, QueryCache, table_tag
 from sheepfold_database import plugin as database_plugin
 from sheepfold_example import plugin as example_plugin
 from sheepfold_redis import plugin as redis_plugin
@@ -247,3 +247,21 @@ async def test_a_waiter_takes_the_lease_holders_result_or_runs_the_query_once_th
     # Another instance took the lease and died before storing anything: the waiter runs it after the lease.
     assert await state.compare_and_set(QueryCache.key("tests.orphan") + ":lease", None, b"1", ttl=0.3)
     assert await queries.fetch("tests.orphan", query, fleet_lease=0.3) == "ran here" and runs == 1
+
+
+async def test_on_postgresql_and_redis_a_new_entry_drops_the_cached_lists(pg_settings, redis_settings, sheepfold_app):
+    settings = {"database": pg_settings} | redis_settings
+    plugins = [redis_plugin, database_plugin, example_plugin]
+    kit = await sheepfold_app(settings, plugins, backends={"cache": "redis"})
+    await Migrations.of(kit.platform).upgrade()
+    await sign(kit, "eve", "first")
+    recent = "/example/guestbook/recent"
+    assert [entry["message"] for entry in (await (await kit.client.get(recent)).json())["entries"]] == ["first"]
+    assert await listed(kit, "eve") == ["first"]
+    await sign(kit, "eve", "second")
+    assert [entry["message"] for entry in (await (await kit.client.get(recent)).json())["entries"]] == [
+        "second",
+        "first",
+    ]
+    assert await listed(kit, "eve") == ["second", "first"]
+    assert kit.platform.metrics.cache_misses.value("query.example.guestbook.recent") == 2
