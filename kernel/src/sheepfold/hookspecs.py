@@ -135,7 +135,7 @@ def sheepfold_jobs(platform: Platform) -> list[JobDefinition | JobFunction]:
 def sheepfold_migrations(platform: Platform) -> list[str | Path]:
     """Offer folders of Alembic migration scripts (``sheepfold-database``).
 
-    Called by ``sheepfold db upgrade|downgrade|current`` and when an
+    Called by ``sheepfold db upgrade|downgrade|current|history|check`` and when an
     in-memory database starts, once per command or start. Return the folders
     (paths) holding this plugin's revision files; a plugin's first revision
     has ``down_revision = None`` and ``branch_labels = ("<plugin>",)``, so

@@ -7,7 +7,7 @@ import os
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from alembic import command
 from alembic.autogenerate import compare_metadata
@@ -182,8 +182,10 @@ class Migrations:
                 missing = heads - set(context.get_current_heads())
                 if missing:
                     raise NotAtHeads(sorted(missing))
-            # Alembic compares a list of MetaData as it compares one (its target_metadata may be either).
-            return [_describe(difference) for difference in compare_metadata(context, models)]  # type: ignore[arg-type]
+            # Alembic compares a list of MetaData as it compares one (its target_metadata may be either),
+            # though compare_metadata is annotated with one.
+            differences = compare_metadata(context, cast("MetaData", models))
+            return [_describe(difference) for difference in differences]
 
         async with self._engine() as engine, engine.connect() as connection:
             return await connection.run_sync(compare)

@@ -126,7 +126,8 @@ def add_routes(router: Router, platform: Platform) -> None:
         if queries is None:
             return await load()
         # `sign` needs no invalidation of its own: its session's commit drops every result that read the table.
-        return await queries.fetch(name, load, key=key, tables=[GuestbookEntry.__tablename__], ttl=ttl)  # type: ignore[no-any-return]
+        entries: list[object] = await queries.fetch(name, load, key=key, tables=[GuestbookEntry.__tablename__], ttl=ttl)
+        return entries
 
     @route_docs(summary="Sign the guestbook", responses={201: json_response("The new entry", Entry)})
     async def sign(body: JSONBody[Signature], session: AsyncSession) -> Response:
