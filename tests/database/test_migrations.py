@@ -81,12 +81,12 @@ async def test_hook_migrations_folders_of_every_plugin_upgrade_and_downgrade_one
         await migrations.upgrade()
         assert {"notes", "example_guestbook_entries", "alembic_version"} <= await tables(database)
         assert sorted(str(r) for r in await migrations.current()) == [
-            "example_0001 (example) (head)",
+            "example_0002 (example) (head)",
             "notes_0001 (notes) (head)",
         ]
         await migrations.downgrade("notes@base")  # one plugin steps back; the other stays
         assert "notes" not in await tables(database)
-        assert [r.revision for r in await migrations.current()] == ["example_0001"]
+        assert [r.revision for r in await migrations.current()] == ["example_0002"]
         await migrations.downgrade("base")
         assert await tables(database) == {"alembic_version"}
     finally:
@@ -175,10 +175,10 @@ def test_sheepfold_db_upgrade_current_downgrade_from_the_command_line(postgres_u
     assert upgraded.returncode == 0, upgraded.stderr
     current = run_sheepfold("db", "current", env=env)
     assert current.returncode == 0, current.stderr
-    assert "example_0001 (example) (head)" in current.stdout
+    assert "example_0002 (example) (head)" in current.stdout
     downgraded = run_sheepfold("db", "downgrade", "example@base", env=env)
     assert downgraded.returncode == 0, downgraded.stderr
-    assert "example_0001" not in run_sheepfold("db", "current", env=env).stdout
+    assert "example_000" not in run_sheepfold("db", "current", env=env).stdout
 
 
 def test_sheepfold_db_refuses_a_bad_url_without_printing_its_password():

@@ -25,7 +25,7 @@ Every plugin's ``sheepfold_configure_app`` runs before any plugin's
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 
@@ -135,12 +135,24 @@ def sheepfold_jobs(platform: Platform) -> list[JobDefinition | JobFunction]:
 def sheepfold_migrations(platform: Platform) -> list[str | Path]:
     """Offer folders of Alembic migration scripts (``sheepfold-database``).
 
-    Called by ``sheepfold db upgrade|downgrade|current`` and when an
+    Called by ``sheepfold db upgrade|downgrade|current|history|check`` and when an
     in-memory database starts, once per command or start. Return the folders
     (paths) holding this plugin's revision files; a plugin's first revision
     has ``down_revision = None`` and ``branch_labels = ("<plugin>",)``, so
     each plugin is a branch that migrates on its own. Collecting: every
     plugin's folders join one Alembic script directory. Synchronous.
+    """
+
+
+@hookspec
+def sheepfold_model_metadata(platform: Platform) -> list[Any]:
+    """Offer the SQLAlchemy ``MetaData`` of this plugin's models (``sheepfold-database``).
+
+    Called by ``sheepfold db check``, once per run. Return the ``MetaData``
+    objects (``Base.metadata`` of your declarative base) whose tables your
+    plugin's migrations (``sheepfold_migrations``) create: the check fails when
+    the database they migrated differs from these models. Tables no plugin
+    offers a model of are not compared. Collecting. Synchronous.
     """
 
 

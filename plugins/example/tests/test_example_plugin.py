@@ -1,7 +1,9 @@
 from __future__ import annotations
 
 import pytest
+from blacksheep.contents import JSONContent
 
+import sheepfold_database.plugin as database
 import sheepfold_example.plugin as example
 from sheepfold import Cache, SettingsError, State, create_app
 
@@ -42,3 +44,24 @@ async def test_the_example_keeps_its_keys_and_tags_in_its_own_namespace(sheepfol
     await test_app.client.get("/example/hello", query={"name": "ada"})
     assert await test_app.platform.require(State).get("example:visits") == b"1"
     assert await test_app.platform.require(Cache).invalidate_tag("example:greetings") == 1
+
+
+async def test_the_guestbook_lists_are_cached_until_a_new_entry(sheepfold_app):
+    kit = await sheepfold_app({"database": {"url": "sqlite+aiosqlite://"}}, plugins=[database, example])
+
+    async def messages(path: str) -> list[str]:
+        return [entry["message"] for entry in (await (await kit.client.get(path)).json())["entries"]]
+
+    async def sign(message: str) -> None:
+        body = JSONContent({"author": "ada", "message": message})
+        assert (await kit.client.post("/example/guestbook", content=body)).status == 201
+
+    await sign("first")
+    for _ in range(3):
+        assert await messages("/example/guestbook?author=ada") == ["first"]
+        assert await messages("/example/guestbook/recent") == ["first"]
+    await sign("second")
+    assert await messages("/example/guestbook?author=ada") == ["second", "first"]
+    assert await messages("/example/guestbook/recent") == ["second", "first"]
+    hits, misses = kit.platform.metrics.cache_hits, kit.platform.metrics.cache_misses
+    assert [hits.value("query.example.guestbook"), misses.value("query.example.guestbook")] == [2, 2]

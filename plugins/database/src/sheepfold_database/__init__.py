@@ -1,10 +1,12 @@
-"""sheepfold-database: a watched async SQLAlchemy pool (asyncpg, aiosqlite), read replicas, and Alembic migrations."""
+"""sheepfold-database: a watched async SQLAlchemy pool (asyncpg, aiosqlite), read replicas, cached query
+results, and Alembic migrations."""
 
 from sheepfold_database.adapter import SqlDatabase
 from sheepfold_database.errors import DatabaseUnavailable
-from sheepfold_database.migrations import AppliedRevision, Migrations
+from sheepfold_database.migrations import AppliedRevision, Migrations, NotAtHeads
 from sheepfold_database.monitor import PoolAlert, PoolMetrics, PoolMonitor
 from sheepfold_database.pool import PoolFigures, WatchedQueuePool
+from sheepfold_database.query_cache import QueryCache, table_tag
 from sheepfold_database.read_router import ReadRouter
 from sheepfold_database.replica_health import ReplicaWatch
 from sheepfold_database.replica_settings import ReplicaSettings, ReplicationSettings
@@ -19,10 +21,12 @@ __all__ = [
     "DatabaseSettings",
     "DatabaseUnavailable",
     "Migrations",
+    "NotAtHeads",
     "PoolAlert",
     "PoolFigures",
     "PoolMetrics",
     "PoolMonitor",
+    "QueryCache",
     "ReadOnlySession",
     "ReadRouter",
     "Replica",
@@ -34,4 +38,5 @@ __all__ = [
     "StatementWatch",
     "WatchedQueuePool",
     "statement_shape",
+    "table_tag",
 ]

@@ -1,4 +1,4 @@
-"""``sheepfold db upgrade|downgrade|current``: Alembic migrations of every enabled plugin."""
+"""``sheepfold db upgrade|downgrade|current|history|check``: Alembic migrations of every enabled plugin."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import TypeVar
 import click
 
 from sheepfold.errors import SheepfoldError
-from sheepfold_database.migrations import Migrations
+from sheepfold_database.migrations import Migrations, NotAtHeads
 
 T = TypeVar("T")
 
@@ -64,3 +64,40 @@ def current() -> None:
         click.echo(str(revision))
     if not applied:
         click.echo("no migrations applied")
+
+
+@db.command()
+@click.option("--indicate-current", is_flag=True, help="Mark the revisions the database is at (connects to it).")
+def history(indicate_current: bool) -> None:
+    """Print every plugin's revisions, newest first."""
+    lines = _run(lambda migrations: migrations.history(indicate_current=indicate_current))
+    for line in lines:
+        click.echo(line)
+    if not lines:
+        click.echo("no migrations")
+
+
+@db.command()
+def check() -> None:
+    """Fail (exit 1) naming each difference between the plugins' models and their migrations.
+
+    Compares the database, migrated to every plugin's head, with the models
+    plugins offer through ``sheepfold_model_metadata``: run it in CI after
+    ``sheepfold db upgrade`` on a scratch database (an in-memory one is
+    upgraded by the check itself).
+    """
+
+    async def step(migrations: Migrations) -> list[str]:
+        try:
+            return await migrations.check()
+        except NotAtHeads as error:
+            click.echo(f"sheepfold: {error}", err=True)
+            sys.exit(1)
+
+    differences = _run(step)
+    if differences:
+        click.echo(f"models and migrations disagree ({len(differences)}):", err=True)
+        for difference in differences:
+            click.echo(f"  {difference}", err=True)
+        sys.exit(1)
+    click.echo("models and migrations agree")

@@ -1,5 +1,5 @@
 """The plugin's hooks: ``[database]`` settings, the engine and sessions as services, the pool monitor,
-the N+1 watch, read replicas and read-only sessions, ``/health``, and the ``sheepfold db`` commands."""
+the N+1 watch, read replicas and read-only sessions, the query cache, ``/health``, and the ``sheepfold db`` commands."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from sheepfold_database.health import database_health
 from sheepfold_database.middleware import request_database_context
 from sheepfold_database.migrations import Migrations
 from sheepfold_database.monitor import PoolMonitor
+from sheepfold_database.query_cache import QueryCache
 from sheepfold_database.read_router import ReadRouter
 from sheepfold_database.replica_health import ReplicaWatch
 from sheepfold_database.replica_settings import ReplicationSettings, replica_validators
@@ -57,6 +58,7 @@ def sheepfold_configure_app(app: Application, platform: Platform) -> None:
         platform.provide(StatementWatch, watch)
     app.middlewares.append(request_database_context(watch), MiddlewareCategory.BUSINESS)
     install_error_handlers(app, settings, platform.metrics.registry)
+    QueryCache.install(platform, database.sessions)  # `queries: QueryCache`; commits invalidate what they wrote
     _configure_reads(app, platform, database, watch)
 
 

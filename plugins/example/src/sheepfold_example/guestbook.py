@@ -4,7 +4,12 @@
   an entry (201).
 - ``GET /example/guestbook?author=ann`` lists that author's newest entries:
   the hot query, which the index of ``migrations/example_0001_guestbook.py``
-  answers without a sort.
+  answers without a sort. Its result is cached (``QueryCache``) under the
+  query's name and the author, tagged with the table it reads; a new entry,
+  committed through the request's session, drops it on every instance.
+- ``GET /example/guestbook/recent`` lists the newest entries of everyone,
+  cached the same way; ``migrations/example_0002_newest_index.py`` adds its
+  index with ``CREATE INDEX CONCURRENTLY``, as a busy table needs.
 
 Handlers declare ``session: AsyncSession`` and get one per request from
 BlackSheep's dependency injection; it is closed (rolled back unless
@@ -19,12 +24,13 @@ from pathlib import Path
 from typing import Annotated
 
 from blacksheep import Request, Response, Router, json
-from sqlalchemy import BigInteger, DateTime, Integer, Select, String, func, select
+from sqlalchemy import BigInteger, DateTime, Index, Integer, Select, String, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from sheepfold import JSONBody, Length, Pattern, Platform, json_response, problem, problem_response, route_docs
 from sheepfold.database import Database
+from sheepfold_database import QueryCache
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 LATEST_LIMIT = 20
@@ -57,6 +63,11 @@ class Entries:
     entries: list[Entry]
 
 
+@dataclass
+class Recent:
+    entries: list[Entry]
+
+
 class Base(DeclarativeBase):
     pass
 
@@ -70,6 +81,12 @@ class GuestbookEntry(Base):
     author: Mapped[str] = mapped_column(String(_MAX_AUTHOR))
     message: Mapped[str] = mapped_column(String(_MAX_MESSAGE))
     created_at: Mapped[object] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    # What the migrations build, declared again so that `sheepfold db check` can compare the two.
+    __table_args__ = (
+        Index("ix_example_guestbook_author_newest", "author", text("created_at DESC"), text("id DESC")),
+        Index("ix_example_guestbook_newest", text("created_at DESC"), text("id DESC")),
+    )
 
     def to_json(self) -> dict[str, object]:
         created = self.created_at.isoformat() if hasattr(self.created_at, "isoformat") else str(self.created_at)
@@ -86,6 +103,11 @@ def latest_entries(author: str, limit: int = LATEST_LIMIT) -> Select[GuestbookEn
     )
 
 
+def recent_entries(limit: int = LATEST_LIMIT) -> Select[GuestbookEntry]:
+    """The newest entries of every author, newest first (``ix_example_guestbook_newest``'s order)."""
+    return select(GuestbookEntry).order_by(GuestbookEntry.created_at.desc(), GuestbookEntry.id.desc()).limit(limit)
+
+
 def _text(value: object, limit: int) -> str | None:
     return value if isinstance(value, str) and 0 < len(value) <= limit and "\x00" not in value else None
 
@@ -94,6 +116,18 @@ def add_routes(router: Router, platform: Platform) -> None:
     """Add the guestbook routes when ``sheepfold-database`` is enabled."""
     if platform.find(Database) is None:
         return
+    queries = platform.find(QueryCache)  # None only when the app runs without a cache capability
+    ttl = platform.settings.get("example.cache_ttl")
+
+    async def entries_of(name: str, query: Select[GuestbookEntry], session: AsyncSession, *key: str) -> list[object]:
+        async def load() -> list[object]:
+            return [entry.to_json() for entry in await session.scalars(query)]
+
+        if queries is None:
+            return await load()
+        # `sign` needs no invalidation of its own: its session's commit drops every result that read the table.
+        entries: list[object] = await queries.fetch(name, load, key=key, tables=[GuestbookEntry.__tablename__], ttl=ttl)
+        return entries
 
     @route_docs(summary="Sign the guestbook", responses={201: json_response("The new entry", Entry)})
     async def sign(body: JSONBody[Signature], session: AsyncSession) -> Response:
@@ -111,8 +145,13 @@ def add_routes(router: Router, platform: Platform) -> None:
         author = _text(request.query.get("author", [""])[0], _MAX_AUTHOR)
         if author is None:
             return problem(400, f"Name an author: ?author=<1-{_MAX_AUTHOR} characters>.")
-        entries = (await session.scalars(latest_entries(author))).all()
-        return json({"author": author, "entries": [entry.to_json() for entry in entries]})
+        entries = await entries_of("example.guestbook", latest_entries(author), session, author)
+        return json({"author": author, "entries": entries})
+
+    @route_docs(summary="The newest entries of every author", responses={200: json_response("The entries", Recent)})
+    async def recent(session: AsyncSession) -> Response:
+        return json({"entries": await entries_of("example.guestbook.recent", recent_entries(), session)})
 
     router.add_post("/example/guestbook", sign)
     router.add_get("/example/guestbook", read)
+    router.add_get("/example/guestbook/recent", recent)

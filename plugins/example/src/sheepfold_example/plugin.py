@@ -8,6 +8,7 @@ from pathlib import Path
 
 from blacksheep import Request, Response, Router, json
 from dynaconf import Validator
+from sqlalchemy import MetaData
 
 from sheepfold import (
     CacheAside,
@@ -97,7 +98,12 @@ def sheepfold_jobs() -> list[JobDefinition]:
 
 @hookimpl
 def sheepfold_migrations() -> list[Path]:
-    return [guestbook.MIGRATIONS]  # the guestbook table and its index (sheepfold-database runs them)
+    return [guestbook.MIGRATIONS]  # the guestbook table and its indexes (sheepfold-database runs them)
+
+
+@hookimpl
+def sheepfold_model_metadata() -> list[MetaData]:
+    return [guestbook.Base.metadata]  # what `sheepfold db check` compares with the migrated database
 
 
 def _compute(text: str) -> Callable[[], Awaitable[str]]:
