@@ -30,7 +30,10 @@ def sheepfold_settings_validators() -> list[Validator]:
 
 def _arq_jobs(platform: Platform) -> ArqJobs:
     return ArqJobs(
-        RedisConnection.of(platform), JobRegistry.of(platform), failed_max=platform.settings.get("jobs.failed_max")
+        RedisConnection.of(platform),
+        JobRegistry.of(platform),
+        failed_max=platform.settings.get("jobs.failed_max"),
+        propagation=platform.propagation,
     )
 
 
