@@ -1,0 +1,98 @@
+"""The telemetry hooks: settings, the process's tracer provider, the ASGI middleware, propagation and span events."""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Mapping
+from contextlib import AbstractContextManager
+
+from blacksheep import Application
+from dynaconf import Validator
+from opentelemetry import trace
+from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
+
+from sheepfold import Platform, hookimpl
+from sheepfold.types import ASGIApp
+from sheepfold_telemetry import settings as telemetry_settings
+from sheepfold_telemetry.provider import process_tracer_provider
+from sheepfold_telemetry.settings import TelemetrySettings
+from sheepfold_telemetry.tracing import Tracing
+
+#: Seconds the shut-down of an app waits for the spans still buffered to be exported.
+FLUSH_TIMEOUT = 5.0
+
+
+@hookimpl
+def sheepfold_settings_validators() -> list[Validator]:
+    return telemetry_settings.validators()
+
+
+@hookimpl
+def sheepfold_configure_app(platform: Platform) -> None:
+    settings = TelemetrySettings.from_settings(platform.settings)
+    platform.provide(TelemetrySettings, settings)
+    if settings.enabled:
+        platform.provide(Tracing, Tracing(process_tracer_provider(settings), settings))
+
+
+@hookimpl
+def sheepfold_wrap_asgi(asgi: ASGIApp, platform: Platform) -> ASGIApp | None:
+    tracing = platform.find(Tracing)
+    if tracing is None:
+        return None
+    excluded = ",".join(tracing.settings.excluded_paths) or None  # None: OTEL_PYTHON_ASGI_EXCLUDED_URLS
+    # One span per request (or WebSocket connection); no span for each receive and send of its body or messages.
+    wrapped: ASGIApp = OpenTelemetryMiddleware(
+        asgi, excluded_urls=excluded, tracer_provider=tracing.provider, exclude_spans=["receive", "send"]
+    )
+    return wrapped
+
+
+@hookimpl
+def sheepfold_propagation_send(carrier: dict[str, str], platform: Platform) -> None:
+    tracing = platform.find(Tracing)
+    if tracing is not None:
+        tracing.inject(carrier)
+
+
+@hookimpl
+def sheepfold_propagation_receive(
+    carrier: Mapping[str, str], operation: str, attributes: dict[str, str | int], linked: bool, platform: Platform
+) -> AbstractContextManager[trace.Span] | None:
+    tracing = platform.find(Tracing)
+    return None if tracing is None else tracing.continued(carrier, operation, attributes, linked)
+
+
+@hookimpl
+def sheepfold_startup(app: Application, platform: Platform) -> None:
+    tracing = platform.find(Tracing)
+    if tracing is None:
+        return
+    for switch in platform.capabilities.values():
+        switch.add_listener(tracing.switch_changed)
+    if importlib.util.find_spec("sheepfold_ratelimit") is not None:
+        from sheepfold_ratelimit import RateLimitMiddleware
+
+        limiter = platform.find(RateLimitMiddleware)
+        if limiter is not None:
+            limiter.add_refusal_listener(tracing.rate_limit_refused)
+    if tracing.settings.database and importlib.util.find_spec("sqlalchemy") is not None:
+        _instrument_engine(platform, tracing)
+
+
+def _instrument_engine(platform: Platform, tracing: Tracing) -> None:
+    """Trace the SQL of ``sheepfold-database``'s engine (its ``AsyncEngine`` service), once per process."""
+    from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
+    engine = platform.find(AsyncEngine)
+    if engine is not None:
+        SQLAlchemyInstrumentor().instrument(engine=engine.sync_engine, tracer_provider=tracing.provider)
+
+
+@hookimpl
+def sheepfold_shutdown(platform: Platform) -> None:
+    tracing = platform.find(Tracing)
+    if tracing is not None:
+        # Flushed, not shut down: other apps of this process (tests) may still trace with the same provider.
+        tracing.provider.force_flush(int(FLUSH_TIMEOUT * 1000))
