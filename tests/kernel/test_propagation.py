@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 
 import httpx
-
 from blacksheep import Router, text
 
 from sheepfold import create_app
@@ -102,3 +101,18 @@ def test_hook_propagation_receive_runs_carried_work_inside_the_first_answer():
         ("work",),
         ("exit",),
     ]
+
+
+def test_hook_span_wraps_a_backend_call_in_the_first_answer():
+    calls: list[tuple[str, dict]] = []
+
+    @contextlib.contextmanager
+    def span(operation, attributes):
+        calls.append((operation, attributes))
+        yield "client span"
+
+    platform = create_app(load_entry_points=False, plugins=[plugin("tracer", sheepfold_span=span)]).platform
+    assert platform.propagation.enabled is True
+    with platform.propagation.span("PUBLISH", {"db.system": "redis"}) as inside:
+        assert inside == "client span"
+    assert calls == [("PUBLISH", {"db.system": "redis"})]

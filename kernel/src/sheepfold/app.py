@@ -73,14 +73,14 @@ class WrappedPlatformApplication(PlatformApplication):
     """A :class:`PlatformApplication` served through the ASGI wrappers of ``sheepfold_wrap_asgi``.
 
     An app becomes one only when a plugin wraps it, so an app nobody wraps
-    pays nothing per request. ``__call__`` returns the outermost wrapper's
-    awaitable itself (no coroutine frame of its own).
+    pays nothing per request. ``__call__`` stays a coroutine function: ASGI
+    servers tell an ASGI 3 app by it.
     """
 
     asgi: ASGIApp
 
-    def __call__(self, scope: Any, receive: Any, send: Any) -> Awaitable[None]:  # type: ignore[override]
-        return self.asgi(scope, receive, send)
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        await self.asgi(scope, receive, send)
 
 
 def _wrap_asgi(app: PlatformApplication, host: PluginHost, platform: Platform) -> None:

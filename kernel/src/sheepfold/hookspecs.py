@@ -324,3 +324,21 @@ def sheepfold_propagation_receive(
     left on the work's own task), or None to leave it to later plugins.
     firstresult: the first non-None result is used. Synchronous.
     """
+
+
+@hookspec(firstresult=True)
+def sheepfold_span(
+    operation: str, attributes: dict[str, str | int], platform: Platform
+) -> AbstractContextManager[object] | None:
+    """Trace one call to a backend that no instrumentation sees (``platform.propagation.span``).
+
+    Called by :meth:`~sheepfold.propagation.Propagation.span` around each such
+    call, on its path: ``sheepfold-redis`` around every command of its shared
+    (multiplexed) connection, which redis-py's instrumentation cannot see.
+    ``operation`` names the call (the Redis command, ``PUBLISH``);
+    ``attributes`` describe it without its values (``db.system``). Return a
+    context manager the call runs inside (a client span, made current), or
+    None to leave it to later plugins. firstresult. Synchronous, and on the
+    request path: keep it cheap. Not called when no plugin implements a
+    tracing hook.
+    """

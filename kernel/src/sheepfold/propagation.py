@@ -1,4 +1,5 @@
-"""Carrying a trace from where work is handed over (an enqueue, a publish) to where it runs (a worker, another instance).
+"""Carrying a trace from where work is handed over (an enqueue, a publish) to where it runs (a worker, another
+instance), and tracing the backend calls that no instrumentation sees.
 
 The kernel knows nothing of tracing: it asks the plugins that implement
 ``sheepfold_propagation_send`` for a carrier (string entries, such as W3C
@@ -23,7 +24,7 @@ _NOTHING: AbstractContextManager[object] = contextlib.nullcontext()
 class Propagation:
     """``platform.propagation``: what a plugin calls to hand a trace over and to pick it up again.
 
-    ``enabled`` is False when no plugin implements the propagation hooks
+    ``enabled`` is False when no plugin implements the tracing hooks
     (the plugins are loaded before the platform is built): :meth:`carrier`
     is then ``{}`` and :meth:`continued` a no-op.
     """
@@ -33,7 +34,8 @@ class Propagation:
         hooks = platform.plugins.manager.hook
         self._send = hooks.sheepfold_propagation_send
         self._receive = hooks.sheepfold_propagation_receive
-        self.enabled = bool(self._send.get_hookimpls() or self._receive.get_hookimpls())
+        self._span = hooks.sheepfold_span
+        self.enabled = any(hook.get_hookimpls() for hook in (self._send, self._receive, self._span))
 
     def carrier(self) -> dict[str, str]:
         """The entries that continue the current trace elsewhere: store them with the work handed over.
@@ -65,4 +67,15 @@ class Propagation:
             carrier=carrier or {}, operation=operation, attributes=attributes or {}, linked=linked,
             platform=self._platform,
         )  # fmt: skip
+        return _NOTHING if found is None else found
+
+    def span(self, operation: str, attributes: dict[str, str | int]) -> AbstractContextManager[object]:
+        """A context manager to make one backend call in, traced as ``operation`` (``sheepfold_span``).
+
+        For calls no instrumentation sees; a no-op without a tracing plugin
+        (check :attr:`enabled` once, up front, to skip even the call).
+        """
+        if not self.enabled:
+            return _NOTHING
+        found = self._span(operation=operation, attributes=attributes, platform=self._platform)
         return _NOTHING if found is None else found

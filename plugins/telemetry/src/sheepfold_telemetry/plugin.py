@@ -64,6 +64,14 @@ def sheepfold_propagation_receive(
 
 
 @hookimpl
+def sheepfold_span(
+    operation: str, attributes: dict[str, str | int], platform: Platform
+) -> AbstractContextManager[trace.Span] | None:
+    tracing = platform.find(Tracing)
+    return None if tracing is None else tracing.client_span(operation, attributes)
+
+
+@hookimpl
 def sheepfold_startup(app: Application, platform: Platform) -> None:
     tracing = platform.find(Tracing)
     if tracing is None:

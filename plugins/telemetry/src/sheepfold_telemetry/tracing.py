@@ -49,6 +49,10 @@ class Tracing:
             operation, context=Context(), kind=SpanKind.CONSUMER, attributes=attributes, links=links
         )
 
+    def client_span(self, operation: str, attributes: dict[str, str | int]) -> AbstractContextManager[trace.Span]:
+        """A client span named ``operation``, current while a backend call (a Redis command) runs."""
+        return self.tracer.start_as_current_span(operation, kind=SpanKind.CLIENT, attributes=attributes)
+
     def event(self, name: str, attributes: dict[str, AttributeValue]) -> None:
         """Add an event to the current span; outside a recording span, to a short span of its own."""
         span = trace.get_current_span()
