@@ -27,6 +27,7 @@ from tests.telemetry.served_plugins import chain
 SERVED_PLUGINS = Path(chain.__file__).parent
 NEEDED_PLUGINS = {"redis", "jobs", "realtime", "telemetry"}
 SERVER = 2  # SpanKind.SPAN_KIND_SERVER in OTLP
+CLIENT = 3
 CONSUMER = 5
 
 
@@ -134,3 +135,5 @@ async def test_one_trace_from_the_request_through_redis_and_a_job_to_a_websocket
     (deliver,) = in_trace(spans, trace, "chain-b", "realtime deliver")
     assert deliver.parent_id == publish.parent_id or deliver.parent_id in {publish.span_id, job.span_id}
     assert deliver.attributes["sheepfold.realtime.channel"] == "chain:orders"
+    # Redis commands outside any trace (the worker polling, heartbeats) start no trace of their own.
+    assert not [s for s in spans if s.kind == CLIENT and s.parent_id == ""]

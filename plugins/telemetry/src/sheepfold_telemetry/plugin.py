@@ -31,8 +31,13 @@ def sheepfold_settings_validators() -> list[Validator]:
 def sheepfold_configure_app(platform: Platform) -> None:
     settings = TelemetrySettings.from_settings(platform.settings)
     platform.provide(TelemetrySettings, settings)
-    if settings.enabled:
-        platform.provide(Tracing, Tracing(process_tracer_provider(settings), settings))
+    if not settings.enabled:
+        return
+    tracing = Tracing(process_tracer_provider(settings), settings)
+    platform.provide(Tracing, tracing)
+    # Now, before the capabilities start: a backend found down at start-up is a switch too.
+    for switch in platform.capabilities.values():
+        switch.add_listener(tracing.switch_changed)
 
 
 @hookimpl
@@ -76,8 +81,6 @@ def sheepfold_startup(app: Application, platform: Platform) -> None:
     tracing = platform.find(Tracing)
     if tracing is None:
         return
-    for switch in platform.capabilities.values():
-        switch.add_listener(tracing.switch_changed)
     if importlib.util.find_spec("sheepfold_ratelimit") is not None:
         from sheepfold_ratelimit import RateLimitMiddleware
 

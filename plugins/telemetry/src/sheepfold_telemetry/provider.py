@@ -12,14 +12,19 @@ from __future__ import annotations
 import importlib.util
 import logging
 import os
+from collections.abc import Sequence
 from importlib.metadata import entry_points
 
 from opentelemetry import trace
+from opentelemetry.context import Context
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
-from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
+from opentelemetry.sdk.trace.sampling import Decision, ParentBased, Sampler, SamplingResult, TraceIdRatioBased
+from opentelemetry.trace import Link, SpanKind
+from opentelemetry.trace.span import TraceState
+from opentelemetry.util.types import Attributes
 
 from sheepfold_telemetry.settings import EXPORTER_GROUP, TelemetrySettings, exporter_names
 
@@ -58,6 +63,8 @@ def build_tracer_provider(settings: TelemetrySettings) -> TracerProvider:
     if str(resource.attributes.get(SERVICE_NAME, "")).startswith("unknown_service"):
         resource = resource.merge(Resource({SERVICE_NAME: DEFAULT_SERVICE_NAME}))
     provider = TracerProvider(sampler=sampler, resource=resource)  # sampler None: OTEL_TRACES_SAMPLER decides
+    if not settings.background:
+        provider.sampler = OrphanCallsDropped(provider.sampler)  # read by each tracer when it is made
     for exporter in span_exporters(settings):
         provider.add_span_processor(BatchSpanProcessor(exporter))
     return provider
@@ -80,3 +87,33 @@ def span_exporters(settings: TelemetrySettings) -> list[SpanExporter]:
             continue
         exporters.append(found[0].load()())
     return exporters
+
+
+class OrphanCallsDropped(Sampler):
+    """Drops the client spans that would start a trace of their own; every other decision is ``inner``'s.
+
+    A Redis command made outside any request, job or delivery (a worker
+    polling its queue, the fleet's heartbeat, the metrics flush) would be a
+    trace of one span several times a second per process: noise that costs
+    export. ``telemetry.background = true`` keeps them.
+    """
+
+    def __init__(self, inner: Sampler) -> None:
+        self.inner = inner
+
+    def should_sample(
+        self,
+        parent_context: Context | None,
+        trace_id: int,
+        name: str,
+        kind: SpanKind | None = None,
+        attributes: Attributes = None,
+        links: Sequence[Link] | None = None,
+        trace_state: TraceState | None = None,
+    ) -> SamplingResult:
+        if kind is SpanKind.CLIENT and not trace.get_current_span(parent_context).get_span_context().is_valid:
+            return SamplingResult(Decision.DROP)
+        return self.inner.should_sample(parent_context, trace_id, name, kind, attributes, links, trace_state)
+
+    def get_description(self) -> str:
+        return f"OrphanCallsDropped{{{self.inner.get_description()}}}"

@@ -42,6 +42,7 @@ def validators() -> list[Validator]:
         Validator("telemetry.excluded_paths", default=[], is_type_of=list),
         Validator("telemetry.redis", default=True, is_type_of=bool),
         Validator("telemetry.database", default=True, is_type_of=bool),
+        Validator("telemetry.background", default=False, is_type_of=bool),
     ]
 
 
@@ -57,6 +58,7 @@ class TelemetrySettings:
     excluded_paths: tuple[str, ...] = ()
     redis: bool = True
     database: bool = True
+    background: bool = False
 
     @classmethod
     def from_settings(cls, settings: Any) -> TelemetrySettings:
@@ -70,4 +72,5 @@ class TelemetrySettings:
             excluded_paths=tuple(str(path) for path in settings.get("telemetry.excluded_paths")),
             redis=bool(settings.get("telemetry.redis")),
             database=bool(settings.get("telemetry.database")),
+            background=bool(settings.get("telemetry.background")),
         )
