@@ -23,6 +23,7 @@ from sheepfold.logs import JsonLogFormatter
 from sheepfold.state import State
 from sheepfold_telemetry.provider import build_tracer_provider, process_tracer_provider, span_exporters
 from sheepfold_telemetry.settings import TelemetrySettings
+from sheepfold_telemetry.tracing import Tracing, starts_no_trace
 from tests.support.ports import spare_port
 
 QUIET = {"telemetry": {"exporter": "none"}}
@@ -153,3 +154,51 @@ def test_sampling_at_zero_records_nothing_and_the_otel_variables_name_service_an
     named = build_tracer_provider(TelemetrySettings(service_name="from-settings", exporter="none"))
     assert named.resource.attributes["service.name"] == "from-settings"
     assert span_exporters(TelemetrySettings(exporter="none")) == []
+
+
+async def test_at_sampling_zero_only_requests_bringing_a_trace_context_go_through_the_middleware():
+    exporter = collected()
+    caller = "0af7651916cd43dd8448eb211c80319c"
+    app = create_app(
+        {"telemetry": {"exporter": "none", "sample_ratio": 0}},
+        plugins=[telemetry_plugin, RoutesPlugin()],
+        load_entry_points=False,
+    )
+    await app.start()
+    try:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
+            plain = await client.get("/hello")
+            carried = await client.get("/hello", headers={"traceparent": f"00-{caller}-b7ad6b7169203331-01"})
+    finally:
+        await app.stop()
+    assert plain.status_code == carried.status_code == 200
+    # The process's sampler (every trace, in these tests) records what reaches the middleware: only the second.
+    (span,) = server_spans(exporter)
+    assert f"{span.context.trace_id:032x}" == caller
+
+
+def test_sampling_that_starts_no_trace_is_read_from_the_setting_else_the_sdk_variables():
+    assert starts_no_trace(TelemetrySettings(sample_ratio=0.0), {"OTEL_TRACES_SAMPLER": "always_on"})
+    assert not starts_no_trace(TelemetrySettings(sample_ratio=0.01), {"OTEL_TRACES_SAMPLER": "always_off"})
+    assert starts_no_trace(TelemetrySettings(), {"OTEL_TRACES_SAMPLER": "parentbased_always_off"})
+    ratio_zero = {"OTEL_TRACES_SAMPLER": "parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG": "0"}
+    assert starts_no_trace(TelemetrySettings(), ratio_zero)
+    assert not starts_no_trace(TelemetrySettings(), {**ratio_zero, "OTEL_TRACES_SAMPLER_ARG": "0.5"})
+    assert not starts_no_trace(TelemetrySettings(), {})
+
+
+def test_a_jobs_first_try_continues_the_carried_trace_and_a_retry_starts_one_linked_to_it():
+    exporter = collected()
+    tracing = create_app(QUIET, plugins=[telemetry_plugin], load_entry_points=False).platform.require(Tracing)
+    caller, parent = "0af7651916cd43dd8448eb211c80319c", "b7ad6b7169203331"
+    carrier = {"traceparent": f"00-{caller}-{parent}-01"}
+    with tracing.continued(carrier, "job greet", {"sheepfold.job.try": 1}, linked=False):
+        pass
+    with tracing.continued(carrier, "job greet", {"sheepfold.job.try": 2}, linked=True):
+        pass
+    first, retry = exporter.get_finished_spans()
+    assert first.kind is SpanKind.CONSUMER and first.parent is not None
+    assert (f"{first.context.trace_id:032x}", f"{first.parent.span_id:016x}") == (caller, parent)
+    assert retry.parent is None and f"{retry.context.trace_id:032x}" != caller
+    (link,) = retry.links
+    assert (f"{link.context.trace_id:032x}", f"{link.context.span_id:016x}") == (caller, parent)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import importlib.util
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 from contextlib import AbstractContextManager
+from typing import Any
 
 from blacksheep import Application
 from dynaconf import Validator
-from opentelemetry import trace
+from opentelemetry import propagate, trace
 from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
 
 from sheepfold import Platform, hookimpl
@@ -47,10 +48,33 @@ def sheepfold_wrap_asgi(asgi: ASGIApp, platform: Platform) -> ASGIApp | None:
         return None
     excluded = ",".join(tracing.settings.excluded_paths) or None  # None: OTEL_PYTHON_ASGI_EXCLUDED_URLS
     # One span per request (or WebSocket connection); no span for each receive and send of its body or messages.
-    wrapped: ASGIApp = OpenTelemetryMiddleware(
+    traced: ASGIApp = OpenTelemetryMiddleware(
         asgi, excluded_urls=excluded, tracer_provider=tracing.provider, exclude_spans=["receive", "send"]
     )
-    return wrapped
+    if not tracing.starts_no_trace:
+        return traced
+    return carried_only(traced, asgi, propagate.get_global_textmap().fields)
+
+
+def carried_only(traced: ASGIApp, untraced: ASGIApp, fields: set[str]) -> ASGIApp:
+    """``traced`` for a request that brings a trace context (one of the propagators' ``fields``), else ``untraced``.
+
+    For a sampler that starts no trace (sampling 0): such a request would
+    only get a span nobody records, at the price of the whole middleware (a
+    few times what the kernel costs a request). A caller's context still
+    goes through the middleware, so a trace that a caller sampled goes on
+    here, and one it did not is not started again downstream. A plain
+    function, not a coroutine: no frame of its own on the request path.
+    """
+    names = frozenset(field.lower().encode() for field in fields)
+
+    def route(scope: Any, receive: Any, send: Any) -> Awaitable[None]:
+        for name, _value in scope.get("headers", ()):
+            if name in names:
+                return traced(scope, receive, send)
+        return untraced(scope, receive, send)
+
+    return route
 
 
 @hookimpl

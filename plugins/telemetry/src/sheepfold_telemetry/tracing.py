@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from contextlib import AbstractContextManager
 from typing import Any
@@ -30,6 +31,8 @@ class Tracing:
         self.provider = provider
         self.settings = settings
         self.tracer = provider.get_tracer(SCOPE)
+        #: True when the sampling configured starts no trace here (sampling 0): only callers' traces go on.
+        self.starts_no_trace = starts_no_trace(settings, os.environ)
 
     def inject(self, carrier: dict[str, str]) -> None:
         """Write the current span's context into ``carrier`` (``OTEL_PROPAGATORS``' propagators: W3C by default)."""
@@ -84,3 +87,27 @@ class Tracing:
             {"sheepfold.ratelimit.policy": policy.name, "sheepfold.ratelimit.reason": reason,
              "sheepfold.ratelimit.retry_after": retry_after},
         )  # fmt: skip
+
+
+#: ``OTEL_TRACES_SAMPLER`` values that never start a trace, and those whose ``OTEL_TRACES_SAMPLER_ARG`` is the ratio.
+NEVER_STARTING_SAMPLERS = ("always_off", "parentbased_always_off")
+RATIO_SAMPLERS = ("traceidratio", "parentbased_traceidratio")
+
+
+def starts_no_trace(settings: TelemetrySettings, environ: Mapping[str, str]) -> bool:
+    """True when ``telemetry.sample_ratio`` is 0, or, with it unset, ``OTEL_TRACES_SAMPLER`` starts no trace.
+
+    The same variables the SDK reads for its sampler, so this holds for a
+    provider ``opentelemetry-instrument`` installed too.
+    """
+    if settings.sample_ratio is not None:
+        return settings.sample_ratio == 0
+    sampler = environ.get("OTEL_TRACES_SAMPLER", "").strip().lower()
+    if sampler in NEVER_STARTING_SAMPLERS:
+        return True
+    if sampler in RATIO_SAMPLERS:
+        try:
+            return float(environ.get("OTEL_TRACES_SAMPLER_ARG", "1")) == 0
+        except ValueError:
+            return False
+    return False
