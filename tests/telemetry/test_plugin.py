@@ -202,3 +202,11 @@ def test_a_jobs_first_try_continues_the_carried_trace_and_a_retry_starts_one_lin
     assert retry.parent is None and f"{retry.context.trace_id:032x}" != caller
     (link,) = retry.links
     assert (f"{link.context.trace_id:032x}", f"{link.context.span_id:016x}") == (caller, parent)
+
+
+def test_nothing_traces_until_settings_or_the_otel_variables_say_where_traces_go():
+    assert not TelemetrySettings().exports({"OTEL_SERVICE_NAME": "web"})
+    assert TelemetrySettings().exports({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4318"})
+    assert TelemetrySettings().exports({"OTEL_TRACES_EXPORTER": "console"})
+    assert TelemetrySettings(exporter="none").exports({})
+    assert TelemetrySettings(endpoint="http://127.0.0.1:4318").exports({})

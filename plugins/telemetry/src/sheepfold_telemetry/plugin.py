@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib.util
+import logging
+import os
 from collections.abc import Awaitable, Mapping
 from contextlib import AbstractContextManager
 from typing import Any
@@ -11,6 +13,7 @@ from blacksheep import Application
 from dynaconf import Validator
 from opentelemetry import propagate, trace
 from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
+from opentelemetry.sdk.trace import TracerProvider
 
 from sheepfold import Platform, hookimpl
 from sheepfold.types import ASGIApp
@@ -19,6 +22,7 @@ from sheepfold_telemetry.provider import process_tracer_provider
 from sheepfold_telemetry.settings import TelemetrySettings
 from sheepfold_telemetry.tracing import Tracing
 
+logger = logging.getLogger("sheepfold.telemetry")
 #: Seconds the shut-down of an app waits for the spans still buffered to be exported.
 FLUSH_TIMEOUT = 5.0
 
@@ -33,6 +37,10 @@ def sheepfold_configure_app(platform: Platform) -> None:
     settings = TelemetrySettings.from_settings(platform.settings)
     platform.provide(TelemetrySettings, settings)
     if not settings.enabled:
+        return
+    if not settings.exports(os.environ) and not isinstance(trace.get_tracer_provider(), TracerProvider):
+        # Nowhere to send traces: tracing would only cost every request (as a default `make run` or fleet would).
+        logger.info("telemetry: no trace exporter named (telemetry.exporter, OTEL_TRACES_EXPORTER, ...): not tracing")
         return
     tracing = Tracing(process_tracer_provider(settings), settings)
     platform.provide(Tracing, tracing)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 from typing import Any
@@ -46,6 +47,10 @@ def validators() -> list[Validator]:
     ]
 
 
+#: The variables that name where traces go: with none of them (nor ``telemetry.exporter``/``endpoint``), nothing traces.
+EXPORT_VARIABLES = ("OTEL_TRACES_EXPORTER", "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+
+
 @dataclass(frozen=True)
 class TelemetrySettings:
     """``telemetry.*``: see ``docs/telemetry.md``. Empty strings and None defer to the ``OTEL_*`` variables."""
@@ -59,6 +64,10 @@ class TelemetrySettings:
     redis: bool = True
     database: bool = True
     background: bool = False
+
+    def exports(self, environ: Mapping[str, str]) -> bool:
+        """True when these settings or ``environ`` say where traces go (``exporter = "none"`` counts)."""
+        return bool(self.exporter or self.endpoint or any(environ.get(name) for name in EXPORT_VARIABLES))
 
     @classmethod
     def from_settings(cls, settings: Any) -> TelemetrySettings:
