@@ -19,7 +19,7 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sheepfold import Recovery
 from sheepfold.jobs import (
@@ -37,6 +37,9 @@ from sheepfold.jobs.definition import due_at, new_job_id
 from sheepfold.jobs.serialization import dump_arguments
 from sheepfold_jobs.outage_runner import OutageRunner
 
+if TYPE_CHECKING:
+    from sheepfold.propagation import Propagation
+
 logger = logging.getLogger("sheepfold.jobs.spool")
 
 
@@ -52,6 +55,8 @@ class SpooledJob:
     priority: Priority
     due_at: float
     enqueued_at: float
+    #: The trace it was enqueued in (``platform.propagation.carrier()``), handed to Redis with it.
+    carrier: dict[str, str] | None = None
 
 
 class SpooledJobs:
@@ -64,8 +69,16 @@ class SpooledJobs:
     of being spooled; its status is then ``not_found`` and its result is not kept.
     """
 
-    def __init__(self, registry: JobRegistry, *, max_entries: int = 10_000, runner: OutageRunner | None = None) -> None:
+    def __init__(
+        self,
+        registry: JobRegistry,
+        *,
+        max_entries: int = 10_000,
+        runner: OutageRunner | None = None,
+        propagation: Propagation | None = None,
+    ) -> None:
         self.registry = registry
+        self.propagation = propagation
         self.max_entries = max_entries
         self.runner = runner
         self.spooled: OrderedDict[str, SpooledJob] = OrderedDict()
@@ -105,7 +118,7 @@ class SpooledJobs:
         now = time.time()
         job = SpooledJob(
             job_id, function, args, kwargs, self.registry.queue_for(definition, queue), Priority.parse(priority),
-            due_at(now, delay, run_at), now,
+            due_at(now, delay, run_at), now, self.propagation.carrier() if self.propagation is not None else None,
         )  # fmt: skip
         if self.runner is not None and self.runner.takes(job):
             self.runner.run(job, self._respool)
@@ -165,6 +178,7 @@ class SpooledJobs:
             await backend.enqueue(
                 job.function, job.args, job.kwargs, queue=job.queue, priority=job.priority,
                 run_at=datetime.fromtimestamp(job.due_at, UTC), job_id=job_id, enqueued_at=job.enqueued_at,
+                carrier=job.carrier,
             )  # fmt: skip
             del self.spooled[job_id]
             handed += 1
