@@ -24,6 +24,7 @@ from sheepfold.state import State
 from sheepfold_telemetry.provider import build_tracer_provider, process_tracer_provider, span_exporters
 from sheepfold_telemetry.settings import TelemetrySettings
 from sheepfold_telemetry.tracing import Tracing, starts_no_trace
+from tests.support.plugins import needs
 from tests.support.ports import spare_port
 
 QUIET = {"telemetry": {"exporter": "none"}}
@@ -103,6 +104,7 @@ async def test_a_request_is_a_server_span_and_its_json_log_lines_carry_its_trace
     assert line["span_id"] == f"{span.context.span_id:016x}"
 
 
+@needs("sheepfold_redis")
 async def test_a_capability_switching_to_its_fallback_is_a_span_event():
     exporter = collected()
     import sheepfold_redis.plugin as redis_plugin
@@ -128,6 +130,7 @@ async def test_a_capability_switching_to_its_fallback_is_a_span_event():
     assert "Connect" in str(switch.attributes["sheepfold.error"])
 
 
+@needs("sheepfold_ratelimit")
 async def test_a_rate_limit_refusal_is_an_event_of_the_refused_request():
     exporter = collected()
     from tests.ratelimit.app_for_tests import limited_app
