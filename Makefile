@@ -4,7 +4,7 @@
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
-MEMBERS := kernel plugin-redis plugin-ratelimit plugin-sessions plugin-jobs plugin-realtime plugins/database plugins/console plugins/example
+MEMBERS := kernel plugin-redis plugin-ratelimit plugin-sessions plugin-jobs plugin-realtime plugins/database plugins/console plugins/telemetry plugins/example
 HOST ?= 127.0.0.1
 PORT ?= 8000
 

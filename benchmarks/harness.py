@@ -7,6 +7,7 @@ so the two sides do not fight over one core and runs are comparable.
 from __future__ import annotations
 
 import contextlib
+import http.server
 import os
 import re
 import shutil
@@ -14,6 +15,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -170,3 +172,31 @@ def compare(rounds: int, measure: dict[str, callable]) -> Comparison:
         for name, run in measure.items():
             samples[name].append(run())
     return Comparison(samples)
+
+
+@contextlib.contextmanager
+def otlp_sink() -> Iterator[str]:
+    """An HTTP server on loopback (a thread of this process) that answers every OTLP/HTTP export with 200; its URL.
+
+    What a collector does with the spans is not the platform's cost: the sink reads and drops them.
+    """
+
+    class Sink(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            self.send_response(200)
+            self.send_header("Content-Type", "application/x-protobuf")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, format: str, *args: object) -> None:
+            return None
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Sink)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -8,7 +8,7 @@ keep-alive HTTP/1.1 connections, the counters are dumped, and the total is divid
 the requests. System calls (the kernel's side of the sockets) are not counted, and
 neither is Redis: what is compared is the Python process's own work per request.
 
-    .venv/bin/python benchmarks/instructions.py [plain ratelimit sessions database] [--requests 2000] [--keep DIR]
+    .venv/bin/python benchmarks/instructions.py [plain telemetry ratelimit sessions database] [--requests 2000] [--keep DIR]
 
 Needs ``valgrind`` and ``h2load`` (apt-get install valgrind nghttp2-client). Each server
 takes a minute or two under callgrind. ``--keep DIR`` keeps the callgrind files, for
@@ -30,7 +30,7 @@ import threading
 import urllib.request
 from collections.abc import Iterator
 
-from harness import ADMIN_ENV, ADMIN_TOKEN, private_redis, server_process
+from harness import ADMIN_ENV, ADMIN_TOKEN, otlp_sink, private_redis, server_process
 from sessions_cache import signed_in_cookie
 
 PYTHON_ENV = {"PYTHONHASHSEED": "0"}  # one dict layout in every run
@@ -76,6 +76,12 @@ SUITES: dict[str, tuple[Server, ...]] = {
             ),
             "/plain",
         ),
+    ),
+    "telemetry": (
+        one_route(f"{PLAIN}:bare", "bare BlackSheep, plain text", "/plain"),
+        one_route(f"{PLAIN}:platform", "sheepfold kernel, plain text", "/plain"),
+        one_route(f"{PLAIN}:platform_with_telemetry_unsampled", "sheepfold + telemetry, sampling 0", "/plain"),
+        one_route(f"{PLAIN}:platform_with_telemetry_sampled", "sheepfold + telemetry, sampling 1 (OTLP)", "/plain"),
     ),
     "ratelimit": (
         one_route(f"{LIMITED}:bare_route", "bare route", "/limited"),
@@ -135,8 +141,10 @@ def main() -> None:
             raise SystemExit(f"{tool} is not installed (apt-get install valgrind nghttp2-client)")
     out_dir = args.keep or tempfile.mkdtemp(prefix="sheepfold-callgrind-")
     os.makedirs(out_dir, exist_ok=True)
-    with private_redis() as redis_url:  # Redis's own work is not counted; a private one keeps others' keys apart
-        env = {**PYTHON_ENV, **ADMIN_ENV, "SHEEPFOLD_ENV": "production", "BENCH_REDIS_URL": redis_url}
+    # Redis's own work is not counted, nor the OTLP sink's (it runs here); a private Redis keeps others' keys apart.
+    with private_redis() as redis_url, otlp_sink() as otlp_url:
+        env = {**PYTHON_ENV, **ADMIN_ENV, "SHEEPFOLD_ENV": "production", "BENCH_REDIS_URL": redis_url,
+               "BENCH_OTLP_URL": otlp_url}  # fmt: skip
         for suite in args.suites:
             for server in SUITES[suite]:
                 for name, per_request in count(server, env, out_dir, args):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from blacksheep import Application, Router, text
 
 from sheepfold import create_app, hookimpl
@@ -35,3 +37,23 @@ def platform_with_console() -> Application:
     from sheepfold_console import plugin as console
 
     return create_app(plugins=[PlainTextPlugin(), console], load_entry_points=False)
+
+
+def _with_telemetry(sample_ratio: float) -> Application:
+    # Spans go over OTLP/HTTP to the sink the benchmark runs (BENCH_OTLP_URL): the exporter's work is counted too.
+    from sheepfold_telemetry import plugin as telemetry
+
+    settings = {
+        "telemetry": {"sample_ratio": sample_ratio, "exporter": "otlp", "endpoint": os.environ["BENCH_OTLP_URL"]}
+    }
+    return create_app(settings, plugins=[PlainTextPlugin(), telemetry], load_entry_points=False)
+
+
+def platform_with_telemetry_unsampled() -> Application:
+    # sheepfold-telemetry installed, sampling 0: the OpenTelemetry ASGI middleware on every request, nothing recorded.
+    return _with_telemetry(0.0)
+
+
+def platform_with_telemetry_sampled() -> Application:
+    # Every request traced and exported.
+    return _with_telemetry(1.0)

@@ -35,6 +35,7 @@ PLUGIN_PACKAGES = [
     "sheepfold_realtime",
     "sheepfold_database",
     "sheepfold_console",
+    "sheepfold_telemetry",
 ]
 
 

@@ -15,6 +15,7 @@ PLUGIN_DISTRIBUTIONS = {
     "sheepfold_realtime": "sheepfold-realtime",
     "sheepfold_database": "sheepfold-database",
     "sheepfold_console": "sheepfold-console",
+    "sheepfold_telemetry": "sheepfold-telemetry",
     "sheepfold_example": "sheepfold-example",
 }
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import types
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, cast, runtime_checkable
 
 from blacksheep import Application, Request, Router
 from blacksheep.middlewares import get_middlewares_chain
@@ -24,6 +25,7 @@ from sheepfold.platform import Platform
 from sheepfold.plugins import PluginHost
 from sheepfold.providers import ProviderRegistry
 from sheepfold.settings import load_settings, normalise_names, validate_settings
+from sheepfold.types import ASGIApp
 
 
 @runtime_checkable
@@ -65,6 +67,29 @@ class PlatformApplication(Application):
                 continue  # BlackSheep chained nothing now (no middleware, or configured before)
             skipped = [middleware for middleware in scoped if not middleware.applies_to(handler)]
             route.handler = _chain([middleware for middleware in middlewares if middleware not in skipped], handler)
+
+
+class WrappedPlatformApplication(PlatformApplication):
+    """A :class:`PlatformApplication` served through the ASGI wrappers of ``sheepfold_wrap_asgi``.
+
+    An app becomes one only when a plugin wraps it, so an app nobody wraps
+    pays nothing per request. ``__call__`` stays a coroutine function: ASGI
+    servers tell an ASGI 3 app by it.
+    """
+
+    asgi: ASGIApp
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        await self.asgi(scope, receive, send)
+
+
+def _wrap_asgi(app: PlatformApplication, host: PluginHost, platform: Platform) -> None:
+    """Serve ``app`` through what ``sheepfold_wrap_asgi`` returns, the BlackSheep app innermost."""
+    own: ASGIApp = types.MethodType(Application.__call__, app)
+    outermost = host.fold("sheepfold_wrap_asgi", "asgi", own, platform=platform)
+    if outermost is not own:
+        app.__class__ = WrappedPlatformApplication
+        cast("WrappedPlatformApplication", app).asgi = outermost
 
 
 def _chain(middlewares: list[Any], handler: Callable[..., Any]) -> Any:
@@ -154,6 +179,7 @@ def create_app(
     unguarded = unguarded_admin_routes(app.router)
     if unguarded:
         raise PluginError("; ".join(unguarded))
+    _wrap_asgi(app, host, platform)
 
     async def start(_app: Application) -> None:
         await platform.start()

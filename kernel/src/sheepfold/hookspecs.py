@@ -30,6 +30,8 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from contextlib import AbstractContextManager
     from pathlib import Path
 
     import click
@@ -42,7 +44,7 @@ if TYPE_CHECKING:
     from sheepfold.platform import Platform
     from sheepfold.ratelimit.policy import RateLimitPolicy
     from sheepfold.statistics import Statistics
-    from sheepfold.types import MaybeAwaitable, RegisterProvider
+    from sheepfold.types import ASGIApp, MaybeAwaitable, RegisterProvider
 
 PROJECT = "sheepfold"
 hookspec = pluggy.HookspecMarker(PROJECT)
@@ -286,4 +288,69 @@ def sheepfold_realtime_channels(platform: Platform) -> list[object]:
     Collecting: every plugin's rules are used; two rules with one name, or a
     rule for a built-in name (``user``, ``admin``, ``platform``), stop
     start-up with a :class:`~sheepfold.errors.PluginError`. Synchronous.
+    """
+
+
+@hookspec
+def sheepfold_wrap_asgi(asgi: ASGIApp, platform: Platform) -> ASGIApp | None:
+    """Wrap the app's whole ASGI callable in an ASGI middleware (tracing, a proxy's protocol).
+
+    Called once per app, after every plugin's ``sheepfold_register_routes``,
+    one plugin at a time in call order: each receives what the plugins before
+    it returned (the BlackSheep app itself first) and returns a wrapper of it,
+    or None to leave it as it is. The outermost wrapper sees every HTTP,
+    WebSocket and lifespan event before BlackSheep; with no wrapper the app is
+    served as it is, at no cost. Synchronous.
+    """
+
+
+@hookspec
+def sheepfold_propagation_send(carrier: dict[str, str], platform: Platform) -> None:
+    """Write what continues the current trace elsewhere into ``carrier`` (``platform.propagation``).
+
+    Called by :meth:`~sheepfold.propagation.Propagation.carrier` whenever a
+    plugin hands work to another process or instance: ``sheepfold-jobs`` when
+    it enqueues (the carrier is stored in the job), ``sheepfold-realtime``
+    when it publishes to other instances (the carrier travels in the pub/sub
+    envelope). Add string entries (a telemetry plugin writes W3C
+    ``traceparent``/``tracestate``); keep names short, they travel with every
+    message. Collecting; return value ignored. Synchronous, and on the
+    request path: keep it cheap. Not called at all when no plugin implements it.
+    """
+
+
+@hookspec(firstresult=True)
+def sheepfold_propagation_receive(
+    carrier: Mapping[str, str], operation: str, attributes: dict[str, str | int], linked: bool, platform: Platform
+) -> AbstractContextManager[object] | None:
+    """Continue, for work that starts here, the trace that ``carrier`` brought from elsewhere.
+
+    Called by :meth:`~sheepfold.propagation.Propagation.continued` when
+    carried work starts: a worker runs a try of a job (``operation``
+    ``"job <name>"``), an instance delivers an event another instance
+    published (``"realtime deliver"``). ``carrier`` is what
+    ``sheepfold_propagation_send`` wrote where the work was handed over (empty
+    when nothing was); ``attributes`` describe the work; ``linked`` asks for a
+    new trace that only links to the carried one (a job's retry) rather than
+    a child of it. Return a context manager the work runs inside (entered and
+    left on the work's own task), or None to leave it to later plugins.
+    firstresult: the first non-None result is used. Synchronous.
+    """
+
+
+@hookspec(firstresult=True)
+def sheepfold_span(
+    operation: str, attributes: dict[str, str | int], platform: Platform
+) -> AbstractContextManager[object] | None:
+    """Trace one call to a backend that no instrumentation sees (``platform.propagation.span``).
+
+    Called by :meth:`~sheepfold.propagation.Propagation.span` around each such
+    call, on its path: ``sheepfold-redis`` around every command of its shared
+    (multiplexed) connection, which redis-py's instrumentation cannot see.
+    ``operation`` names the call (the Redis command, ``PUBLISH``);
+    ``attributes`` describe it without its values (``db.system``). Return a
+    context manager the call runs inside (a client span, made current), or
+    None to leave it to later plugins. firstresult. Synchronous, and on the
+    request path: keep it cheap. Not called when no plugin implements a
+    tracing hook.
     """

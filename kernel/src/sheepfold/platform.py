@@ -18,6 +18,7 @@ from sheepfold.loop_lag import LoopLag
 from sheepfold.metrics import PlatformMetrics
 from sheepfold.namespace import Namespace
 from sheepfold.plugins import PluginHost
+from sheepfold.propagation import Propagation
 from sheepfold.tasks import BackgroundTasks
 
 if TYPE_CHECKING:
@@ -47,6 +48,8 @@ class Platform:
     awaits them. :meth:`identify` says who a request is made by and
     :meth:`allowed` what that identity may do. ``fleet`` is this instance's
     heartbeat and the list of live instances (``await platform.fleet.instances()``).
+    ``propagation`` carries a trace into work handed to another process
+    (:class:`~sheepfold.propagation.Propagation`).
     """
 
     def __init__(self, *, app: Application, settings: Dynaconf, plugins: PluginHost, metrics: PlatformMetrics) -> None:
@@ -67,6 +70,8 @@ class Platform:
         self._last_closers: list[Callable[[], Awaitable[None]]] = []
         #: This instance's heartbeat, and every live instance of the fleet (:class:`~sheepfold.fleet.Fleet`).
         self.fleet = Fleet(self)
+        #: Hands the current trace over with a job or a message, and continues it where the work runs.
+        self.propagation = Propagation(self)
 
     def provide(self, service_type: TypeForm[T], instance: T) -> None:
         """Offer ``instance`` as the app's ``service_type`` (a class or Protocol) to plugins and route handlers.

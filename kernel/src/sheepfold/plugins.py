@@ -199,6 +199,22 @@ class PluginHost:
                 raise PluginError(f"{type(error).__name__}: {error}", plugin=impl.plugin_name, hook=hook) from error
         return results
 
+    def fold(self, hook: str, name: str, value: Any, **kwargs: Any) -> Any:
+        """Call a synchronous hook plugin by plugin, each receiving as ``name`` what the one before returned.
+
+        A None result leaves the value as it was. Returns the last value; the
+        first exception becomes a :class:`PluginError`.
+        """
+        for impl in self.ordered(hook):
+            arguments = {**kwargs, name: value}
+            try:
+                result = impl.function(*[arguments[arg] for arg in impl.argnames])
+            except Exception as error:
+                raise PluginError(f"{type(error).__name__}: {error}", plugin=impl.plugin_name, hook=hook) from error
+            if result is not None:
+                value = result
+        return value
+
     def call_collecting(self, hook: str, problems: list[str], **kwargs: Any) -> None:
         """Call a synchronous hook plugin by plugin, collecting settings problems instead of stopping.
 

@@ -41,3 +41,6 @@ AdapterFactory = Callable[["Platform"], Any]
 
 RegisterProvider = Callable[[str, str, AdapterFactory], None]
 """``register(capability, name, factory)``: offer an adapter for a capability."""
+
+ASGIApp = Callable[[Any, Any, Any], Awaitable[None]]
+"""An ASGI application: ``await app(scope, receive, send)`` (what ``sheepfold_wrap_asgi`` wraps and returns)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pickle
 import time
+from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +29,7 @@ from sheepfold_jobs.keys import BAND_WIDTH, BANDS, QueueKeys
 from sheepfold_redis import RedisConnection, unavailable_on_failure
 
 if TYPE_CHECKING:
+    from sheepfold.propagation import Propagation
     from sheepfold_jobs.outage_runner import OutageRuns
 
 
@@ -40,11 +42,21 @@ class ArqJobs:
     queue is not given (``status``, ``result``, ``abort``, the failed list)
     ask every queue, in one pipeline. Every method touches Redis and raises
     ``BackendUnavailable`` while it is down. Works on one server, Sentinel
-    and Cluster alike.
+    and Cluster alike. With ``propagation``, each job's data also keeps the
+    enqueuer's trace carrier (:data:`CARRIER_KEY`), which the worker continues.
     """
 
-    def __init__(self, connection: RedisConnection, registry: JobRegistry, *, failed_max: int = 1000) -> None:
+    def __init__(
+        self,
+        connection: RedisConnection,
+        registry: JobRegistry,
+        *,
+        failed_max: int = 1000,
+        propagation: Propagation | None = None,
+    ) -> None:
         self.connection = connection
+        #: Asked for the trace carrier each job's data keeps (``platform.propagation``); None: nothing is carried.
+        self.propagation = propagation
         self.registry = registry
         self.failed_max = failed_max
         self.redis = arq_redis(connection)
@@ -85,8 +97,10 @@ class ArqJobs:
         run_at: datetime | None = None,
         job_id: str | None = None,
         enqueued_at: float | None = None,
+        carrier: dict[str, str] | None = None,
     ) -> str:
-        """The port's ``enqueue``; ``enqueued_at`` (epoch seconds) lets a spool replay keep a job's first time."""
+        """The port's ``enqueue``; ``enqueued_at`` (epoch seconds) and ``carrier`` (the trace it was enqueued in)
+        let a spool replay keep a job's first time and trace."""
         definition = self.registry.get(function)
         args, kwargs = tuple(args), dict(kwargs or {})
         band = Priority.parse(priority)
@@ -97,8 +111,12 @@ class ArqJobs:
         due_ms = int(due)  # arq's queue score: whole ms
         queue_keys = self.keys(self.registry.queue_for(definition, queue))
         arq_id = queue_keys.arq_id(job_id)
+        if carrier is None and self.propagation is not None:
+            carrier = self.propagation.carrier()
         try:
-            data = serialize_job(function, args, kwargs, None, enqueue_ms)
+            data = serialize_job(
+                function, args, kwargs, None, enqueue_ms, serializer=_keeping(carrier) if carrier else None
+            )
         except SerializationError:
             dump_arguments(function, args, kwargs)  # raises JobArgumentsError, naming the function and why
             raise
@@ -302,6 +320,19 @@ class ArqJobs:
                 pipe.hdel(queue_keys.failed_records, arq_id)
                 removed, _deleted = await pipe.execute()
         return bool(removed)
+
+
+#: The key of arq's job data that keeps the enqueuer's trace carrier (arq itself reads only its own keys).
+CARRIER_KEY = "sheepfold_trace"
+
+
+def _keeping(carrier: dict[str, str]) -> Callable[[dict[str, Any]], bytes]:
+    """arq's job serializer (pickle), adding the trace ``carrier`` to the job's data."""
+
+    def serialize(data: dict[str, Any]) -> bytes:
+        return pickle.dumps({**data, CARRIER_KEY: carrier})
+
+    return serialize
 
 
 def describe(error: object) -> str:

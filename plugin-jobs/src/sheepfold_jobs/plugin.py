@@ -30,7 +30,10 @@ def sheepfold_settings_validators() -> list[Validator]:
 
 def _arq_jobs(platform: Platform) -> ArqJobs:
     return ArqJobs(
-        RedisConnection.of(platform), JobRegistry.of(platform), failed_max=platform.settings.get("jobs.failed_max")
+        RedisConnection.of(platform),
+        JobRegistry.of(platform),
+        failed_max=platform.settings.get("jobs.failed_max"),
+        propagation=platform.propagation,
     )
 
 
@@ -44,7 +47,12 @@ def _spooled_jobs(platform: Platform) -> SpooledJobs:
     registry = JobRegistry.of(platform)
     bands = frozenset(Priority.parse(name) for name in platform.settings.get("jobs.spool.run_priorities") or ())
     runner = OutageRunner(registry, bands, platform) if bands else None
-    return SpooledJobs(registry, max_entries=platform.settings.get("jobs.spool.max_entries"), runner=runner)
+    return SpooledJobs(
+        registry,
+        max_entries=platform.settings.get("jobs.spool.max_entries"),
+        runner=runner,
+        propagation=platform.propagation,
+    )
 
 
 @hookimpl

@@ -21,7 +21,7 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sheepfold import Recovery
 from sheepfold.jobs import (
@@ -41,6 +41,9 @@ from sheepfold.jobs.statistics import percentile
 from sheepfold_jobs.adapter import ArqJobs
 from sheepfold_jobs.outage_runner import OutageRunner
 
+if TYPE_CHECKING:
+    from sheepfold.propagation import Propagation
+
 logger = logging.getLogger("sheepfold.jobs.spool")
 
 
@@ -56,6 +59,8 @@ class SpooledJob:
     priority: Priority
     due_at: float
     enqueued_at: float
+    #: The trace it was enqueued in (``platform.propagation.carrier()``), handed to Redis with it.
+    carrier: dict[str, str] | None = None
 
 
 class SpooledJobs:
@@ -70,8 +75,16 @@ class SpooledJobs:
     Redis (their ends and queue times: this process's share of the outage).
     """
 
-    def __init__(self, registry: JobRegistry, *, max_entries: int = 10_000, runner: OutageRunner | None = None) -> None:
+    def __init__(
+        self,
+        registry: JobRegistry,
+        *,
+        max_entries: int = 10_000,
+        runner: OutageRunner | None = None,
+        propagation: Propagation | None = None,
+    ) -> None:
         self.registry = registry
+        self.propagation = propagation
         self.max_entries = max_entries
         self.runner = runner
         self.spooled: OrderedDict[str, SpooledJob] = OrderedDict()
@@ -111,7 +124,7 @@ class SpooledJobs:
         now = time.time()
         job = SpooledJob(
             job_id, function, args, kwargs, self.registry.queue_for(definition, queue), Priority.parse(priority),
-            due_at(now, delay, run_at), now,
+            due_at(now, delay, run_at), now, self.propagation.carrier() if self.propagation is not None else None,
         )  # fmt: skip
         if self.runner is not None and self.runner.takes(job):
             self.runner.run(job, self._respool)
@@ -179,6 +192,7 @@ class SpooledJobs:
             await backend.enqueue(
                 job.function, job.args, job.kwargs, queue=job.queue, priority=job.priority,
                 run_at=datetime.fromtimestamp(job.due_at, UTC), job_id=job_id, enqueued_at=job.enqueued_at,
+                carrier=job.carrier,
             )  # fmt: skip
             del self.spooled[job_id]
             handed += 1

@@ -21,9 +21,11 @@ how jobs are picked and when:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import pickle
 import time
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
 from arq.jobs import deserialize_result
@@ -33,7 +35,7 @@ from sheepfold import BACKEND_FAILURES
 from sheepfold.jobs import FailedJob, JobContext, JobDefinition, Priority
 from sheepfold.jobs.statistics import QUEUE_TIME_SAMPLES
 from sheepfold_jobs import keys, scripts
-from sheepfold_jobs.adapter import ArqJobs, describe
+from sheepfold_jobs.adapter import CARRIER_KEY, ArqJobs, describe
 from sheepfold_jobs.keys import BAND_WIDTH, IN_PROGRESS_PREFIX
 from sheepfold_redis import REDIS_FAILURES
 
@@ -92,6 +94,7 @@ class QueueWorker(Worker):
             allow_abort_jobs=False,
             log_results=False,
             max_tries=max((definition.max_tries for definition in jobs.registry), default=5),
+            job_deserializer=read_job,
         )
         # A claim's lease is arq's in-progress lock: the job's own timeout plus a margin (the claim
         # script reads it); jobs enqueued without one (by plain arq) get the longest timeout plus the
@@ -289,13 +292,28 @@ class QueueWorker(Worker):
                              self.queue, len(self.unrecorded))  # fmt: skip
 
 
+#: The trace carrier of the job whose data was just read: set by :func:`read_job` in arq's ``run_job`` task,
+#: and so seen by the task arq then starts for the job's function (a task copies its creator's context).
+_job_carrier: ContextVar[dict[str, str] | None] = ContextVar("sheepfold_job_carrier", default=None)
+
+
+def read_job(raw: bytes) -> dict[str, Any]:
+    """arq's job deserializer (pickle), noting the trace carrier the job's data keeps (``CARRIER_KEY``)."""
+    data: dict[str, Any] = pickle.loads(raw)
+    _job_carrier.set(data.get(CARRIER_KEY))
+    return data
+
+
 def arq_function(definition: JobDefinition, worker: QueueWorker) -> Function:
     """The arq function that runs ``definition`` with sheepfold's context, timeout and retry policy.
 
     A failed try that has tries left raises arq's ``Retry`` with the
     definition's backoff; otherwise the error stands and the job is recorded
     for the failed list. arq's own timeout is a backstop a second later.
+    Each try runs in ``platform.propagation.continued(...)``: the trace it
+    was enqueued in goes on (a retry starts a trace linked to it).
     """
+    operation = f"job {definition.name}"
 
     async def run(ctx: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
         arq_id, job_try = ctx["job_id"], ctx["job_try"]
@@ -304,9 +322,17 @@ def arq_function(definition: JobDefinition, worker: QueueWorker) -> Function:
         context = JobContext(
             job_id, job_try, definition.name, worker.queue, band, ctx["enqueue_time"].timestamp(), worker.platform
         )
+        attributes: dict[str, str | int] = {"sheepfold.job.id": job_id, "sheepfold.job.queue": worker.queue,
+                                            "sheepfold.job.try": job_try}  # fmt: skip
+        continued = (
+            worker.platform.propagation.continued(_job_carrier.get(), operation, attributes, linked=job_try > 1)
+            if worker.platform is not None
+            else contextlib.nullcontext()
+        )
         try:
-            async with asyncio.timeout(definition.timeout):
-                value = await definition.function(context, *args, **kwargs)
+            with continued:
+                async with asyncio.timeout(definition.timeout):
+                    value = await definition.function(context, *args, **kwargs)
         except Exception as error:
             delay = definition.retry_delay(job_try, error)
             if delay is not None:

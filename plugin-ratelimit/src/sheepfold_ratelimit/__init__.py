@@ -5,7 +5,7 @@ Choose a route's policy with :func:`rate_limit`; everything else is settings
 """
 
 from sheepfold_ratelimit.client_ip import ClientAddress
-from sheepfold_ratelimit.middleware import RateLimitMiddleware
+from sheepfold_ratelimit.middleware import RateLimitMiddleware, RefusalListener
 from sheepfold_ratelimit.outage import OutageDecision, OutageRateLimiter
 from sheepfold_ratelimit.routes import RouteLimit, RoutePolicies, rate_limit
 
@@ -14,6 +14,7 @@ __all__ = [
     "OutageDecision",
     "OutageRateLimiter",
     "RateLimitMiddleware",
+    "RefusalListener",
     "RouteLimit",
     "RoutePolicies",
     "rate_limit",

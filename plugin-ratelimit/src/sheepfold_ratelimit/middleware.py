@@ -17,6 +17,9 @@ from sheepfold_ratelimit.outage import OutageDecision
 from sheepfold_ratelimit.routes import RoutePolicies
 
 Handler = Callable[[Request], Awaitable[Response]]
+RefusalListener = Callable[[Request, RateLimitPolicy, str, int], None]
+"""Called with ``(request, policy, reason, retry_after)`` for each refused request, on its path (keep it cheap):
+``reason`` is ``"limited"`` (429) or ``"closed"`` (503, the backend down and the policy failing closed)."""
 logger = logging.getLogger("sheepfold.ratelimit")
 
 
@@ -30,6 +33,8 @@ class RateLimitMiddleware:
     responses carry ``RateLimit-Policy`` and ``RateLimit``; a refused
     request gets 429 problem+json with ``Retry-After``. While the backend is
     down, each policy's ``on_outage`` decides (see :class:`~sheepfold_ratelimit.OutageRateLimiter`).
+    Every refusal is told to the listeners of :meth:`add_refusal_listener`
+    (``sheepfold-telemetry`` makes each a span event).
     """
 
     def __init__(
@@ -54,6 +59,11 @@ class RateLimitMiddleware:
         self._exempt_hook = hook.sheepfold_ratelimit_exempt if hook.sheepfold_ratelimit_exempt.get_hookimpls() else None
         self._policy_headers = {name: headers.policy_header(p) for name, p in routes.policies.items()}
         self._item_names = {name: headers.item_names(p) for name, p in routes.policies.items()}
+        self._refusal_listeners: list[RefusalListener] = []
+
+    def add_refusal_listener(self, listener: RefusalListener) -> None:
+        """Call ``listener(request, policy, reason, retry_after)`` for every request refused from now on."""
+        self._refusal_listeners.append(listener)
 
     async def key_of(self, request: Request, policy: RateLimitPolicy) -> str:
         """The key ``request`` is counted under: hook, else ``user:<subject>``, else ``ip:<address>``."""
@@ -94,6 +104,8 @@ class RateLimitMiddleware:
                 retry_after=wait,
             )
             response.add_header(headers.RETRY_AFTER, str(wait).encode())
+            for listener in self._refusal_listeners:
+                listener(request, policy, "limited", wait)
         else:
             self.metrics.decision(policy, "allowed")
             response = await handler(request)
@@ -107,6 +119,8 @@ class RateLimitMiddleware:
             self.metrics.decision(policy, "open")
             return await handler(request)
         self.metrics.decision(policy, "closed")
+        for listener in self._refusal_listeners:
+            listener(request, policy, "closed", 1)
         response = problem(503, f"Rate limiting is unavailable and policy {policy.name!r} fails closed.")
         response.add_header(headers.RETRY_AFTER, b"1")
         return response

@@ -10,6 +10,7 @@ import logging
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import parse_qsl, urlencode
 
 from sheepfold import BACKEND_FAILURES, Recovery
 from sheepfold.platform import Platform
@@ -50,7 +51,8 @@ class RealtimeHub:
 
     A published event goes to the local sockets of its channel at once, then
     through the broker (the ``pubsub`` capability) in an envelope naming this
-    instance and its per-channel publish number; an instance drops envelopes
+    instance and its per-channel publish number (and, when a plugin traces,
+    the trace carrier that continues on delivery); an instance drops envelopes
     it sent itself, so no socket gets an event twice, and notices a gap in
     another instance's numbers (a message the broker lost) and sends
     ``resync``. The instance subscribes in the broker only to channels that
@@ -74,6 +76,7 @@ class RealtimeHub:
         #: False while the broker says this instance's subscriptions are lost.
         self.linked = True
         self._resync_owed = False  # subscriptions were lost and no resync was sent since
+        self._propagation = platform.propagation
         self._broker.add_link_listener(self._link_changed)
         if self._switch.has_fallback:
             self._switch.add_recovery_step("realtime-resubscribe", self._resubscribe)
@@ -124,7 +127,11 @@ class RealtimeHub:
         self._published[channel] = number
         if len(self._published) > MAX_PUBLISHED_CHANNELS:
             self._published.popitem(last=False)
-        envelope = b"%s\n%d\n%s" % (self._origin, number, data.encode())
+        carrier = self._propagation.carrier()
+        if carrier:  # the trace goes on where other instances deliver: "<number> <carrier as a query string>"
+            envelope = b"%s\n%d %s\n%s" % (self._origin, number, urlencode(carrier).encode(), data.encode())
+        else:
+            envelope = b"%s\n%d\n%s" % (self._origin, number, data.encode())
         try:
             receivers = await self._broker.publish(channel, envelope)
             reached = self._switch.on_backend
@@ -156,7 +163,8 @@ class RealtimeHub:
         origin, _, rest = envelope.partition(b"\n")
         if origin == self._origin:
             return
-        number_text, _, data = rest.partition(b"\n")
+        head, _, data = rest.partition(b"\n")
+        number_text, _, carried = head.partition(b" ")
         try:
             number = int(number_text)
         except ValueError:
@@ -167,7 +175,16 @@ class RealtimeHub:
         heard[origin] = number
         if last is not None and number != last + 1 and number != 1:
             self._resync_channel(channel, "gap")
-        self._deliver(channel, data.decode())
+        if not self._propagation.enabled:
+            self._deliver(channel, data.decode())
+            return
+        carrier = dict(parse_qsl(carried.decode())) if carried else {}
+        attributes: dict[str, str | int] = {
+            "sheepfold.realtime.channel": channel,
+            "sheepfold.realtime.origin": origin.decode(),
+        }
+        with self._propagation.continued(carrier, "realtime deliver", attributes):
+            self._deliver(channel, data.decode())
 
     # -- subscriptions ------------------------------------------------------------------------
 

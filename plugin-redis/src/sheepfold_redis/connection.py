@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from redis.asyncio.sentinel import Sentinel
 
     from sheepfold.platform import Platform
+    from sheepfold.propagation import Propagation
 
 KEY_ROOT = "sheepfold"
 
@@ -93,6 +94,8 @@ class RedisConnection:
 
         Safe to call from an adapter factory (``sheepfold_register_providers``)
         or any later hook; every caller gets the same instance. Does no I/O.
+        When a plugin traces (``platform.propagation.enabled``), each command of
+        the multiplexed :attr:`execute` runs in ``platform.propagation.span``.
         The platform closes it last, after its tasks and capabilities (see
         :meth:`~sheepfold.platform.Platform.close_last`).
         Raises :class:`~sheepfold.errors.SettingsError` for conflicting settings.
@@ -100,6 +103,9 @@ class RedisConnection:
         connection = platform.find(cls)
         if connection is None:
             connection = cls(RedisSettings.from_settings(platform.settings))
+            if connection.multiplexed is not None and platform.propagation.enabled:
+                # A plugin traces: redis-py's instrumentation sees the client's commands, not the shared connection's.
+                connection.execute = traced(connection.execute, platform.propagation)
             platform.provide(cls, connection)
             platform.close_last(connection.close)
         return connection
@@ -228,3 +234,18 @@ class RedisConnection:
         if self._sentinel is not None:
             for sentinel in self._sentinel.sentinels:
                 await sentinel.aclose()
+
+
+#: What a traced command's span says about it: never its keys or values.
+REDIS_SPAN_ATTRIBUTES: dict[str, str | int] = {"db.system": "redis"}
+
+
+def traced(execute: Callable[..., Awaitable[Any]], propagation: Propagation) -> Callable[..., Awaitable[Any]]:
+    """``execute`` with each command in a span named after it (``platform.propagation.span``)."""
+
+    async def run(*args: Any) -> Any:
+        command = args[0]
+        with propagation.span(command if isinstance(command, str) else str(command), REDIS_SPAN_ATTRIBUTES):
+            return await execute(*args)
+
+    return run
