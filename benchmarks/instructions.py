@@ -8,7 +8,7 @@ keep-alive HTTP/1.1 connections, the counters are dumped, and the total is divid
 the requests. System calls (the kernel's side of the sockets) are not counted, and
 neither is Redis: what is compared is the Python process's own work per request.
 
-    .venv/bin/python benchmarks/instructions.py [plain telemetry ratelimit sessions database] [--requests 2000] [--keep DIR]
+    .venv/bin/python benchmarks/instructions.py [plain telemetry ratelimit sessions database] [--requests N]
 
 Needs ``valgrind`` and ``h2load`` (apt-get install valgrind nghttp2-client). Each server
 takes a minute or two under callgrind. ``--keep DIR`` keeps the callgrind files, for
