@@ -32,6 +32,9 @@ http {{
     upstream fleet {{
 {servers}
         keepalive 256;
+        # Below uvicorn's keep-alive timeout (5 s): nginx must not reuse a connection uvicorn is closing
+        # (a reset, which with max_fails marked a healthy instance down and gave 502s).
+        keepalive_timeout 4s;
     }}
     server {{
         listen 127.0.0.1:{port} backlog=4096;
@@ -61,7 +64,7 @@ class Nginx(Service):
         self.port = free_port()
         self.access_log = folder / f"access-{side}.log"
         (folder / "nginx-temp").mkdir(exist_ok=True)
-        servers = "\n".join(f"        server 127.0.0.1:{port} max_fails=1 fail_timeout=2s;" for port in upstream_ports)
+        servers = "\n".join(f"        server 127.0.0.1:{port} max_fails=3 fail_timeout=2s;" for port in upstream_ports)
         config = folder / f"nginx-{side}.conf"
         config.write_text(
             _CONFIG.format(folder=folder, access_log=self.access_log, cookie=cookie, servers=servers, port=self.port)
