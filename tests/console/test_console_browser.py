@@ -11,7 +11,6 @@ each state are kept in a folder of the test run's tmp, whose path is printed.
 from __future__ import annotations
 
 import asyncio
-from importlib import metadata
 from pathlib import Path
 
 import pytest
@@ -25,6 +24,7 @@ from tests.jobs.test_worker_crash import worker_process
 from tests.ratelimit.fleet import fleet
 from tests.support.admin import ADMIN_TOKEN
 from tests.support.browser import Browser, chromium_path
+from tests.support.plugins import disabled_except
 from tests.support.redis_adapters import fresh_prefix
 from tests.support.redis_server import RedisServer
 
@@ -36,10 +36,9 @@ WORKER = "console-test-worker"
 
 def console_fleet_settings(redis_url: str, prefix: str) -> str:
     """State, pub/sub and jobs on Redis (memory, memory and a spool as fallbacks); quick heartbeats and refreshes."""
-    disabled = sorted({entry.name for entry in metadata.entry_points(group="sheepfold.plugins")} - NEEDED_PLUGINS)
     return f"""
 [testing.plugins]
-disabled = [{", ".join(f'"{name}"' for name in disabled)}]
+disabled = {disabled_except(NEEDED_PLUGINS)}
 directory = "{SERVED_PLUGINS}"
 
 [testing.redis]

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from importlib import metadata
 
 from tests.ratelimit.fleet import fleet
 from tests.support.admin import ADMIN_TOKEN
+from tests.support.plugins import disabled_except
 from tests.support.prometheus_server import PrometheusServer, binary, rules_with_for
 from tests.support.redis_adapters import fresh_prefix
 from tests.support.redis_server import RedisServer
@@ -28,10 +28,9 @@ NEEDED_PLUGINS = {"redis"}
 
 def fleet_on_redis(redis_url: str, prefix: str) -> str:
     """State and cache on Redis, memory as their fallback; quick probes and heartbeats."""
-    disabled = sorted({entry.name for entry in metadata.entry_points(group="sheepfold.plugins")} - NEEDED_PLUGINS)
     return f"""
 [testing.plugins]
-disabled = [{", ".join(f'"{name}"' for name in disabled)}]
+disabled = {disabled_except(NEEDED_PLUGINS)}
 
 [testing.redis]
 url = "{redis_url}"

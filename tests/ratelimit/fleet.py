@@ -9,20 +9,15 @@ from __future__ import annotations
 import contextlib
 import tempfile
 from collections.abc import Iterator
-from importlib import metadata
 from pathlib import Path
 
 from tests.support.admin import ADMIN_TOKEN
+from tests.support.plugins import disabled_except
 from tests.support.served_instance import ServedInstance
 
 #: The installed plugins these processes run; every other one is disabled, so the proof does not
 #: depend on what other plugins need (secrets, databases) to start.
 NEEDED_PLUGINS = {"ratelimit", "redis"}
-
-
-def _disabled_plugins() -> str:
-    names = sorted({entry.name for entry in metadata.entry_points(group="sheepfold.plugins")} - NEEDED_PLUGINS)
-    return "[" + ", ".join(f'"{name}"' for name in names) + "]"
 
 
 def fleet_settings(redis_url: str, prefix: str, limit: str, *, expected_instances: int = 2) -> str:
@@ -33,7 +28,7 @@ def fleet_settings(redis_url: str, prefix: str, limit: str, *, expected_instance
     """
     return f"""
 [testing.plugins]
-disabled = {_disabled_plugins()}
+disabled = {disabled_except(NEEDED_PLUGINS)}
 
 [testing.redis]
 url = "{redis_url}"

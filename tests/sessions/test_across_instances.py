@@ -8,7 +8,6 @@ machine's Redis, under a key prefix of this module's own, removed afterwards.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from importlib import metadata
 from urllib.parse import urlsplit
 
 import httpx
@@ -18,6 +17,7 @@ import redis
 from sheepfold_sessions import CookieSigner
 from tests.ratelimit.fleet import fleet
 from tests.support.admin import ADMIN_TOKEN
+from tests.support.plugins import disabled_except
 from tests.support.redis_adapters import fresh_prefix
 from tests.support.served_instance import ServedInstance
 
@@ -27,10 +27,9 @@ NEEDED_PLUGINS = {"example", "ratelimit", "redis", "sessions"}
 
 
 def served_settings(redis_url: str, prefix: str) -> str:
-    disabled = sorted({entry.name for entry in metadata.entry_points(group="sheepfold.plugins")} - NEEDED_PLUGINS)
     return f"""
 [testing.plugins]
-disabled = [{", ".join(f'"{name}"' for name in disabled)}]
+disabled = {disabled_except(NEEDED_PLUGINS)}
 
 [testing.redis]
 url = "{redis_url}"

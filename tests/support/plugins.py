@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+from importlib import metadata
 
 import pytest
 
@@ -40,3 +41,9 @@ def needs(package: str) -> pytest.MarkDecorator:
     return pytest.mark.skipif(
         not installed(package), reason=f"needs {PLUGIN_DISTRIBUTIONS[package]}, which is not installed here"
     )
+
+
+def disabled_except(needed: set[str]) -> str:
+    """A TOML list of every installed plugin's name but ``needed``: ``plugins.disabled`` for a served process."""
+    names = sorted({entry.name for entry in metadata.entry_points(group="sheepfold.plugins")} - needed)
+    return "[" + ", ".join(f'"{name}"' for name in names) + "]"

@@ -11,7 +11,6 @@ trace id, each process's under its own service name.
 from __future__ import annotations
 
 import contextlib
-from importlib import metadata
 from pathlib import Path
 
 import httpx
@@ -20,6 +19,7 @@ from tests.jobs.test_worker_crash import worker_process
 from tests.realtime.served import Client
 from tests.support.admin import ADMIN_ENV
 from tests.support.otlp_receiver import OtlpReceiver, ReceivedSpan
+from tests.support.plugins import disabled_except
 from tests.support.redis_server import RedisServer
 from tests.support.served_instance import ServedInstance
 from tests.telemetry.served_plugins import chain
@@ -32,12 +32,11 @@ CONSUMER = 5
 
 
 def chain_settings(directory: Path, redis_url: str) -> Path:
-    disabled = sorted({entry.name for entry in metadata.entry_points(group="sheepfold.plugins")} - NEEDED_PLUGINS)
     path = directory / "settings.toml"
     path.write_text(
         f"""
 [testing.plugins]
-disabled = [{", ".join(f'"{name}"' for name in disabled)}]
+disabled = {disabled_except(NEEDED_PLUGINS)}
 directory = "{SERVED_PLUGINS}"
 
 [testing.redis]
