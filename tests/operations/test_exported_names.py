@@ -1,10 +1,11 @@
 """Every metric the alerting rules and the Grafana dashboard read is one that sheepfold exports.
 
 The names come from a scrape of an app with every installed plugin (state and
-cache on Redis, so plugin-redis reports too), expanded as Prometheus sees them
-(a counter ``x`` is ``x_total``, a histogram ``x_bucket``, ``x_sum`` and
-``x_count``); the expressions are parsed with promql-parser, so a misspelt name
-anywhere in a selector fails here instead of drawing an empty panel or never firing.
+cache on Redis, so plugin-redis reports too; a read replica, so the database's
+replica series do), expanded as Prometheus sees them (a counter ``x`` is
+``x_total``, a histogram ``x_bucket``, ``x_sum`` and ``x_count``); the
+expressions are parsed with promql-parser, so a misspelt name anywhere in a
+selector fails here instead of drawing an empty panel or never firing.
 """
 
 from __future__ import annotations
@@ -53,9 +54,12 @@ def dashboard_expressions() -> list[str]:
 
 
 @pytest.fixture
-async def exported(sheepfold_app, redis_url, redis_prefix) -> set[str]:
+async def exported(sheepfold_app, redis_url, redis_prefix, postgres_url) -> set[str]:
+    # A replica, for the replica metrics: the primary itself, which its check takes out (not a standby),
+    # so its series exist as they do for any replica.
+    database = {"url": postgres_url, "replicas": [{"url": postgres_url, "name": "primary-as-replica"}]}
     app = await sheepfold_app(
-        {"redis": {"url": redis_url, "prefix": redis_prefix}},
+        {"redis": {"url": redis_url, "prefix": redis_prefix}, "database": database},
         load_entry_points=True,
         backends={"state": "redis", "cache": "redis"},
     )
