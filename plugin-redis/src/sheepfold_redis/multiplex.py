@@ -9,7 +9,10 @@ were sent, so concurrent callers can share one connection instead
 (pipelining across callers, as ioredis and redis-rs do): each command is
 packed by hiredis and queued, everything queued in one turn of the event
 loop leaves in one write, and each reply is handed to the oldest waiting
-caller. A cancelled caller cannot desynchronise the stream: its reply is
+caller. (Writing each command at once instead, one send per command, saves
+the reply a turn of the loop but costs a system call per command: in the
+fleet harness at 4,000 requests/s its client p95 was 1.3 to 1.6 times
+worse.) A cancelled caller cannot desynchronise the stream: its reply is
 read and dropped like any other. When the socket cannot take more (the
 transport pauses the protocol), new commands wait for room before they are
 queued, so a stalled server costs a bounded buffer, not one that grows with
