@@ -30,14 +30,14 @@ async def test_subscriptions_come_back_within_two_seconds_of_redis_restarting():
             async with asyncio.timeout(5):
                 while not heard:
                     await asyncio.sleep(0.01)
-            assert heard[0][0] is False and not broker.linked
+            assert heard[0][0] is False and not broker.subscriptions.linked
             server.start()
             restarted = time.monotonic()
             async with asyncio.timeout(5):
                 while len(heard) < 2:
                     await asyncio.sleep(0.01)
             assert heard[1][0] is True and heard[1][1] - restarted < 2.0
-            assert broker.reconnects == 1
+            assert broker.subscriptions.reconnects == 1
             assert await publisher.client.publish("sheepfold:outage:pubsub:news", b"after") == 1
             async with asyncio.timeout(5):
                 while received != [b"before", b"after"]:
@@ -58,13 +58,13 @@ async def test_a_subscription_made_during_the_outage_is_made_when_redis_is_back(
             await broker.subscribe("early", lambda _c, m: received.append(m))
             server.kill()
             async with asyncio.timeout(5):
-                while broker.linked:
+                while broker.subscriptions.linked:
                     await asyncio.sleep(0.01)
             with pytest.raises(BackendUnavailable):  # the interest is kept all the same
                 await broker.subscribe("late", lambda _c, m: received.append(m))
             server.start()
             async with asyncio.timeout(5):
-                while not broker.linked:
+                while not broker.subscriptions.linked:
                     await asyncio.sleep(0.01)
             assert await broker.publish("late", b"late") == 1
             assert await broker.publish("early", b"early") == 1

@@ -119,7 +119,7 @@ async def test_a_moved_slot_is_resubscribed_on_its_new_node_and_the_gap_signalle
             await broker.subscribe(late, inboxes.handler)
             assert await broker.publish(late, b"late") == 1
             await inboxes.wait({late: [b"late"]})
-            assert broker.reconnects == 1
+            assert broker.subscriptions.reconnects == 1
     finally:
         cluster.stop()
 

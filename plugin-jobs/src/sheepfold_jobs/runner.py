@@ -13,13 +13,17 @@ from redis.asyncio.client import PubSub
 
 from sheepfold.tasks import BackgroundTasks
 from sheepfold_jobs.adapter import ArqJobs
-from sheepfold_jobs.worker import QueueWorker
+from sheepfold_jobs.outage_log import OutageLog
+from sheepfold_jobs.worker import REDIS_DOWN, QueueWorker
 from sheepfold_redis import RedisConnection
 
 if TYPE_CHECKING:
     from sheepfold.platform import Platform
 
 logger = logging.getLogger("sheepfold.jobs.worker")
+
+#: Seconds between attempts at subscribing again after the wake-up subscription failed.
+RESUBSCRIBE_INTERVAL = 1.0
 
 
 class WorkerPool:
@@ -60,6 +64,12 @@ class WorkerPool:
         self._channels = {worker.queue_keys.wake.encode(): worker for worker in self.workers.values()}
         self._loops: list[asyncio.Task[None]] = []
         self._stopping = False
+        self._outage = OutageLog(
+            logger,
+            "job wake-up subscription",
+            attempt="attempt",
+            retrying=f"subscribing every {RESUBSCRIBE_INTERVAL:g} s",
+        )
 
     def start(self) -> None:
         self._loops = [self.tasks.spawn(self._listen(), name="sheepfold-jobs-wake")]
@@ -84,6 +94,7 @@ class WorkerPool:
             try:
                 async with wake_subscription(self.jobs.connection) as pubsub:
                     await pubsub.subscribe(*self._channels)
+                    self._outage.answered()
                     for worker in self.workers.values():
                         worker.wake.set()  # anything enqueued while we were not listening
                     while not self._stopping:
@@ -92,10 +103,15 @@ class WorkerPool:
                             woken = self._channels.get(message["channel"])
                             if woken is not None:
                                 woken.wake.set()
-            except Exception as error:
+            except REDIS_DOWN as error:
                 if not self._stopping:
-                    logger.warning("job wake-up subscription lost (%s); retrying", error)
-                    await asyncio.sleep(1.0)
+                    self._outage.failed(error)
+                    await asyncio.sleep(RESUBSCRIBE_INTERVAL)
+            except Exception:
+                if not self._stopping:
+                    # Not an outage: a fault worth its traceback at every attempt.
+                    logger.warning("job wake-up subscription failed; retrying", exc_info=True)
+                    await asyncio.sleep(RESUBSCRIBE_INTERVAL)
 
 
 def worker_pool(platform: Platform, queues: list[str] | None = None) -> WorkerPool | None:

@@ -37,6 +37,7 @@ from sheepfold.jobs.statistics import QUEUE_TIME_SAMPLES
 from sheepfold_jobs import keys, scripts
 from sheepfold_jobs.adapter import CARRIER_KEY, ArqJobs, describe
 from sheepfold_jobs.keys import BAND_WIDTH, IN_PROGRESS_PREFIX
+from sheepfold_jobs.outage_log import OutageLog
 from sheepfold_redis import REDIS_FAILURES
 
 if TYPE_CHECKING:
@@ -105,10 +106,12 @@ class QueueWorker(Worker):
         self._finish = jobs.connection.script(scripts.FINISH)
         self._next_due_ms = -1
         self._abort_checked = 0.0
+        self._outage = OutageLog(
+            logger, f"queue {queue}", attempt="poll", retrying=f"polling every {self.poll_delay_s:g} s"
+        )
 
     async def main(self) -> None:
         self.ctx["redis"] = self.pool
-        failed_polls = 0
         while self.allow_pick_jobs:
             if self.job_counter:
                 # Busy: let a moment's worth of finished jobs and enqueues gather, so one claim takes
@@ -118,24 +121,13 @@ class QueueWorker(Worker):
             try:
                 await self._poll_iteration()
             except REDIS_DOWN as error:
-                failed_polls += 1
-                self._log_outage(error, failed_polls)
+                self._outage.failed(error)
             except Exception:
                 # Not an outage: a fault worth its traceback at every turn.
                 logger.warning("queue %s: polling Redis failed; retrying", self.queue, exc_info=True)
             else:
-                if failed_polls:
-                    logger.info("queue %s: Redis answers again, after %d failed polls", self.queue, failed_polls)
-                failed_polls = 0
+                self._outage.answered()
             await self._sleep()
-
-    def _log_outage(self, error: BaseException, failed_polls: int) -> None:
-        # An outage is expected (the fallback and /health report it): one warning line when it starts, then
-        # a debug line per poll, each with its traceback, for whoever needs to see why.
-        if failed_polls == 1:
-            logger.warning("queue %s: Redis is unavailable (%s: %s); polling every %g s until it answers",
-                           self.queue, type(error).__name__, error, self.poll_delay_s)  # fmt: skip
-        logger.debug("queue %s: poll %d failed: Redis is unavailable", self.queue, failed_polls, exc_info=error)
 
     async def _sleep(self) -> None:
         # call_later rather than asyncio.timeout: on Python 3.11 a timeout expiring as the task is

@@ -14,6 +14,7 @@ from sheepfold.pubsub.port import LinkListener, MessageHandler
 from sheepfold.tasks import BackgroundTasks, cancel_requested
 from sheepfold_redis.connection import RedisConnection
 from sheepfold_redis.failures import REDIS_FAILURES, unavailable_on_failure
+from sheepfold_redis.subscriptions import Subscriptions
 
 logger = logging.getLogger("sheepfold.redis.pubsub")
 
@@ -58,9 +59,8 @@ class RedisPubSub:
         self.ping_interval = ping_interval
         self.dead_after = dead_after
         self._client: Any = connection.client
-        self._prefix = connection.key("pubsub", "")
-        self._handlers: dict[str, list[MessageHandler]] = {}
-        self._listeners: list[LinkListener] = []
+        #: The handlers and link listeners, and the link state (``linked``, ``reconnects``).
+        self.subscriptions = Subscriptions(connection.key("pubsub", ""), linked=False)
         self._pubsub: Any = None  # the redis-py PubSub of the live connection, None while down
         # One future per channel named in a SUBSCRIBE sent on the live connection, resolved in order
         # by Redis's confirmations: a confirmation answers the oldest SUBSCRIBE of that channel.
@@ -70,29 +70,22 @@ class RedisPubSub:
         # when the cancel lands inside one of its read timeouts, and the reader would then reconnect).
         self._closing = False
         self._connected = asyncio.Event()
-        self._announced_loss = False
-        #: True while every channel with a handler is subscribed on a live connection.
-        self.linked = False
-        #: How many times the subscriber connection was re-established after a loss.
-        self.reconnects = 0
 
     @property
     def channels(self) -> int:
         """How many channels have at least one handler."""
-        return len(self._handlers)
+        return len(self.subscriptions)
 
     async def publish(self, channel: str, message: bytes) -> int:
         with unavailable_on_failure():
-            return cast(int, await self.connection.execute("PUBLISH", self._prefix + channel, message))
+            return cast(int, await self.connection.execute("PUBLISH", self.subscriptions.name(channel), message))
 
     async def subscribe(self, channel: str, handler: MessageHandler) -> None:
-        handlers = self._handlers.setdefault(channel, [])
-        if handler in handlers:
+        if not self.subscriptions.add(channel, handler):
             return
-        handlers.append(handler)
-        if len(handlers) > 1 and self.linked:
+        if self.subscriptions.count(channel) > 1 and self.subscriptions.linked:
             return
-        if self._pubsub is None and not self._announced_loss:
+        if self._pubsub is None and not self.subscriptions.lost:
             # Just started: give the reader's first connection attempt its time before calling Redis down.
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(self.connection.settings.connect_timeout + self.retry_interval):
@@ -100,24 +93,19 @@ class RedisPubSub:
         pubsub = self._pubsub
         if pubsub is None:
             raise BackendUnavailable("Redis pub/sub is down; the subscription is made when it is back")
-        await self._send_subscribe(pubsub, [self._prefix + channel])
+        await self._send_subscribe(pubsub, [self.subscriptions.name(channel)])
 
     async def unsubscribe(self, channel: str, handler: MessageHandler) -> None:
-        handlers = self._handlers.get(channel)
-        if handlers is None or handler not in handlers:
+        if not self.subscriptions.remove(channel, handler):
             return
-        handlers.remove(handler)
-        if handlers:
-            return
-        del self._handlers[channel]
         pubsub = self._pubsub
         if pubsub is not None:
             # A failure here is the connection dying: the reader re-subscribes only channels with handlers.
             with contextlib.suppress(*REDIS_FAILURES):
-                await pubsub.unsubscribe(self._prefix + channel)
+                await pubsub.unsubscribe(self.subscriptions.name(channel))
 
     def add_link_listener(self, listener: LinkListener) -> None:
-        self._listeners.append(listener)
+        self.subscriptions.add_link_listener(listener)
 
     async def ping(self) -> None:
         await self.connection.ping()
@@ -136,7 +124,7 @@ class RedisPubSub:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._reader
             self._reader = None
-        self._handlers.clear()
+        self.subscriptions.clear()
 
     @property
     def _stopping(self) -> bool:
@@ -173,11 +161,11 @@ class RedisPubSub:
                 await self._drop_connection()
                 if self.connection.closed:
                     return  # the platform is shutting down and closed the shared connection: not an outage
-                self._set_linked(False)
+                self.subscriptions.set_linked(False)
                 logger.debug("Redis pub/sub connection lost: %s", error)
             except Exception:
                 await self._drop_connection()
-                self._set_linked(False)
+                self.subscriptions.set_linked(False)
                 logger.exception("Redis pub/sub reader failed; reconnecting")
             if not self._stopping:
                 await asyncio.sleep(self.retry_interval)
@@ -189,7 +177,7 @@ class RedisPubSub:
         await pubsub.connect()
         # A channel of the adapter's own stays subscribed, so that redis-py never reads a health-check
         # reply from a caller's task (it does when no channel is subscribed) while the reader reads.
-        await pubsub.subscribe(self._prefix + _LINK_CHANNEL)
+        await pubsub.subscribe(self.subscriptions.name(_LINK_CHANNEL))
         self._pubsub = pubsub
         self._connected.set()
         resubscribed = self.tasks.spawn(self._resubscribe(pubsub), name="sheepfold-redis-pubsub-resubscribe")
@@ -221,26 +209,19 @@ class RedisPubSub:
 
     async def _resubscribe(self, pubsub: Any) -> Exception | None:
         """Subscribe every channel with a handler again; the failure is returned for the reader to raise."""
-        names = [self._prefix + channel for channel in self._handlers]
+        names = self.subscriptions.names()
         if names:
             try:
                 await self._send_subscribe(pubsub, names)
             except Exception as error:
                 return error
-        if self._announced_loss:
-            self.reconnects += 1
-        self._set_linked(True)
+        self.subscriptions.set_linked(True)
         return None
 
     def _dispatch(self, message: dict[str, Any]) -> None:
         kind = message["type"]
         if kind == "message":
-            channel = message["channel"].decode()[len(self._prefix) :]
-            for handler in list(self._handlers.get(channel, ())):
-                try:
-                    handler(channel, message["data"])
-                except Exception:
-                    logger.exception("a pub/sub handler of channel %r failed", channel)
+            self.subscriptions.dispatch(message["channel"], message["data"])
         elif kind == "subscribe":
             name = message["channel"]
             pending = self._confirmations.get(name)
@@ -263,15 +244,3 @@ class RedisPubSub:
         if pubsub is not None:
             with contextlib.suppress(Exception):
                 await pubsub.aclose()
-
-    def _set_linked(self, linked: bool) -> None:
-        """Record the link's state; listeners hear of a loss once, and of the recovery that follows it."""
-        self.linked = linked
-        if linked == (not self._announced_loss):
-            return  # no change to announce (or the first link after start-up, which restores nothing)
-        self._announced_loss = not linked
-        for listener in list(self._listeners):
-            try:
-                listener(linked)
-            except Exception:
-                logger.exception("a pub/sub link listener failed")

@@ -15,6 +15,7 @@ from sheepfold.tasks import BackgroundTasks
 from sheepfold_redis.connection import RedisConnection
 from sheepfold_redis.failures import REDIS_FAILURES, unavailable_on_failure
 from sheepfold_redis.shard_subscriber import ShardSubscriber
+from sheepfold_redis.subscriptions import Subscriptions
 
 logger = logging.getLogger("sheepfold.redis.pubsub")
 
@@ -57,9 +58,8 @@ class ShardedRedisPubSub:
         self.ping_interval = ping_interval
         self.dead_after = dead_after
         self._client: Any = connection.client
-        self._prefix = connection.key("pubsub", "")
-        self._handlers: dict[str, list[MessageHandler]] = {}
-        self._listeners: list[LinkListener] = []
+        #: The handlers and link listeners, and the link state (``linked``, ``reconnects``).
+        self.subscriptions = Subscriptions(connection.key("pubsub", ""), linked=True)
         self._shards: dict[str, ShardSubscriber] = {}
         # Channels whose subscription was lost (or never made) and that the repair task must place.
         self._unplaced: set[str] = set()
@@ -67,16 +67,11 @@ class ShardedRedisPubSub:
         # One change of subscriptions at a time: a channel is never being placed on two nodes at once.
         self._placing = asyncio.Lock()
         self._repairer: asyncio.Task[None] | None = None
-        self._announced_loss = False
-        #: True while every channel with a handler is subscribed on the node that serves it.
-        self.linked = True
-        #: How many times lost subscriptions were all placed again.
-        self.reconnects = 0
 
     @property
     def channels(self) -> int:
         """How many channels have at least one handler."""
-        return len(self._handlers)
+        return len(self.subscriptions)
 
     @property
     def shards(self) -> dict[str, int]:
@@ -85,14 +80,10 @@ class ShardedRedisPubSub:
 
     async def publish(self, channel: str, message: bytes) -> int:
         with unavailable_on_failure():
-            return cast(int, await self.connection.execute("SPUBLISH", self._prefix + channel, message))
+            return cast(int, await self.connection.execute("SPUBLISH", self.subscriptions.name(channel), message))
 
     async def subscribe(self, channel: str, handler: MessageHandler) -> None:
-        handlers = self._handlers.setdefault(channel, [])
-        if handler in handlers:
-            return
-        handlers.append(handler)
-        if len(handlers) > 1:
+        if not self.subscriptions.add(channel, handler) or self.subscriptions.count(channel) > 1:
             return
         try:
             async with self._placing:
@@ -102,15 +93,10 @@ class ShardedRedisPubSub:
             raise
 
     async def unsubscribe(self, channel: str, handler: MessageHandler) -> None:
-        handlers = self._handlers.get(channel)
-        if handlers is None or handler not in handlers:
+        if not self.subscriptions.remove(channel, handler):
             return
-        handlers.remove(handler)
-        if handlers:
-            return
-        del self._handlers[channel]
         self._unplaced.discard(channel)
-        name = (self._prefix + channel).encode()
+        name = self.subscriptions.name(channel).encode()
         async with self._placing:
             for shard in list(self._shards.values()):
                 if name in shard.channels:
@@ -120,7 +106,7 @@ class ShardedRedisPubSub:
                     await self._close_if_idle(shard)
 
     def add_link_listener(self, listener: LinkListener) -> None:
-        self._listeners.append(listener)
+        self.subscriptions.add_link_listener(listener)
 
     async def ping(self) -> None:
         await self.connection.ping()
@@ -140,12 +126,12 @@ class ShardedRedisPubSub:
         shards, self._shards = list(self._shards.values()), {}
         for shard in shards:
             await shard.close()
-        self._handlers.clear()
+        self.subscriptions.clear()
         self._unplaced.clear()
 
     async def _place(self, channel: str) -> None:
         """Subscribe ``channel`` on the node serving its slot (lock held); ``BackendUnavailable`` when it cannot."""
-        name = (self._prefix + channel).encode()
+        name = self.subscriptions.name(channel).encode()
         for _attempt in range(_MOVED_ATTEMPTS):
             with unavailable_on_failure():
                 await self._client.initialize()  # a no-op once the slot map is known
@@ -168,7 +154,7 @@ class ShardedRedisPubSub:
         shard = ShardSubscriber(
             node,
             tasks=self.tasks,
-            on_message=self._dispatch,
+            on_message=self.subscriptions.dispatch,
             on_lost=self._shard_lost,
             reply_timeout=self.connection.settings.command_timeout * 4 + self.retry_interval,
             ping_interval=self.ping_interval,
@@ -183,26 +169,18 @@ class ShardedRedisPubSub:
             del self._shards[shard.node_name]
             await shard.close()
 
-    def _dispatch(self, name: bytes, data: bytes) -> None:
-        channel = name.decode()[len(self._prefix) :]
-        for handler in list(self._handlers.get(channel, ())):
-            try:
-                handler(channel, data)
-            except Exception:
-                logger.exception("a pub/sub handler of channel %r failed", channel)
-
     def _shard_lost(self, shard: ShardSubscriber, names: set[bytes]) -> None:
         if shard.closed and self._shards.get(shard.node_name) is shard:
             del self._shards[shard.node_name]
-        self._lost({name.decode()[len(self._prefix) :] for name in names})
+        self._lost({self.subscriptions.channel_of(name) for name in names})
 
     def _lost(self, channels: set[str]) -> None:
         """Channels that receive nothing now: tell the listeners (once) and wake the repair task."""
-        channels &= self._handlers.keys()
+        channels = {channel for channel in channels if channel in self.subscriptions}
         if not channels:
             return
         self._unplaced |= channels
-        self._set_linked(False)
+        self.subscriptions.set_linked(False)
         self._needs_repair.set()
 
     async def _repair_forever(self) -> None:
@@ -226,18 +204,4 @@ class ShardedRedisPubSub:
                     logger.debug("Redis sharded pub/sub not placed yet: %s", error)
                     refreshed = False
                     await asyncio.sleep(self.retry_interval)
-            if self._announced_loss:
-                self.reconnects += 1
-            self._set_linked(True)
-
-    def _set_linked(self, linked: bool) -> None:
-        """Record the link's state; listeners hear of a loss once, and of the recovery that follows it."""
-        self.linked = linked
-        if linked == (not self._announced_loss):
-            return
-        self._announced_loss = not linked
-        for listener in list(self._listeners):
-            try:
-                listener(linked)
-            except Exception:
-                logger.exception("a pub/sub link listener failed")
+            self.subscriptions.set_linked(True)
