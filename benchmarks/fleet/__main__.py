@@ -18,7 +18,7 @@ from benchmarks.fleet.load import h2load_summary, read_proxied, read_sent, start
 from benchmarks.fleet.nginx import APT_PACKAGES, missing_tools
 from benchmarks.fleet.profile import Profiler
 from benchmarks.fleet.report import SideResult, comparison, write_report
-from benchmarks.fleet.sampler import Sampler, write_samples
+from benchmarks.fleet.sampler import Sampler, tcp_connections_opened, write_samples
 from benchmarks.fleet.scenario import Scenario, read_scenario
 from benchmarks.fleet.services import PostgresServer, RedisServer
 from benchmarks.fleet.sides import Side, bare_side, sheepfold_side, sign_in_bare, sign_in_sheepfold
@@ -46,6 +46,7 @@ def run_side(
         time.sleep(_SETTLE)
         origin = time.time()
         print(f"[fleet] {side.name}: load for {scenario.load_seconds} s", flush=True)
+        opened_before = tcp_connections_opened()
         load = start_load(folder, scenario, side)
         profiled = side.instances[0].pid
         profiler = (
@@ -57,6 +58,7 @@ def run_side(
         chaos.start(origin)
         load.wait(timeout=scenario.load_seconds + 300)
         chaos.join()
+        connections_opened = tcp_connections_opened() - opened_before
         profile = profiler.stop() if profiler is not None else None
         time.sleep(_SETTLE)
         sampler.stop()
@@ -71,6 +73,7 @@ def run_side(
         sampler.samples,
         chaos.happened,
         h2load_summary(folder / f"h2load-{side.name}.txt"),
+        connections_opened,
         profile,
     )
 

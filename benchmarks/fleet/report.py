@@ -42,6 +42,9 @@ class SideResult:
     samples: list[Sample]
     happened: list[Happened]
     h2load: dict[str, int]
+    #: TCP connections the machine opened during the load: the load's own, plus each one nginx opened to an
+    #: instance because it kept too few idle (a connection per request is CPU and latency on both ends).
+    connections_opened: int
     profile: Profile | None = None
 
     @property
@@ -259,6 +262,7 @@ def comparison(sheepfold: SideResult, bare: SideResult) -> list[tuple[str, str, 
         rows.append((label, _ms(ours), _ms(theirs), ratio(ours, theirs)))
     ours, theirs = sheepfold.cpu_per_request, bare.cpu_per_request
     rows.append(("server CPU per request, ms", _cpu_ms(ours), _cpu_ms(theirs), ratio(ours, theirs)))
+    rows.append(("TCP connections opened", str(sheepfold.connections_opened), str(bare.connections_opened), "n/a"))
     rows.append(("5xx or no answer", str(sheepfold.server_errors), str(bare.server_errors), "n/a"))
     rows.append(("signed-in served anonymous", str(sheepfold.identity.anonymous), str(bare.identity.anonymous), "n/a"))
     return rows
@@ -295,7 +299,8 @@ def write_report(
         f"Requests answered: {answered} (h2load: {result.h2load}); 5xx or no answer: {result.server_errors}; "
         f"signed-in requests answered 2xx: {identity.signed_in}, served anonymous: {identity.anonymous}, "
         f"served as another user: {identity.other_user}; capabilities moved to their fallback: "
-        f"{fallback_switches(result.samples):.0f} times.",
+        f"{fallback_switches(result.samples):.0f} times; TCP connections opened during the load: "
+        f"{result.connections_opened} ({load.connections} of them the load generator's).",
         "",
         "## The original platform's expected metrics (from the platform's own /metrics)",
         "",

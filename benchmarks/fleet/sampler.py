@@ -73,6 +73,13 @@ def cpu_seconds(pid: int | None) -> float | None:
     return (int(fields[11]) + int(fields[12])) / _TICKS  # utime + stime
 
 
+def tcp_connections_opened() -> int:
+    """TCP connections this machine has opened since it booted (``ActiveOpens``; loopback: each once)."""
+    with open("/proc/net/snmp") as snmp:
+        header, values = (line.split() for line in snmp if line.startswith("Tcp:"))
+    return int(values[header.index("ActiveOpens")])
+
+
 def _get(url: str) -> bytes | None:
     request = urllib.request.Request(url, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
     try:
