@@ -173,3 +173,52 @@ def test_plugin_host_lists_hooks_per_plugin():
     host = PluginHost()
     host.load(builtins=[], entry_points=False, explicit=[plugin("p", sheepfold_shutdown=lambda: None)])
     assert host.infos["p"].hooks == ["sheepfold_shutdown"]
+
+
+def test_a_plugin_registers_hooks_its_settings_turn_on_and_later_hooks_call_them():
+    """``platform.plugins.register`` from ``sheepfold_configure_app``: as pytest's ``pluginmanager.register``."""
+    spans: list[str] = []
+
+    class Tracer:
+        def sheepfold_span(self, operation: str) -> None:
+            spans.append(operation)
+
+    def configure_app(platform) -> None:
+        if platform.settings.get("tracer.on"):
+            platform.plugins.register(Tracer(), name="tracer.hooks")
+
+    def build(on: bool):
+        return create_app(
+            {"tracer": {"on": on}},
+            load_entry_points=False,
+            plugins=[plugin("tracer", sheepfold_configure_app=configure_app)],
+        ).platform
+
+    off = build(False)
+    assert off.propagation.enabled is False and "tracer.hooks" not in off.plugins.infos
+    on = build(True)
+    assert on.propagation.enabled is True
+    assert on.plugins.infos["tracer.hooks"].source == "registered"
+    assert on.plugins.infos["tracer.hooks"].hooks == ["sheepfold_span"]
+    with on.propagation.span("GET", {}):
+        pass
+    assert spans == ["GET"]
+
+
+def test_registering_refuses_what_loading_refuses():
+    platform = create_app(load_entry_points=False, plugins=[plugin("taken")]).platform
+
+    class Typo:
+        def sheepfold_spam(self) -> None: ...
+
+    class Async:
+        async def sheepfold_span(self) -> None: ...
+
+    with pytest.raises(PluginError, match=r"share this name"):
+        platform.plugins.register(object(), name="taken")
+    with pytest.raises(PluginError, match=r"'typo'.*sheepfold_spam"):
+        platform.plugins.register(Typo(), name="typo")
+    with pytest.raises(PluginError, match=r"must be synchronous"):
+        platform.plugins.register(Async(), name="async")
+    assert platform.propagation.enabled is False  # refused, not half-registered
+    assert {"typo", "async"}.isdisjoint(platform.plugins.infos)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 
 import httpx
 import pytest
@@ -213,3 +214,29 @@ def test_nothing_traces_until_settings_or_the_otel_variables_say_where_traces_go
     assert TelemetrySettings().exports({"OTEL_TRACES_EXPORTER": "console"})
     assert TelemetrySettings(exporter="none").exports({})
     assert TelemetrySettings(endpoint="http://127.0.0.1:4318").exports({})
+
+
+@needs("sheepfold_redis")
+async def test_with_no_exporter_named_no_call_reaches_the_tracing_hooks(monkeypatch, redis_url, redis_prefix):
+    """Installed but not tracing: Redis commands, jobs and messages pay for no hook call."""
+    from opentelemetry import trace
+
+    import sheepfold_redis.plugin as redis_plugin
+    from sheepfold_redis import RedisConnection
+
+    for name in [name for name in os.environ if name.startswith("OTEL_")]:
+        monkeypatch.delenv(name)
+    # A process where nobody set up OpenTelemetry (another test of this process has).
+    monkeypatch.setattr(trace, "get_tracer_provider", trace.ProxyTracerProvider)
+    app = create_app(
+        {"redis": {"url": redis_url, "prefix": redis_prefix}, "state": {"backend": "redis", "fallback": "memory"}},
+        plugins=[redis_plugin, telemetry_plugin, RoutesPlugin()],
+        load_entry_points=False,
+    )
+    (response,) = await get(app, "/state")
+    assert response.status_code == 200
+    platform = app.platform
+    assert platform.propagation.enabled is False
+    assert "telemetry.tracing" not in platform.plugins.infos
+    connection = platform.require(RedisConnection)
+    assert connection.multiplexed is not None and connection.execute == connection.multiplexed.execute

@@ -49,7 +49,9 @@ class Platform:
     :meth:`allowed` what that identity may do. ``fleet`` is this instance's
     heartbeat and the list of live instances (``await platform.fleet.instances()``).
     ``propagation`` carries a trace into work handed to another process
-    (:class:`~sheepfold.propagation.Propagation`).
+    (:class:`~sheepfold.propagation.Propagation`). ``plugins`` is the app's
+    :class:`~sheepfold.plugins.PluginHost`, where a plugin may register hook
+    implementations its settings turn on.
     """
 
     def __init__(self, *, app: Application, settings: Dynaconf, plugins: PluginHost, metrics: PlatformMetrics) -> None:

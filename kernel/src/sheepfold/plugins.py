@@ -42,7 +42,7 @@ class PluginInfo:
     """What ``/-/plugins`` and ``sheepfold plugins`` say of one plugin."""
 
     name: str
-    source: str  # "builtin", "entry point", "directory" or "explicit"
+    source: str  # "builtin", "entry point", "directory", "explicit" or "registered" (by a plugin, at build)
     distribution: str | None = None
     version: str | None = None
     required: bool = False
@@ -151,6 +151,32 @@ class PluginHost:
             name: info for name, info in self.infos.items() if not info.enabled
         }
         return problems
+
+    def register(self, plugin: object, name: str) -> None:
+        """Add hook implementations while the app is built: ``platform.plugins.register(hooks, name)``.
+
+        For hooks a plugin implements only under some settings (pytest's
+        ``config.pluginmanager.register``): register them once the settings
+        say so, from ``sheepfold_configure_app``, and with the settings off
+        no call reaches the plugin at all. Every hook called from then on
+        calls them (``sheepfold_startup``, the per-request and per-call ones,
+        :attr:`~sheepfold.propagation.Propagation.enabled`); a hook already
+        called (the one registering, say) is not called again. Listed with
+        the other plugins, source ``"registered"``. Raises
+        :class:`~sheepfold.errors.PluginError` as loading does: a name
+        taken, a hook that does not exist, an async one that must not be.
+        """
+        if name in self.infos:
+            raise PluginError("two plugins share this name", plugin=name)
+        info = PluginInfo(name, "registered", *_distribution_of_module(plugin))
+        try:
+            self._register(info, plugin)
+        except PluginError:
+            # Refused, not half-registered: a caller that goes on must not have its hooks called.
+            if self.manager.is_registered(plugin):
+                self.manager.unregister(plugin)
+            raise
+        self.infos[name] = info
 
     def _register(self, info: PluginInfo, plugin: object) -> None:
         try:

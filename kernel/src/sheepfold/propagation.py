@@ -24,9 +24,10 @@ _NOTHING: AbstractContextManager[object] = contextlib.nullcontext()
 class Propagation:
     """``platform.propagation``: what a plugin calls to hand a trace over and to pick it up again.
 
-    ``enabled`` is False when no plugin implements the tracing hooks
-    (the plugins are loaded before the platform is built): :meth:`carrier`
-    is then ``{}`` and :meth:`continued` a no-op.
+    ``enabled`` is False while no plugin implements the tracing hooks (a
+    plugin that traces only under some settings registers them while the app
+    is built: :meth:`~sheepfold.plugins.PluginHost.register`): :meth:`carrier`
+    is then ``{}`` and :meth:`continued` and :meth:`span` are no-ops.
     """
 
     def __init__(self, platform: Platform) -> None:
@@ -35,7 +36,11 @@ class Propagation:
         self._send = hooks.sheepfold_propagation_send
         self._receive = hooks.sheepfold_propagation_receive
         self._span = hooks.sheepfold_span
-        self.enabled = any(hook.get_hookimpls() for hook in (self._send, self._receive, self._span))
+
+    @property
+    def enabled(self) -> bool:
+        """Whether a plugin implements a tracing hook now (one may register them while the app is built)."""
+        return bool(self._send.get_hookimpls() or self._receive.get_hookimpls() or self._span.get_hookimpls())
 
     def carrier(self) -> dict[str, str]:
         """The entries that continue the current trace elsewhere: store them with the work handed over.

@@ -133,7 +133,6 @@ class RedisCache:
         self.connection = connection
         self.outage_domain = connection  # down together with every adapter on this connection
         self._client = connection.client
-        self._execute = connection.execute
         self._run = connection.run_script
         self._namespace = connection.namespace
         self._tag_entry = connection.script(_TAG_ENTRY)
@@ -155,7 +154,7 @@ class RedisCache:
 
     async def get(self, key: str) -> bytes | None:
         with self._calls:
-            return cast("bytes | None", await self._execute("HGET", self.entry_key(key), VALUE_FIELD))
+            return cast("bytes | None", await self.connection.execute("HGET", self.entry_key(key), VALUE_FIELD))
 
     async def set(self, key: str, value: bytes, ttl: float | None = None, tags: Iterable[str] = ()) -> None:
         name = self.entry_key(key)
@@ -174,7 +173,7 @@ class RedisCache:
                 )
                 if time.monotonic() - started > STALE_MARKER_MS / 2000:
                     # Too slow to trust the stale markers (they may have expired): drop the write.
-                    await self._execute("DEL", name)
+                    await self.connection.execute("DEL", name)
                     return
                 for tag, version in zip(tag_list, versions, strict=True):
                     arguments += [TAG_FIELD_PREFIX + tag, version]
@@ -183,7 +182,7 @@ class RedisCache:
 
     async def delete(self, key: str) -> bool:
         with self._calls:
-            return bool(await self._execute("DEL", self.entry_key(key)))
+            return bool(await self.connection.execute("DEL", self.entry_key(key)))
 
     async def invalidate_tag(self, tag: str) -> int:
         members_key, version_key, visiting_key = self.tag_keys(tag)
@@ -194,7 +193,7 @@ class RedisCache:
                 self._begin_invalidation, [members_key, version_key, visiting_key], [VERSION_TTL_MS]
             )
             while True:
-                members: list[bytes] = await self._execute("ZRANGE", visiting_key, 0, BATCH - 1)
+                members: list[bytes] = await self.connection.execute("ZRANGE", visiting_key, 0, BATCH - 1)
                 if not members:
                     break
                 visited = await asyncio.gather(
@@ -209,7 +208,7 @@ class RedisCache:
                 )
                 removed += sum(visited)
                 # Out of the visit list only once visited: an interrupted run leaves the rest to the next.
-                await self._execute("ZREM", visiting_key, *members)
+                await self.connection.execute("ZREM", visiting_key, *members)
         return removed
 
     async def clear(self) -> int:

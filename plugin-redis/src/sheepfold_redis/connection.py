@@ -94,8 +94,6 @@ class RedisConnection:
 
         Safe to call from an adapter factory (``sheepfold_register_providers``)
         or any later hook; every caller gets the same instance. Does no I/O.
-        When a plugin traces (``platform.propagation.enabled``), each command of
-        the multiplexed :attr:`execute` runs in ``platform.propagation.span``.
         The platform closes it last, after its tasks and capabilities (see
         :meth:`~sheepfold.platform.Platform.close_last`).
         Raises :class:`~sheepfold.errors.SettingsError` for conflicting settings.
@@ -103,9 +101,6 @@ class RedisConnection:
         connection = platform.find(cls)
         if connection is None:
             connection = cls(RedisSettings.from_settings(platform.settings))
-            if connection.multiplexed is not None and platform.propagation.enabled:
-                # A plugin traces: redis-py's instrumentation sees the client's commands, not the shared connection's.
-                connection.execute = traced(connection.execute, platform.propagation)
             platform.provide(cls, connection)
             platform.close_last(connection.close)
         return connection
@@ -238,6 +233,19 @@ class RedisConnection:
 
 #: What a traced command's span says about it: never its keys or values.
 REDIS_SPAN_ATTRIBUTES: dict[str, str | int] = {"db.system": "redis"}
+
+
+def trace_commands(connection: RedisConnection, propagation: Propagation) -> None:
+    """Run each command of the shared connection's :attr:`~RedisConnection.execute` in ``propagation.span``.
+
+    For a plugin that traces (``propagation.enabled`` at start-up: a tracing
+    plugin registers its hooks while the app is built): redis-py's
+    instrumentation sees the client's commands, not the multiplexed
+    connection's. Adapters call ``connection.execute`` each time, so they
+    all see the wrapped one; without a tracer a command pays nothing.
+    """
+    if connection.multiplexed is not None and propagation.enabled:
+        connection.execute = traced(connection.execute, propagation)
 
 
 def traced(execute: Callable[..., Awaitable[Any]], propagation: Propagation) -> Callable[..., Awaitable[Any]]:

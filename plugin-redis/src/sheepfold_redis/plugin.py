@@ -11,7 +11,7 @@ from sheepfold.platform import Platform
 from sheepfold.statistics import Statistics
 from sheepfold.types import RegisterProvider
 from sheepfold_redis.cache import RedisCache
-from sheepfold_redis.connection import RedisConnection
+from sheepfold_redis.connection import RedisConnection, trace_commands
 from sheepfold_redis.health import RedisMonitor
 from sheepfold_redis.pubsub import RedisPubSub
 from sheepfold_redis.ratelimit import RedisRateLimiter
@@ -52,6 +52,7 @@ def sheepfold_startup(app: Application, platform: Platform) -> None:
     # Only when something uses Redis: an installed but unused plugin opens nothing and reports nothing.
     connection = platform.find(RedisConnection)
     if connection is not None and platform.find(RedisMonitor) is None:
+        trace_commands(connection, platform.propagation)
         monitor = RedisMonitor(
             connection, platform.metrics.registry, interval=platform.settings.get("redis.metrics_interval")
         )

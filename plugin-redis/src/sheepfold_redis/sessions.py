@@ -136,7 +136,6 @@ class RedisSessionRecords:
         self._restore = connection.script(_RESTORE)
         self._read_and_touch: AsyncScript = connection.script(_READ_AND_TOUCH)
         self._run = connection.run_script
-        self._execute = connection.execute
         self._write_if_changed = connection.script(_WRITE_IF_CHANGED)
         self._delete = connection.script(_DELETE)
         self._index = connection.script(_INDEX)
@@ -196,7 +195,7 @@ class RedisSessionRecords:
     async def _remove_from_index(self, user: bytes | str | None, session_id: str) -> None:
         name = user.decode() if isinstance(user, bytes) else user
         if name:
-            await self._execute("ZREM", self.index_key(name), session_id)
+            await self.connection.execute("ZREM", self.index_key(name), session_id)
 
     async def _delete_record(self, session_id: str, owner: str = "") -> bool:
         """Delete the record (only if ``owner`` holds it, when given), then its index entry; True when it was there."""
@@ -252,7 +251,7 @@ class RedisSessionRecords:
             for at in range(0, len(ids), USER_BATCH):
                 batch = ids[at : at + USER_BATCH]
                 replies = await asyncio.gather(
-                    *(self._execute("HMGET", self.session_key(i), "d", "u", "i", "a", "c") for i in batch)
+                    *(self.connection.execute("HMGET", self.session_key(i), "d", "u", "i", "a", "c") for i in batch)
                 )
                 for session_id, fields in zip(batch, replies, strict=True):
                     # Gone, or in the index of a user it no longer belongs to (a restore moved it).
@@ -277,13 +276,13 @@ class RedisSessionRecords:
                 )
                 gone = [session_id for session_id, was in zip(batch, deleted, strict=True) if was is not None]
                 if gone:
-                    await self._execute("ZREM", self.index_key(user), *gone)
+                    await self.connection.execute("ZREM", self.index_key(user), *gone)
                 ended += len(gone)
         return ended
 
     async def _indexed(self, user: str) -> list[str]:
         """Ids in ``user``'s index whose deadline has not passed (their sessions may be gone)."""
-        ids = await self._execute("ZRANGEBYSCORE", self.index_key(user), _ms(time.time()), "+inf")
+        ids = await self.connection.execute("ZRANGEBYSCORE", self.index_key(user), _ms(time.time()), "+inf")
         return [session_id.decode() for session_id in ids]
 
     async def ping(self) -> None:

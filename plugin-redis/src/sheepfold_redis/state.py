@@ -62,7 +62,6 @@ class RedisState:
     def __init__(self, connection: RedisConnection) -> None:
         self.connection = connection
         self.outage_domain = connection  # down together with every adapter on this connection
-        self._execute = connection.execute
         self._prefix = connection.key("state", "")
         self._incr_with_ttl = connection.script(_INCR_WITH_TTL)
         self._compare_and_set = connection.script(_COMPARE_AND_SET)
@@ -70,7 +69,7 @@ class RedisState:
 
     async def get(self, key: str) -> bytes | None:
         with unavailable_on_failure():
-            return cast("bytes | None", await self._execute("GET", self._prefix + key))
+            return cast("bytes | None", await self.connection.execute("GET", self._prefix + key))
 
     async def get_many(self, keys: Sequence[str]) -> dict[str, bytes | None]:
         unique = list(dict.fromkeys(keys))
@@ -83,24 +82,24 @@ class RedisState:
                 # One MGET may not span slots; redis-py splits it by node and keeps the order.
                 values = await client.mget_nonatomic(names)
             else:
-                values = await self._execute("MGET", *names)
+                values = await self.connection.execute("MGET", *names)
         return dict(zip(unique, cast("list[bytes | None]", values), strict=True))
 
     async def set(self, key: str, value: bytes, ttl: float | None = None) -> None:
         with unavailable_on_failure():
             if ttl is None:
-                await self._execute("SET", self._prefix + key, value)
+                await self.connection.execute("SET", self._prefix + key, value)
             else:
-                await self._execute("SET", self._prefix + key, value, "PX", milliseconds(ttl))
+                await self.connection.execute("SET", self._prefix + key, value, "PX", milliseconds(ttl))
 
     async def delete(self, key: str) -> bool:
         with unavailable_on_failure():
-            return bool(await self._execute("DEL", self._prefix + key))
+            return bool(await self.connection.execute("DEL", self._prefix + key))
 
     async def incr(self, key: str, amount: int = 1, ttl: float | None = None) -> int:
         with unavailable_on_failure():
             if ttl is None:
-                return cast(int, await self._execute("INCRBY", self._prefix + key, amount))
+                return cast(int, await self.connection.execute("INCRBY", self._prefix + key, amount))
             return cast(
                 int,
                 await self.connection.run_script(
@@ -110,7 +109,7 @@ class RedisState:
 
     async def ttl(self, key: str) -> float | None:
         with unavailable_on_failure():
-            remaining = cast(int, await self._execute("PTTL", self._prefix + key))
+            remaining = cast(int, await self.connection.execute("PTTL", self._prefix + key))
         if remaining == -2:  # no such key
             return None
         return math.inf if remaining == -1 else remaining / 1000
@@ -120,7 +119,7 @@ class RedisState:
         with unavailable_on_failure():
             if expected is None:
                 expiry = () if ttl is None else ("PX", milliseconds(ttl))
-                return await self._execute("SET", name, new, "NX", *expiry) is not None
+                return await self.connection.execute("SET", name, new, "NX", *expiry) is not None
             swapped = await self.connection.run_script(
                 self._compare_and_set, [name], [expected, new, 0 if ttl is None else milliseconds(ttl)]
             )
@@ -139,7 +138,7 @@ class RedisState:
 
     async def list_range(self, key: str, start: int = 0, stop: int = -1) -> list[bytes]:
         with unavailable_on_failure():
-            return cast("list[bytes]", await self._execute("LRANGE", self._prefix + key, start, stop))
+            return cast("list[bytes]", await self.connection.execute("LRANGE", self._prefix + key, start, stop))
 
     async def ping(self) -> None:
         await self.connection.ping()

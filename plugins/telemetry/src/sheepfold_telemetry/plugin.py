@@ -44,6 +44,7 @@ def sheepfold_configure_app(platform: Platform) -> None:
         return
     tracing = Tracing(process_tracer_provider(settings), settings)
     platform.provide(Tracing, tracing)
+    platform.plugins.register(TracingHooks(tracing), name="telemetry.tracing")
     # Now, before the capabilities start: a backend found down at start-up is a switch too.
     for switch in platform.capabilities.values():
         switch.add_listener(tracing.switch_changed)
@@ -85,27 +86,30 @@ def carried_only(traced: ASGIApp, untraced: ASGIApp, fields: set[str]) -> ASGIAp
     return route
 
 
-@hookimpl
-def sheepfold_propagation_send(carrier: dict[str, str], platform: Platform) -> None:
-    tracing = platform.find(Tracing)
-    if tracing is not None:
-        tracing.inject(carrier)
+class TracingHooks:
+    """The hooks that trace, registered only in an app that traces.
 
+    Not on the module: with tracing off (no exporter named), no Redis
+    command, job or realtime message would pay for a hook call that finds
+    nothing to do (``platform.propagation.enabled`` stays False).
+    """
 
-@hookimpl
-def sheepfold_propagation_receive(
-    carrier: Mapping[str, str], operation: str, attributes: dict[str, str | int], linked: bool, platform: Platform
-) -> AbstractContextManager[trace.Span] | None:
-    tracing = platform.find(Tracing)
-    return None if tracing is None else tracing.continued(carrier, operation, attributes, linked)
+    def __init__(self, tracing: Tracing) -> None:
+        self.tracing = tracing
 
+    @hookimpl
+    def sheepfold_propagation_send(self, carrier: dict[str, str]) -> None:
+        self.tracing.inject(carrier)
 
-@hookimpl
-def sheepfold_span(
-    operation: str, attributes: dict[str, str | int], platform: Platform
-) -> AbstractContextManager[trace.Span] | None:
-    tracing = platform.find(Tracing)
-    return None if tracing is None else tracing.client_span(operation, attributes)
+    @hookimpl
+    def sheepfold_propagation_receive(
+        self, carrier: Mapping[str, str], operation: str, attributes: dict[str, str | int], linked: bool
+    ) -> AbstractContextManager[trace.Span]:
+        return self.tracing.continued(carrier, operation, attributes, linked)
+
+    @hookimpl
+    def sheepfold_span(self, operation: str, attributes: dict[str, str | int]) -> AbstractContextManager[trace.Span]:
+        return self.tracing.client_span(operation, attributes)
 
 
 @hookimpl
