@@ -28,6 +28,8 @@ def parse_async_url(value: object) -> URL | None:
         is_async = getattr(url.get_dialect(), "is_async", False)
     except (ArgumentError, NoSuchModuleError, ValueError):
         return None
+    if url.port is not None and not 0 < url.port < 65536:
+        return None  # make_url takes any number; the driver would fail only when it first connects
     return url if is_async else None
 
 
