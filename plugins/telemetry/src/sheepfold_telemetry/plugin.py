@@ -61,9 +61,9 @@ def sheepfold_configure_app(platform: Platform) -> None:
         # Nowhere to send traces: tracing would only cost every request (as a default `make run` or fleet would).
         logger.info("telemetry: no trace exporter named (telemetry.exporter, OTEL_TRACES_EXPORTER, ...): not tracing")
         return
+    quiet_header_warnings()
     tracing = Tracing(process_tracer_provider(settings), settings)
     platform.provide(Tracing, tracing)
-    quiet_header_warnings()
     # Now, before the capabilities start: a backend found down at start-up is a switch too.
     for switch in platform.capabilities.values():
         switch.add_listener(tracing.switch_changed)
