@@ -1,4 +1,4 @@
-"""No request header gets a 5xx: a corpus of hostile headers, query strings and peers thrown at every GET route.
+"""No request header gets a 5xx: a corpus of hostile headers, query strings and peers thrown at every route.
 
 The full app (every shipped plugin on memory, tracing on and exporting
 nowhere, a trusted proxy network) is called through its ASGI entry with raw
@@ -21,10 +21,11 @@ from typing import Any
 import pytest
 
 from sheepfold import create_app
-from tests.support.full_app import ADMIN_TOKEN, SETTINGS
+from tests.support.full_app import ADMIN_TOKEN, SETTINGS, body_routes
 
 TRACEPARENT = b"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
 AUTHORIZATION = (b"authorization", b"Bearer " + ADMIN_TOKEN.encode())
+SIGN_IN = json.dumps({"token": ADMIN_TOKEN}).encode()
 Headers = list[tuple[bytes, bytes]]
 
 #: Each a set of headers sent together: what a hostile client, or a broken proxy, may send.
@@ -68,6 +69,8 @@ CORPUS: dict[str, Headers] = {
     "host garbage": [(b"host", b"\xff\xfe:99999999999")],
     "accept garbage": [(b"accept", b"\xff;q=nan, text/html;q=1e999")],
     "origin garbage": [(b"origin", b"\xff://[::1")],
+    "origin not a URL": [(b"origin", b"http://[::1")],  # urlsplit raises ValueError on it
+    "origin bad address": [(b"origin", b"http://[zz]")],
     "conditional garbage": [(b"if-none-match", b"\xff"), (b"if-modified-since", b"\xff")],
     "content-type garbage": [(b"content-type", b"\xff/\xfe; charset=\xff")],
     "authorization garbage": [(b"authorization", b"Bearer \xff\xfe")],
@@ -79,10 +82,13 @@ QUERIES = [b"a=%ff", b"%ff=%fe", b"next=%00", b"limit=-1", b"limit=9999999999999
 PEERS: list[Any] = [("203.0.113.9", 50000), ("10.0.0.2", 50000), ("::ffff:10.0.0.2", 1), ("fe80::1%eth0", 1), None]
 
 
-async def call(app: Any, path: str, headers: Headers, *, query: bytes = b"", client: Any = PEERS[0]) -> tuple:
-    """``(status, content type, body)`` of one GET through the app's ASGI entry."""
+async def call(
+    app: Any, path: str, headers: Headers, *, method: str = "GET", body: bytes = b"", query: bytes = b"",
+    client: Any = PEERS[0],
+) -> tuple:  # fmt: skip
+    """``(status, content type, body)`` of one request through the app's ASGI entry."""
     scope = {
-        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET", "scheme": "http",
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method, "scheme": "http",
         "path": path, "raw_path": path.encode(), "query_string": query, "root_path": "",
         "headers": [(b"host", b"testserver"), *headers], "client": client, "server": ("127.0.0.1", 8000),
     }  # fmt: skip
@@ -94,7 +100,7 @@ async def call(app: Any, path: str, headers: Headers, *, query: bytes = b"", cli
         if requested:
             await asyncio.Event().wait()  # the client stays connected
         requested = True
-        return {"type": "http.request", "body": b"", "more_body": False}
+        return {"type": "http.request", "body": body, "more_body": False}
 
     async def send(message: dict[str, Any]) -> None:
         if message["type"] == "http.response.start":
@@ -142,6 +148,7 @@ def send():
         return loop.run_until_complete(call(app, path, headers, **options))
 
     send_one.paths = sorted(set(get_paths(app)))  # type: ignore[attr-defined]
+    send_one.body_routes = sorted(body_routes(app.router))  # type: ignore[attr-defined]
     yield send_one
     loop.run_until_complete(app.stop())
     loop.close()
@@ -163,6 +170,15 @@ def test_no_hostile_header_gets_a_5xx_on_any_get_route(send, name):
     # Without the token: the admin guard, and the console's cookie, decide.
     check(send("/-/console", CORPUS[name]))
     check(send("/-/console/api/fleet", CORPUS[name]))
+
+
+@pytest.mark.parametrize("name", CORPUS)
+def test_no_hostile_header_gets_a_5xx_on_any_route_that_takes_a_body(send, name):
+    for method, path in send.body_routes:
+        headers = [AUTHORIZATION, (b"content-type", b"application/json"), *CORPUS[name]]
+        # A body each handler takes, so that what it reads of the headers is read (the console's Origin check).
+        body = SIGN_IN if path == "/console/sign-in" else b'{"user": "u"}' if path == "/example/login" else b"{}"
+        check(send(path, headers, method=method, body=body))
 
 
 @pytest.mark.parametrize("client", PEERS, ids=repr)
