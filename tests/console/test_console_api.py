@@ -87,6 +87,25 @@ async def test_a_console_sign_in_grants_the_admin_surface_only(sheepfold_app):
     assert other.identity_of(_request("/-/console", value)) is None  # a new admin token signs everyone out
 
 
+@pytest.mark.parametrize(
+    "value",
+    [
+        "\u00b2.aaaaaaaaaaaa.x",  # a digit to str.isdigit, not to int(): was a ValueError, a 500
+        "\u0661\u0662\u0663.aaaaaaaaaaaa.x",  # Arabic-Indic digits, which int() reads
+        "9" * 5000 + ".aaaaaaaaaaaa.x",  # more digits than int() converts: was a ValueError
+        "99999999999.aaaaaaaaaaaa.\u00e9\u00e9",  # compare_digest refuses non-ASCII text: was a TypeError
+        "99999999999.aaaaaaaaaaa\u00e9." + "0" * 64,
+        "",
+        ".",
+        "..",
+        "-1.aaaaaaaaaaaa.x",
+        "99999999999.aaaaaaaaaaaa",
+    ],
+)
+def test_a_forged_console_cookie_is_no_sign_in_and_raises_nothing(value):
+    assert ConsolePass("edge-tests-admin-token-0123456789abcdef", ttl=60, secure=False).verify(value) is None
+
+
 async def test_sign_in_is_refused_from_another_site_and_without_a_token_to_sign_in_with(sheepfold_app):
     kit = await sheepfold_app(SETTINGS, PLUGINS)
     foreign = {"Origin": "https://evil.example", "Host": "console.example"}

@@ -187,6 +187,32 @@ def test_sheepfold_db_refuses_a_bad_url_without_printing_its_password():
     assert "database.url" in result.stderr and "hunter2secret" not in result.stderr + result.stdout
 
 
+@pytest.mark.parametrize(
+    ("arguments", "named"),
+    [
+        (("db", "upgrade", "nosuchrev"), "cannot upgrade to 'nosuchrev': Can't locate revision"),
+        (("db", "upgrade", "example@+99"), "cannot upgrade to 'example@+99': Relative revision +99"),
+    ],
+)
+def test_sheepfold_db_names_a_revision_it_cannot_reach_in_one_line(arguments, named):
+    # Was Alembic's traceback (CommandError).
+    result = run_sheepfold(*arguments, env={"SHEEPFOLD_ENV": "development", "SHEEPFOLD_DATABASE__URL": MEMORY_URL})
+    assert result.returncode == 1
+    assert f"sheepfold: {named}" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("command", ["current", "check"])
+def test_sheepfold_db_names_an_unreachable_database_in_one_line_without_its_password(command):
+    # Was a traceback ending in DatabaseUnavailable. Port 1 on loopback: refused at once.
+    url = "postgresql+asyncpg://postgres:hunter2secret@127.0.0.1:1/test"
+    result = run_sheepfold("db", *command.split(), env={"SHEEPFOLD_ENV": "development", "SHEEPFOLD_DATABASE__URL": url})
+    assert result.returncode == 1
+    assert "sheepfold: cannot connect to the database" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert "hunter2secret" not in result.stderr + result.stdout
+
+
 async def test_migrations_run_without_the_apps_statement_timeout(pg_settings, tmp_path):
     folder = tmp_path / "slow_migrations"
     folder.mkdir()

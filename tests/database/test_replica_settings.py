@@ -56,12 +56,34 @@ def test_a_replica_is_a_url_or_a_table_with_a_weight_and_a_name():
             ["postgresql+asyncpg://a:hunter2secret@r/app", "postgresql+asyncpg://b:hunter2secret@r:5432/other"],
             "two replicas are named 'r:5432'",
         ),
+        # Found by the hostile-settings probe: each started, crashed unnamed, or broke metrics and logs.
+        ([{"url": "postgresql+asyncpg://a:hunter2secret@r/app", "weight": 10**400}], "database.replicas[0].weight"),
+        ([{"url": "postgresql+asyncpg://a:hunter2secret@r/app", "weight": float("inf")}], "replicas[0].weight"),
+        ([{"url": "postgresql+asyncpg://a:hunter2secret@r/app", "weight": float("nan")}], "replicas[0].weight"),
+        (["postgresql+asyncpg://a:hunter2secret@r:99999/app"], "database.replicas[0].url: expected a PostgreSQL URL"),
+        (["postgresql+asyncpg://a:hunter2secret@r:0/app"], "database.replicas[0].url: expected a PostgreSQL URL"),
+        ([{"url": "postgresql+asyncpg://a:hunter2secret@r/app", "name": "eu\n1"}], "replicas[0].name: expected a"),
+        ([{"url": "postgresql+asyncpg://a:hunter2secret@r/app", "name": "eu\ud8001"}], "replicas[0].name: expected"),
+        (
+            [
+                {"url": "postgresql+asyncpg://a:hunter2secret@r/app", "name": "one"},
+                {"url": "postgresql+asyncpg://b:hunter2secret@r:5432/app", "name": "two"},
+            ],
+            "database.replicas[1].url: the same database as database.replicas[0]",
+        ),
     ],
 )
 def test_a_bad_replica_is_refused_by_its_position_without_printing_its_password(replicas, expected):
     with pytest.raises(SettingsError) as caught:
         build({"url": PRIMARY, "replicas": replicas})
     assert expected in str(caught.value)
+    assert "hunter2secret" not in str(caught.value)
+
+
+def test_a_primary_port_out_of_range_is_refused_without_printing_its_password():
+    with pytest.raises(SettingsError) as caught:
+        build({"url": "postgresql+asyncpg://app:hunter2secret@primary:70000/app"})
+    assert "database.url: expected" in str(caught.value)
     assert "hunter2secret" not in str(caught.value)
 
 

@@ -56,6 +56,13 @@ def test_a_bad_url_is_refused_without_printing_its_password(url):
     assert "hunter2secret" not in str(caught.value)
 
 
+@pytest.mark.parametrize("timeout", [float("inf"), 10**400, 2_147_484])
+def test_a_statement_timeout_beyond_postgresqls_limit_is_refused_naming_the_key(timeout):
+    # Infinity passed `gte=0`; building the engine then failed (OverflowError of int(inf)) naming a hook, not the key.
+    with pytest.raises(SettingsError, match=r"database\.statement_timeout"):
+        build({"statement_timeout": timeout})
+
+
 def test_every_bad_key_is_reported_at_once():
     with pytest.raises(SettingsError) as caught:
         build({"pool_size": 0, "max_overflow": -1, "pre_ping": "yes", "monitor": {"warning_percent": 120}})

@@ -79,3 +79,20 @@ def test_a_disabled_list_that_is_not_a_list_is_a_settings_error():
 )
 def test_secret_looking_keys(key, secret):
     assert is_secret(key) is secret
+
+
+@pytest.mark.parametrize(
+    ("settings", "named"),
+    [
+        # Each raised from inside validation or create_app (ValueError, TypeError, UnicodeEncodeError), naming no key.
+        ({"jobs": {"queues": "x"}}, "jobs.queues: expected a table of queues, e.g. {ocr = {concurrency = 4}}"),
+        ({"database": {"monitor": [1]}}, "database.monitor.interval: a value of a shape this setting cannot take"),
+        ({"admin": {"token": "\udcff" * 40}}, "admin.token: expected UTF-8 text"),
+        ({"plugins": {"directory": 5}}, "plugins.directory"),
+        ({"realtime": {"path": "ws{x}"}}, "realtime.path: expected a path such as /ws"),
+    ],
+)
+def test_a_setting_of_a_shape_no_check_expected_stops_start_up_naming_its_key(settings, named):
+    with pytest.raises(SettingsError) as caught:
+        create_app(settings)
+    assert named in str(caught.value)

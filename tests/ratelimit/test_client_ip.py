@@ -62,3 +62,11 @@ def test_when_every_hop_is_trusted_the_left_most_is_the_client():
 )
 def test_ipv6_clients_are_grouped_by_the_configured_prefix(prefix, peer, expected):
     assert ClientAddress(ipv6_prefix=prefix).of(request_from(peer)) == expected
+
+
+def test_a_connection_without_a_peer_address_is_counted_under_none_and_trusts_no_header():
+    # uvicorn on a Unix socket gives no client: BlackSheep's request.client_ip raised TypeError, a 500.
+    request = Request("GET", b"/", [(b"x-forwarded-for", b"203.0.113.1")])
+    request.scope = {"type": "http", "client": None}
+    assert ClientAddress(["10.0.0.0/8"]).of(request) == ""
+    assert ClientAddress().of(request) == ""

@@ -126,6 +126,30 @@ async def test_a_gap_in_another_instances_numbers_sends_resync_and_own_echoes_ar
     assert kinds == [("event", "a"), ("event", "b"), ("resync", "gap"), ("event", "d")]
 
 
+@pytest.mark.parametrize("traced", [False, True], ids=["untraced", "traced"])
+async def test_a_garbled_envelope_from_the_broker_is_ignored_and_a_garbled_carrier_delivered(traced):
+    # Anything that can PUBLISH in the prefix may send these; an envelope not UTF-8 raised UnicodeDecodeError in
+    # the broker's handler (logged with a traceback per message), and so did its origin and carrier when traced.
+    import sheepfold_telemetry.plugin as telemetry_plugin
+
+    plugins = [realtime_plugin, telemetry_plugin] if traced else [realtime_plugin]
+    app = create_app({"telemetry": {"exporter": "none"}}, plugins=plugins, load_entry_points=False)
+    await app.start()
+    try:
+        hub = RealtimeHub.of(app.platform)
+        assert app.platform.propagation.enabled is traced
+        websocket = FakeWebSocket()
+        await connect(hub, websocket)
+        for envelope in (b"other\n1\n\xff\xfe", b"other\nx\n1", b"\xff\n\xfe \xfd\n\xfc", b"", b"\n\n"):
+            hub._received("platform", envelope)
+        hub._received("platform", b"\xff-instance\n1 traceparent=%ff%00\xfe&baggage=\xff\n" + b'"a"')
+        hub._received("platform", b"other\n2 traceparent=00-zz\n" + b'"b"')
+        await until(lambda: len(websocket.events()) == 2)
+        assert websocket.events() == ["a", "b"]
+    finally:
+        await app.stop()
+
+
 async def test_a_send_run_by_hand_that_suspends_is_finished_in_a_task_and_can_be_cancelled():
     gate = asyncio.Event()
     log: list[str] = []

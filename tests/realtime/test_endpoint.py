@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 
 import httpx
 import pytest
@@ -115,6 +116,34 @@ async def test_a_foreign_origin_is_refused_at_the_handshake_and_the_own_origin_a
             await own.subscribe("platform")
         async with Client.connect(address, origin="https://app.example.org") as listed:
             await listed.subscribe("platform")
+
+
+async def handshake(address: str, headers: bytes) -> bytes:
+    """The status line answering a WebSocket handshake with ``headers`` (raw bytes: no client would send them)."""
+    host, port = address.rsplit(":", 1)
+    reader, writer = await asyncio.open_connection(host, int(port))
+    writer.write(
+        b"GET /ws HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n%s\r\n"
+        % (address.encode(), headers)
+    )
+    try:
+        return (await asyncio.wait_for(reader.readline(), 5)).rstrip()
+    finally:
+        writer.close()
+
+
+async def test_hostile_handshake_headers_are_answered_and_log_nothing_loud(caplog):
+    caplog.set_level(logging.DEBUG)
+    async with served() as (address, _app):
+        cookie = (await login(address, "alice")).encode()
+        # urlsplit raises ValueError on these: the handshake was refused by an unhandled exception, logged at ERROR.
+        for origin in (b"http://[::1", b"http://[zz]", b"\xff"):
+            assert await handshake(address, b"Origin: %s\r\n" % origin) == b"HTTP/1.1 403 Forbidden"
+        for cookies in (b"a=\xff; " + cookie, b"sheepfold_console=\xc2\xb2.aaaaaaaaaaaa.x; " + cookie):
+            assert await handshake(address, b"Cookie: %s\r\n" % cookies) == b"HTTP/1.1 101 Switching Protocols"
+    loud = [r for r in caplog.records if r.levelno > logging.INFO or r.exc_info]
+    assert not loud, [(r.name, r.levelname, r.getMessage()) for r in loud]
 
 
 async def test_the_admin_route_publishes_and_refuses_without_the_token():

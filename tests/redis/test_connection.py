@@ -110,6 +110,8 @@ def test_of_creates_one_connection_per_platform_and_provides_it():
     ("settings", "key"),
     [
         ({"url": "http://example"}, "redis.url"),
+        ({"url": "redis://:hunter2secret@[::1/0"}, "redis.url"),  # urlsplit raised ValueError: unnamed, a traceback
+        ({"url": "redis://:hunter2secret@host:99999/0"}, "redis.url"),
         ({"pool_size": 0}, "redis.pool_size"),
         ({"command_timeout": -1}, "redis.command_timeout"),
         ({"cluster": {"nodes": ["nohost"]}}, "redis.cluster.nodes"),
@@ -122,6 +124,7 @@ def test_bad_settings_are_refused_at_start_up_naming_the_key(settings, key):
     with pytest.raises(SettingsError) as caught:
         create_app({"redis": settings}, plugins=[redis_plugin], load_entry_points=False)
     assert any(key in problem for problem in caught.value.problems)
+    assert "hunter2secret" not in str(caught.value)
 
 
 def test_sentinel_and_cluster_together_are_refused():

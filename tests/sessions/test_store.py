@@ -142,6 +142,8 @@ async def test_an_unchanged_session_is_touched_not_written(app):
         ),
         pytest.param(lambda cookie: "A" * 43, id="client-chosen"),
         pytest.param(lambda cookie: "%00\u00e9;=,", id="garbage"),
+        # compare_digest raises TypeError on text that is not ASCII: this was a 500.
+        pytest.param(lambda cookie: cookie[:44] + "\u00e9" * 43, id="signature-not-ascii"),
     ],
 )
 async def test_a_cookie_the_server_did_not_issue_gets_a_fresh_session_and_a_2xx(app, mangle):
@@ -155,6 +157,16 @@ async def test_a_cookie_the_server_did_not_issue_gets_a_fresh_session_and_a_2xx(
     response = await attacker.request("POST", "/set/cart", ["x"])
     assert response.status == 200
     assert attacker.cookie.partition(".")[0] != victim.cookie.partition(".")[0]
+
+
+async def test_a_cookie_header_that_is_not_utf8_still_reads_the_session_cookie_in_it(app):
+    # BlackSheep's request.cookies raises UnicodeDecodeError on such a header: this was a 500 on every route.
+    browser = Browser(app)
+    await browser.request("POST", "/set/cart", ["apple"])
+    for header in (f"junk=\xff; __Host-session={browser.cookie}", "__Host-session=\xfe\xff"):
+        response = await browser.client.get("/read", headers=[(b"cookie", header.encode("latin-1"))])
+        assert response.status == 200
+        assert await response.json() == ({"cart": ["apple"]} if "\xff;" in header else {})
 
 
 async def test_older_secrets_verify_cookies_during_a_rotation():

@@ -134,11 +134,12 @@ def create_app(
     if not isinstance(disabled, list) or not all(isinstance(name, str) for name in disabled):
         problems.append(f"plugins.disabled: expected a list of plugin names, got {type(disabled).__name__}")
         disabled = []
+    directory = loaded.get("plugins.directory") or None
     host = PluginHost()
     problems += host.load(
         builtins=BUILTIN_PLUGINS,
         entry_points=load_entry_points,
-        directory=loaded.get("plugins.directory") or None,
+        directory=directory if isinstance(directory, str) else None,  # a wrong type is its validator's to report
         explicit=plugins or (),
         disabled=disabled,
     )

@@ -171,11 +171,35 @@ def validate_settings(settings: Dynaconf, validators: Iterable[Validator]) -> No
     for validator in collected:
         _phrase_messages(validator)
     settings.validators.register(*collected)
-    try:
-        settings.validators.validate_all()
-    except ValidationError as error:
-        problems = [message for _validator, message in error.details] or [error.message]
-        raise SettingsError(problems) from None
+    problems = list(_not_utf8(settings.as_dict()))
+    # One by one, as dynaconf's validate_all, but a value of a shape a check cannot take (a list where a table
+    # goes, a string where a condition wants a table) is that key's problem, not a traceback naming no key.
+    for validator in settings.validators:
+        try:
+            validator.validate(settings)
+        except ValidationError as error:
+            problems.append(str(error))
+        except (TypeError, ValueError) as error:  # never its message: it may quote a secret
+            names = ", ".join(getattr(validator, "names", ()) or ("?",))
+            problems.append(f"{names}: a value of a shape this setting cannot take ({type(error).__name__})")
+    if problems:
+        raise SettingsError(problems)
+
+
+def _not_utf8(value: Any, key: str = "") -> Iterable[str]:
+    """A problem for each string in ``value`` that UTF-8 cannot encode: a lone surrogate, which Python gives for
+    the bytes of an environment variable that are not UTF-8, and which every later use of the string would raise on."""
+    if isinstance(value, str):
+        try:
+            value.encode()
+        except UnicodeEncodeError:
+            yield f"{key}: expected UTF-8 text (an environment variable holding bytes that are not UTF-8?)"
+    elif isinstance(value, Mapping):
+        for name, item in value.items():
+            yield from _not_utf8(item, f"{key}.{name}".lower().lstrip("."))
+    elif isinstance(value, (list, tuple)):
+        for index, item in enumerate(value):
+            yield from _not_utf8(item, f"{key}[{index}]")
 
 
 def _phrase_messages(validator: Validator) -> None:

@@ -8,6 +8,8 @@ from collections.abc import Iterable
 
 from blacksheep import Request
 
+from sheepfold.http.request_fields import peer_address
+
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -32,7 +34,7 @@ class ClientAddress:
 
     def of(self, request: Request) -> str:
         """The grouped client address of ``request`` (``"203.0.113.9"``, ``"2001:db8:1:2::/64"``)."""
-        peer = request.client_ip
+        peer = peer_address(request)
         if self.trusted and self._is_trusted(peer):
             hops = _forwarded_hops(request)
             for hop in reversed(hops):

@@ -167,7 +167,8 @@ class RealtimeHub:
         number_text, _, carried = head.partition(b" ")
         try:
             number = int(number_text)
-        except ValueError:
+            text = data.decode()
+        except ValueError:  # UnicodeDecodeError is one: no instance publishes an event that is not UTF-8
             logger.warning("channel %r: a message that is not a realtime envelope was ignored", channel)
             return
         heard = self._heard.setdefault(channel, {})
@@ -176,15 +177,16 @@ class RealtimeHub:
         if last is not None and number != last + 1 and number != 1:
             self._resync_channel(channel, "gap")
         if not self._propagation.enabled:
-            self._deliver(channel, data.decode())
+            self._deliver(channel, text)
             return
-        carrier = dict(parse_qsl(carried.decode())) if carried else {}
+        # Never raising: a garbled carrier is one the tracer ignores (it starts a trace of its own).
+        carrier = dict(parse_qsl(carried.decode("latin-1"))) if carried else {}
         attributes: dict[str, str | int] = {
             "sheepfold.realtime.channel": channel,
-            "sheepfold.realtime.origin": origin.decode(),
+            "sheepfold.realtime.origin": origin.decode(errors="replace"),
         }
         with self._propagation.continued(carrier, "realtime deliver", attributes):
-            self._deliver(channel, data.decode())
+            self._deliver(channel, text)
 
     # -- subscriptions ------------------------------------------------------------------------
 

@@ -23,5 +23,8 @@ def origin_allowed(request: Request, allowed: tuple[str, ...], *, allow_missing:
     if "*" in allowed or text in allowed:
         return True
     host = (request.get_first_header(b"host") or b"").decode("latin-1").strip().lower()
-    parts = urlsplit(text)
+    try:
+        parts = urlsplit(text)
+    except ValueError:  # "http://[::1": no page of this host sends an origin urlsplit cannot read
+        return False
     return bool(host) and parts.scheme in {"http", "https"} and parts.netloc == host

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,11 +16,21 @@ def _is_list_of_str(value: object) -> bool:
     return isinstance(value, list) and all(isinstance(item, str) for item in value)
 
 
+def _is_path(value: object) -> bool:
+    # A plain path: BlackSheep reads "{", ":" and "*" in a route as parameters, and a regex from them.
+    return isinstance(value, str) and re.fullmatch(r"/[A-Za-z0-9._~/-]*", value) is not None
+
+
 def settings_validators() -> list[Validator]:
     """Validators of ``[realtime]``, each with its default, so an empty settings file works."""
     seconds = (int, float)
     return [
-        Validator("realtime.path", default="/ws", is_type_of=str, len_min=1),
+        Validator(
+            "realtime.path",
+            default="/ws",
+            condition=_is_path,
+            messages={"condition": "realtime.path: expected a path such as /ws (letters, digits, / - . _ ~)"},
+        ),
         Validator("realtime.allowed_origins", default=[], condition=_is_list_of_str),
         Validator("realtime.allow_missing_origin", default=True, is_type_of=bool),
         Validator("realtime.backlog", default=256, is_type_of=int, gte=1),

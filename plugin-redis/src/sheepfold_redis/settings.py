@@ -14,7 +14,14 @@ URL_SCHEMES = ("redis", "rediss", "unix")
 
 
 def _is_url(value: object) -> bool:
-    return isinstance(value, str) and urlsplit(value).scheme in URL_SCHEMES
+    if not isinstance(value, str):
+        return False
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018  # raises ValueError for a port that is no number in 0-65535
+    except ValueError:  # "redis://:pw@[::1/0" too: the validator must say which key, not raise
+        return False
+    return parts.scheme in URL_SCHEMES
 
 
 def _is_host_list(value: object) -> bool:

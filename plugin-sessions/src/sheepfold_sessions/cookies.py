@@ -56,7 +56,8 @@ class CookieSigner:
         if len(value) != COOKIE_LENGTH or value[43] != ".":
             return None
         session_id, signature = value[:43], value[44:]
-        if not _ID.fullmatch(session_id):
+        # compare_digest refuses text that is not ASCII (a TypeError, a 500): such a signature is simply wrong.
+        if not _ID.fullmatch(session_id) or not signature.isascii():
             return None
         for index, key in enumerate(self._keys):
             if hmac.compare_digest(signature, _signature(key, session_id)):

@@ -11,6 +11,7 @@ from typing import Any
 from blacksheep import Request, Response
 from blacksheep.sessions.abc import Session, SessionStore
 
+from sheepfold.http.request_fields import cookie
 from sheepfold.sessions.port import SessionRecord, SessionRecords
 from sheepfold_sessions.cookies import CookieSigner, new_session_id, session_cookie
 from sheepfold_sessions.settings import SessionSettings
@@ -70,7 +71,7 @@ class PlatformSessionStore(SessionStore):
         self._identity_keys = (settings.user_key, settings.roles_key, *settings.privilege_keys)
 
     async def load(self, request: Request) -> Session:
-        raw = request.cookies.get(self._cookie)
+        raw = cookie(request, self._cookie)
         if not raw:
             return PlatformSession()
         unsigned = self.signer.unsign(raw)

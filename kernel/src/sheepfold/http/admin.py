@@ -101,12 +101,13 @@ class AdminGuard:
     def from_settings(cls, settings: Any) -> AdminGuard:
         """The guard ``admin.token`` and ``admin.open`` describe (see :func:`admin_problems` for the rules)."""
         token = settings.get("admin.token")
-        token = token if isinstance(token, str) else ""
+        # Not UTF-8 text (a lone surrogate from an environment variable) is a settings problem already: no raise here.
+        token = token.encode(errors="surrogatepass") if isinstance(token, str) else b""
         if settings.get("admin.open") is True:
-            return cls(token.encode(), open=True, reason="admin.open = true")
+            return cls(token, open=True, reason="admin.open = true")
         if not token and is_development(settings):
             return cls(b"", open=True, reason="development environment without admin.token")
-        return cls(token.encode(), open=False)
+        return cls(token, open=False)
 
     def bears_token(self, request: Request) -> bool:
         """True when the admin surface is open, or ``request`` bears the admin token (no identity asked)."""

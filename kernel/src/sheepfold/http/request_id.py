@@ -21,6 +21,8 @@ from contextvars import ContextVar
 
 from blacksheep import Request
 
+from sheepfold.http.request_fields import peer_address
+
 #: The header a request id is read from (when the peer is trusted) and echoed in.
 REQUEST_ID_HEADER = b"x-request-id"
 #: What an offered id may be: 1 to 128 characters of letters, digits and ``-_.:+/=@``. Anything else
@@ -86,7 +88,7 @@ class RequestIds:
     def offered(self, request: Request) -> bytes | None:
         """The valid ``X-Request-ID`` of ``request`` when its peer is trusted, else None."""
         offered = request.get_first_header(REQUEST_ID_HEADER)
-        if offered is not None and self._is_trusted(request.client_ip) and VALID_REQUEST_ID.fullmatch(offered):
+        if offered is not None and self._is_trusted(peer_address(request)) and VALID_REQUEST_ID.fullmatch(offered):
             return offered
         return None
 

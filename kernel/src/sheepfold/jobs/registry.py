@@ -32,7 +32,7 @@ def settings_validators() -> list[Validator]:
             shape="keys",
             default={},
             condition=_is_queue_table,
-            messages={"condition": "jobs.queues: expected a table of queues, e.g. {ocr = {concurrency = 4}}"},
+            messages={"condition": "jobs.queues: expected a table of queues, e.g. {{ocr = {{concurrency = 4}}}}"},
         ),
         Validator("jobs.max_entries", default=100_000, is_type_of=int, gte=1),
         Validator("jobs.failed_max", default=1000, is_type_of=int, gte=1),

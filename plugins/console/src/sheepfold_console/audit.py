@@ -28,11 +28,15 @@ async def actor_of(request: Request, platform: Platform) -> str:
 def from_another_site(request: Request) -> bool:
     """True when a browser sent ``request`` from a page of another origin (its ``Origin`` names another host).
 
-    Requests without ``Origin`` (scripts, curl) are not from another site.
+    Requests without ``Origin`` (scripts, curl) are not from another site; one with an ``Origin`` that is
+    not a URL (``http://[::1``) is.
     The console's cookie is ``SameSite=Strict`` already; this is the second lock.
     """
     origin = request.get_first_header(b"origin")
     if origin is None:
         return False
     host = (request.get_first_header(b"host") or b"").decode("latin-1").lower()
-    return urlsplit(origin.decode("latin-1").strip().lower()).netloc != host
+    try:
+        return urlsplit(origin.decode("latin-1").strip().lower()).netloc != host
+    except ValueError:  # "http://[::1": no page of this host sends an origin urlsplit cannot read
+        return True

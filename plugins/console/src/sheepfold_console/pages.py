@@ -23,6 +23,7 @@ from sheepfold import (
     problem_response,
     route_docs,
 )
+from sheepfold.http.request_fields import peer_address
 from sheepfold_console.audit import audit, from_another_site
 from sheepfold_console.settings import ConsoleSettings
 from sheepfold_console.sign_in import ConsolePass
@@ -132,17 +133,18 @@ def add_page_routes(router: Router, platform: Platform, settings: ConsoleSetting
             return problem(403, "Sign in from the console's own page.")
         if not console_pass.enabled:
             return problem(409, "No admin.token is set: there is nothing to sign in with.")
+        client = peer_address(request)
         if not console_pass.token_matches(body.value.token):
             audit.warning(
-                "console sign-in refused from %s", request.client_ip,
-                extra={"action": "console.sign_in", "outcome": "refused", "client": request.client_ip},
+                "console sign-in refused from %s", client,
+                extra={"action": "console.sign_in", "outcome": "refused", "client": client},
             )  # fmt: skip
             return problem(401, "That is not the admin token.")
         value, sign_in_id = console_pass.issue()
         actor = f"console:{sign_in_id}"
         audit.info(
-            "console sign-in %s from %s", actor, request.client_ip,
-            extra={"action": "console.sign_in", "outcome": "signed in", "actor": actor, "client": request.client_ip},
+            "console sign-in %s from %s", actor, client,
+            extra={"action": "console.sign_in", "outcome": "signed in", "actor": actor, "client": client},
         )  # fmt: skip
         response = Response(204)
         response.set_cookie(console_pass.cookie(value))

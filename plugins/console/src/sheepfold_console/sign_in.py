@@ -30,6 +30,7 @@ from blacksheep import Cookie, Request
 from blacksheep.cookies import CookieSameSiteMode
 
 from sheepfold.http.admin import is_admin_path
+from sheepfold.http.request_fields import cookie
 from sheepfold.identity import Identity
 
 #: The cookie's name over plain HTTP (``console.cookie_secure = false``).
@@ -38,6 +39,8 @@ COOKIE = "sheepfold_console"
 SECURE_COOKIE = "__Host-sheepfold_console"
 #: The identity attribute of a console sign-in (its value: the sign-in id).
 SIGNED_IN = "console_sign_in"
+#: Digits of an expiry (a Unix time) a cookie may hold: more is no cookie this module issued.
+_EXPIRY_DIGITS = 12
 
 
 class ConsolePass:
@@ -75,7 +78,10 @@ class ConsolePass:
             return None
         expires_text, _, rest = value.partition(".")
         sign_in, _, signature = rest.partition(".")
-        if not expires_text.isdigit() or len(sign_in) != 12:
+        # ASCII only: "²" is a digit to isdigit() but not to int(), and compare_digest refuses non-ASCII text.
+        if not (expires_text.isascii() and expires_text.isdigit() and len(expires_text) <= _EXPIRY_DIGITS):
+            return None
+        if len(sign_in) != 12 or not signature.isascii():
             return None
         expires = int(expires_text)
         if expires <= (time.time() if now is None else now):
@@ -89,7 +95,7 @@ class ConsolePass:
         scope: Any = request.scope
         if not (scope is not None and scope.get("type") == "websocket") and not is_admin_path(request.path):
             return None
-        value = request.cookies.get(self.cookie_name)
+        value = cookie(request, self.cookie_name)
         sign_in = self.verify(value) if value else None
         return None if sign_in is None else Identity(f"console:{sign_in}", attributes={SIGNED_IN: sign_in})
 

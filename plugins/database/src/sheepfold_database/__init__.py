@@ -3,7 +3,7 @@ results, and Alembic migrations."""
 
 from sheepfold_database.adapter import SqlDatabase
 from sheepfold_database.errors import DatabaseUnavailable
-from sheepfold_database.migrations import AppliedRevision, Migrations, NotAtHeads
+from sheepfold_database.migrations import AppliedRevision, Migrations, NotAtHeads, UnreachableRevision
 from sheepfold_database.monitor import PoolAlert, PoolMetrics, PoolMonitor
 from sheepfold_database.pool import PoolFigures, WatchedQueuePool
 from sheepfold_database.query_cache import QueryCache, table_tag
@@ -36,6 +36,7 @@ __all__ = [
     "ReplicationSettings",
     "SqlDatabase",
     "StatementWatch",
+    "UnreachableRevision",
     "WatchedQueuePool",
     "statement_shape",
     "table_tag",

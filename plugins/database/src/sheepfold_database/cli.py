@@ -10,7 +10,7 @@ from typing import TypeVar
 import click
 
 from sheepfold.errors import SheepfoldError
-from sheepfold_database.migrations import Migrations, NotAtHeads
+from sheepfold_database.migrations import Migrations
 
 T = TypeVar("T")
 
@@ -29,6 +29,9 @@ def _run(step: Callable[[Migrations], Awaitable[T]]) -> T:
             sys.exit(1)
         try:
             return await step(migrations)
+        except SheepfoldError as error:  # the database unreachable, a revision Alembic cannot reach, not at heads
+            click.echo(f"sheepfold: {error}", err=True)
+            sys.exit(1)
         finally:
             await app.platform.require(Database).close()
 
@@ -87,14 +90,7 @@ def check() -> None:
     upgraded by the check itself).
     """
 
-    async def step(migrations: Migrations) -> list[str]:
-        try:
-            return await migrations.check()
-        except NotAtHeads as error:
-            click.echo(f"sheepfold: {error}", err=True)
-            sys.exit(1)
-
-    differences = _run(step)
+    differences = _run(lambda migrations: migrations.check())
     if differences:
         click.echo(f"models and migrations disagree ({len(differences)}):", err=True)
         for difference in differences:

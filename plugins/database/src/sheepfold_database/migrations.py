@@ -14,6 +14,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.script.revision import RevisionError
+from alembic.util import CommandError
 from sqlalchemy import MetaData
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -111,14 +113,26 @@ class Migrations:
         return config
 
     async def upgrade(self, revision: str = "heads") -> None:
-        """Apply migrations up to ``revision`` (default: every plugin's newest)."""
+        """Apply migrations up to ``revision`` (default: every plugin's newest).
+
+        Raises :class:`UnreachableRevision` when Alembic cannot find ``revision`` or get there.
+        """
         if self.locations:
-            await self._run(lambda config: command.upgrade(config, revision))
+            await self._move("upgrade", revision, command.upgrade)
 
     async def downgrade(self, revision: str) -> None:
-        """Revert migrations down to ``revision`` (``example@base``, ``example@-1``, ``base``, an id)."""
+        """Revert migrations down to ``revision`` (``example@base``, ``example@-1``, ``base``, an id).
+
+        Raises :class:`UnreachableRevision` when Alembic cannot find ``revision`` or get there.
+        """
         if self.locations:
-            await self._run(lambda config: command.downgrade(config, revision))
+            await self._move("downgrade", revision, command.downgrade)
+
+    async def _move(self, direction: str, revision: str, move: Callable[[Config, str], None]) -> None:
+        try:
+            await self._run(lambda config: move(config, revision))
+        except (CommandError, RevisionError) as error:
+            raise UnreachableRevision(direction, revision, str(error)) from error
 
     async def current(self) -> list[AppliedRevision]:
         """The revisions the database is at, one per plugin branch (empty before any upgrade)."""
@@ -208,6 +222,14 @@ class Migrations:
             yield engine
         finally:
             await engine.dispose()
+
+
+class UnreachableRevision(SheepfoldError):
+    """``upgrade`` or ``downgrade`` was given a revision Alembic cannot find (``nosuch``) or reach (``example@+99``)."""
+
+    def __init__(self, direction: str, revision: str, reason: str) -> None:
+        super().__init__(f"cannot {direction} to {revision!r}: {reason}")
+        self.revision = revision
 
 
 class NotAtHeads(SheepfoldError):

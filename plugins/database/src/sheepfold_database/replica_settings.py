@@ -19,6 +19,8 @@ from sheepfold_database.settings import parse_async_url
 
 _ENTRY_KEYS = frozenset({"url", "weight", "name"})
 _NAME_LENGTH = 63
+#: A weight is a share of the reads: a larger one is a typo (and 10**400 is no float).
+_MAX_WEIGHT = 1_000_000
 _URL_EXPECTED = (
     "expected a PostgreSQL URL with an async driver such as postgresql+asyncpg://user@replica:5432/db "
     "(the value is not shown: it may hold a password)"
@@ -80,10 +82,19 @@ def parse_replicas(value: object) -> tuple[list[ReplicaSettings], list[str]]:
         return [], ["database.replicas: expected a list of replicas, each a URL or a table {url, weight, name}"]
     replicas: list[ReplicaSettings] = []
     problems: list[str] = []
+    servers: dict[tuple[str | None, int, str | None], int] = {}
     for index, entry in enumerate(value):
         replica = _parse_entry(f"database.replicas[{index}]", entry, problems)
-        if replica is not None:
-            replicas.append(replica)
+        if replica is None:
+            continue
+        server = (replica.url.host, replica.url.port or 5432, replica.url.database)
+        if server in servers:  # listed twice, it would take two shares of the reads under two names
+            problems.append(
+                f"database.replicas[{index}].url: the same database as database.replicas[{servers[server]}]"
+            )
+            continue
+        servers[server] = index
+        replicas.append(replica)
     names = [replica.name for replica in replicas]
     for name in sorted({name for name in names if names.count(name) > 1}):
         problems.append(f"database.replicas: two replicas are named {name!r}; give each a distinct name")
@@ -108,11 +119,13 @@ def _parse_entry(where: str, entry: object, problems: list[str]) -> ReplicaSetti
         problems.append(f"{where}.url: {_URL_EXPECTED}")
         url = None
     weight = fields.get("weight", 1)
-    if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not weight > 0:
-        problems.append(f"{where}.weight: expected a number above 0")
+    # Compared, never converted first: NaN and infinity fail, and so does an int no float can hold.
+    if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not 0 < weight <= _MAX_WEIGHT:
+        problems.append(f"{where}.weight: expected a number above 0, at most {_MAX_WEIGHT}")
     name = fields.get("name")
-    if name is not None and (not isinstance(name, str) or not 0 < len(name) <= _NAME_LENGTH):
-        problems.append(f"{where}.name: expected a string of 1 to {_NAME_LENGTH} characters")
+    # Printable: the name is a metric label and a log field (a newline or a lone surrogate would break them).
+    if name is not None and (not isinstance(name, str) or not 0 < len(name) <= _NAME_LENGTH or not name.isprintable()):
+        problems.append(f"{where}.name: expected a string of 1 to {_NAME_LENGTH} printable characters")
     if url is None or len(problems) > known_problems:
         return None
     return ReplicaSettings(name=name or f"{url.host}:{url.port or 5432}", url=url, weight=float(weight))

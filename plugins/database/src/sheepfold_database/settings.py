@@ -28,6 +28,8 @@ def parse_async_url(value: object) -> URL | None:
         is_async = getattr(url.get_dialect(), "is_async", False)
     except (ArgumentError, NoSuchModuleError, ValueError):
         return None
+    if url.port is not None and not 0 < url.port < 65536:
+        return None  # make_url takes any number; the driver would fail only when it first connects
     return url if is_async else None
 
 
@@ -49,7 +51,8 @@ def settings_validators() -> list[Validator]:
         Validator("database.recycle", default=1800, is_type_of=number),
         Validator("database.pre_ping", default=True, is_type_of=bool),
         Validator("database.pre_ping_idle", default=0.5, is_type_of=number, gte=0),
-        Validator("database.statement_timeout", default=30.0, is_type_of=number, gte=0),
+        # PostgreSQL's own bound (INT_MAX milliseconds): above it, or infinity, building the engine would raise.
+        Validator("database.statement_timeout", default=30.0, is_type_of=number, gte=0, lte=2_147_483),
         Validator("database.connect_timeout", default=5.0, is_type_of=number, gt=0),
         Validator("database.application_name", default="sheepfold", is_type_of=str, len_max=63),
         Validator("database.schema", default="", is_type_of=str),

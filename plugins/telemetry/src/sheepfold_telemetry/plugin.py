@@ -25,6 +25,25 @@ from sheepfold_telemetry.tracing import Tracing
 logger = logging.getLogger("sheepfold.telemetry")
 #: Seconds the shut-down of an app waits for the spans still buffered to be exported.
 FLUSH_TIMEOUT = 5.0
+#: OpenTelemetry's loggers that warn, at WARNING and quoting it whole, about each malformed ``traceparent`` or
+#: ``baggage`` header a request brings: a client's mistake, ignored as the W3C says, must not let one request
+#: write a megabyte (or a hundred lines) of warnings.
+HEADER_LOGGERS = ("opentelemetry.trace.propagation.tracecontext", "opentelemetry.baggage.propagation")
+
+
+#: The functions of ``opentelemetry.trace.span`` that warn about a malformed inbound ``tracestate`` (``TraceState``'s
+#: parsing of the header, and its constructor, which ``from_header`` hands the members to).
+TRACESTATE_PARSING = frozenset({"from_header", "__init__"})
+
+
+class _NoTracestateWarnings(logging.Filter):
+    """Drops the warnings of ``TraceState``'s parsing (a malformed inbound ``tracestate``), each quoting a member."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.funcName not in TRACESTATE_PARSING
+
+
+_NO_TRACESTATE_WARNINGS = _NoTracestateWarnings()
 
 
 @hookimpl
@@ -42,6 +61,7 @@ def sheepfold_configure_app(platform: Platform) -> None:
         # Nowhere to send traces: tracing would only cost every request (as a default `make run` or fleet would).
         logger.info("telemetry: no trace exporter named (telemetry.exporter, OTEL_TRACES_EXPORTER, ...): not tracing")
         return
+    quiet_header_warnings()
     tracing = Tracing(process_tracer_provider(settings), settings)
     platform.provide(Tracing, tracing)
     platform.plugins.register(TracingHooks(tracing), name="telemetry.tracing")
@@ -63,6 +83,13 @@ def sheepfold_wrap_asgi(asgi: ASGIApp, platform: Platform) -> ASGIApp | None:
     if not tracing.starts_no_trace:
         return traced
     return carried_only(traced, asgi, propagate.get_global_textmap().fields)
+
+
+def quiet_header_warnings() -> None:
+    """Keep OpenTelemetry from logging the trace headers it refuses (process-wide, once is enough)."""
+    for name in HEADER_LOGGERS:
+        logging.getLogger(name).setLevel(logging.ERROR)
+    logging.getLogger("opentelemetry.trace.span").addFilter(_NO_TRACESTATE_WARNINGS)  # a set: added once
 
 
 def carried_only(traced: ASGIApp, untraced: ASGIApp, fields: set[str]) -> ASGIApp:
