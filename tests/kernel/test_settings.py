@@ -8,6 +8,7 @@ from dynaconf import Validator
 from sheepfold import SettingsError, create_app
 from sheepfold.settings import is_secret, load_settings
 from tests.kernel.plugins_for_tests import plugin
+from tests.support.plugins import needs
 
 
 def test_defaults_come_from_validators_so_no_file_is_needed():
@@ -86,10 +87,18 @@ def test_secret_looking_keys(key, secret):
     [
         # Each raised from inside validation or create_app (ValueError, TypeError, UnicodeEncodeError), naming no key.
         ({"jobs": {"queues": "x"}}, "jobs.queues: expected a table of queues, e.g. {ocr = {concurrency = 4}}"),
-        ({"database": {"monitor": [1]}}, "database.monitor.interval: a value of a shape this setting cannot take"),
+        pytest.param(
+            {"database": {"monitor": [1]}},
+            "database.monitor.interval: a value of a shape this setting cannot take",
+            marks=needs("sheepfold_database"),
+        ),
         ({"admin": {"token": "\udcff" * 40}}, "admin.token: expected UTF-8 text"),
         ({"plugins": {"directory": 5}}, "plugins.directory"),
-        ({"realtime": {"path": "ws{x}"}}, "realtime.path: expected a path such as /ws"),
+        pytest.param(
+            {"realtime": {"path": "ws{x}"}},
+            "realtime.path: expected a path such as /ws",
+            marks=needs("sheepfold_realtime"),
+        ),
     ],
 )
 def test_a_setting_of_a_shape_no_check_expected_stops_start_up_naming_its_key(settings, named):
