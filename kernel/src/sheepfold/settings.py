@@ -178,7 +178,7 @@ def validate_settings(settings: Dynaconf, validators: Iterable[Validator]) -> No
         try:
             validator.validate(settings)
         except ValidationError as error:
-            problems.append(str(error))
+            problems += [message for _validator, message in error.details] or [error.message]
         except (TypeError, ValueError) as error:  # never its message: it may quote a secret
             names = ", ".join(getattr(validator, "names", ()) or ("?",))
             problems.append(f"{names}: a value of a shape this setting cannot take ({type(error).__name__})")

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from blacksheep import Request
+
+from sheepfold.http.request_fields import origin_is_this_host
 
 
 def origin_allowed(request: Request, allowed: tuple[str, ...], *, allow_missing: bool) -> bool:
@@ -22,9 +22,4 @@ def origin_allowed(request: Request, allowed: tuple[str, ...], *, allow_missing:
     text = origin.decode("latin-1").strip().rstrip("/").lower()
     if "*" in allowed or text in allowed:
         return True
-    host = (request.get_first_header(b"host") or b"").decode("latin-1").strip().lower()
-    try:
-        parts = urlsplit(text)
-    except ValueError:  # "http://[::1": no page of this host sends an origin urlsplit cannot read
-        return False
-    return bool(host) and parts.scheme in {"http", "https"} and parts.netloc == host
+    return origin_is_this_host(request, origin)

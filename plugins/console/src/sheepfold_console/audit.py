@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import logging
-from urllib.parse import urlsplit
 
 from blacksheep import Request
 
 from sheepfold import AdminGuard, Platform
+from sheepfold.http.request_fields import origin_is_this_host
 
 #: Actions taken on the platform, one INFO record each: ``extra`` holds ``action``, ``actor`` and the target.
 audit = logging.getLogger("sheepfold.audit")
@@ -33,10 +33,4 @@ def from_another_site(request: Request) -> bool:
     The console's cookie is ``SameSite=Strict`` already; this is the second lock.
     """
     origin = request.get_first_header(b"origin")
-    if origin is None:
-        return False
-    host = (request.get_first_header(b"host") or b"").decode("latin-1").lower()
-    try:
-        return urlsplit(origin.decode("latin-1").strip().lower()).netloc != host
-    except ValueError:  # "http://[::1": no page of this host sends an origin urlsplit cannot read
-        return True
+    return origin is not None and not origin_is_this_host(request, origin)
