@@ -82,15 +82,26 @@ def identity_check(proxied: Iterable[Proxied]) -> IdentityCheck:
 
 
 def _series(samples: list[Sample], name: str, **labels: str) -> dict[tuple[str, int | None], list[tuple[float, float]]]:
-    """Per instance process (name, pid): ``(time, value)`` of every series named ``name`` with ``labels``, summed."""
+    """Per instance process (name, pid): ``(time, value)`` of every series named ``name`` with ``labels``, summed.
+
+    A labelled counter is exported only once it is first counted, so a series
+    missing from a process's earlier samples (that process answered then) was 0.
+    """
     found: dict[tuple[str, int | None], list[tuple[float, float]]] = defaultdict(list)
+    answered: dict[tuple[str, int | None], float] = {}
     for sample in samples:
+        process = (sample.instance, sample.pid)
+        if sample.metrics:
+            answered.setdefault(process, sample.time)
         total = None
         for (metric, metric_labels), value in sample.metrics.items():
             if metric == name and all((key, wanted) in metric_labels for key, wanted in labels.items()):
                 total = (total or 0.0) + value
         if total is not None:
-            found[(sample.instance, sample.pid)].append((sample.time, total))
+            points = found[process]
+            if not points and answered[process] < sample.time:
+                points.append((answered[process], 0.0))
+            points.append((sample.time, total))
     return found
 
 
@@ -107,9 +118,32 @@ def counter_by_label(samples: list[Sample], name: str, label: str) -> dict[str, 
     return {value: increase(samples, name, **{label: value}) for value in values if value is not None}
 
 
+_SWITCHES = "sheepfold_fallback_switches_total"
+
+
 def fallback_switches(samples: list[Sample]) -> float:
-    """How many times any capability of any instance moved to its fallback during the run."""
-    return increase(samples, "sheepfold_fallback_switches_total", to="fallback")
+    """How many times any capability of any instance moved to its fallback during the run.
+
+    ``sheepfold_fallback_switches_total`` counts moves by the adapter calls
+    went ``to``; a move to any adapter but the capability's configured backend
+    (what ``/health`` names ``configured``) is a move to its fallback.
+    """
+    backends = {
+        capability: described["configured"]
+        for sample in samples
+        for capability, described in sample.health.get("capabilities", {}).items()
+    }
+    moves = {
+        (dict(labels).get("capability"), dict(labels).get("to"))
+        for sample in samples
+        for (metric, labels) in sample.metrics
+        if metric == _SWITCHES
+    }
+    return sum(
+        increase(samples, _SWITCHES, capability=capability, to=to)
+        for capability, to in moves
+        if capability is not None and to is not None and to != backends.get(capability)
+    )
 
 
 def histogram_quantile(samples: list[Sample], name: str, q: float) -> float:

@@ -60,18 +60,25 @@ def test_a_counter_grows_over_the_run_across_a_restarted_instance() -> None:
 
 
 def test_moves_to_a_fallback_are_counted_and_the_overload_scenario_allows_none() -> None:
-    def switches(to_fallback: int, to_backend: int) -> str:
-        return (
-            f'sheepfold_fallback_switches_total{{capability="cache",to="fallback"}} {to_fallback}\n'
-            f'sheepfold_fallback_switches_total{{capability="cache",to="backend"}} {to_backend}\n'
-        )
+    # The kernel labels a move with the adapter calls went to; /health names each capability's configured backend.
+    health = {"capabilities": {"cache": {"configured": "redis", "active": "redis"}}}
+
+    def sample(time: float, instance: str, pid: int, to_memory: int | None, to_redis: int | None) -> Sample:
+        text = 'sheepfold_http_requests_total{method="GET",status="200"} 1\n'
+        if to_memory is not None:
+            text += f'sheepfold_fallback_switches_total{{capability="cache",to="memory"}} {to_memory}\n'
+        if to_redis is not None:
+            text += f'sheepfold_fallback_switches_total{{capability="cache",to="redis"}} {to_redis}\n'
+        return Sample(time, instance, pid, None, parse_metrics(text), health)
 
     samples = [
-        _sample(0, "a", 1, switches(1, 1)),
-        _sample(1, "a", 1, switches(3, 2)),
-        _sample(1, "b", 7, switches(0, 0)),
+        sample(0, "a", 1, None, None),  # a labelled counter is exported only once first counted
+        sample(1, "a", 1, 1, None),
+        sample(2, "a", 1, 2, 1),
+        sample(2, "b", 7, None, None),
+        sample(3, "b", 7, 1, 1),
     ]
-    assert fallback_switches(samples) == 2  # moves back to the backend are not outages
+    assert fallback_switches(samples) == 3  # moves back to the backend are not outages
     scenario = read_scenario(SCENARIOS / "overload.toml")
     assert scenario.checks.max_switches == 0 and any(event.kind == "cpu-hog" for event in scenario.chaos)
 
