@@ -192,10 +192,11 @@ def test_sheepfold_db_refuses_a_bad_url_without_printing_its_password():
     [
         (("db", "upgrade", "nosuchrev"), "cannot upgrade to 'nosuchrev': Can't locate revision"),
         (("db", "upgrade", "example@+99"), "cannot upgrade to 'example@+99': Relative revision +99"),
+        (("db", "downgrade", "@@@"), "cannot downgrade to '@@@': Alembic cannot read it as a revision"),
     ],
 )
 def test_sheepfold_db_names_a_revision_it_cannot_reach_in_one_line(arguments, named):
-    # Was Alembic's traceback (CommandError).
+    # Was Alembic's traceback (CommandError; AssertionError for '@@@').
     result = run_sheepfold(*arguments, env={"SHEEPFOLD_ENV": "development", "SHEEPFOLD_DATABASE__URL": MEMORY_URL})
     assert result.returncode == 1
     assert f"sheepfold: {named}" in result.stderr

@@ -93,6 +93,35 @@ def test_secret_looking_keys(key, secret):
             marks=needs("sheepfold_database"),
         ),
         ({"admin": {"token": "\udcff" * 40}}, "admin.token: expected UTF-8 text"),
+        # An integer no float holds: each plugin's float() of it raised OverflowError, naming no key.
+        ({"http": {"max_body_size": 10**400}}, "http.max_body_size: expected a number of ordinary size"),
+        pytest.param(
+            {"database": {"monitor": {"warning_percent": -(10**400)}}},
+            "database.monitor.warning_percent: expected a number of ordinary size",
+            marks=needs("sheepfold_database"),
+        ),
+        # A boolean is an int to Python: is_type_of=int took `true` as 1.
+        ({"http": {"max_body_size": True}}, "http.max_body_size: expected a number, got true"),
+        pytest.param(
+            {"console": {"failed_jobs": True}},
+            "console.failed_jobs: expected a number, got true",
+            marks=needs("sheepfold_console"),
+        ),
+        pytest.param(
+            {"telemetry": {"endpoint": "127.0.0.1:4318"}},
+            "telemetry.endpoint: expected the collector's base URL",
+            marks=needs("sheepfold_telemetry"),
+        ),
+        pytest.param(
+            {"telemetry": {"endpoint": "http://collector:99999"}},
+            "telemetry.endpoint: expected the collector's base URL",
+            marks=needs("sheepfold_telemetry"),
+        ),
+        pytest.param(
+            {"sessions": {"absolute_timeout": 10**400}},
+            "sessions.absolute_timeout: expected a number of ordinary size",
+            marks=needs("sheepfold_sessions"),
+        ),
         ({"plugins": {"directory": 5}}, "plugins.directory"),
         pytest.param(
             {"realtime": {"path": "ws{x}"}},

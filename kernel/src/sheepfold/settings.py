@@ -171,7 +171,7 @@ def validate_settings(settings: Dynaconf, validators: Iterable[Validator]) -> No
     for validator in collected:
         _phrase_messages(validator)
     settings.validators.register(*collected)
-    problems = list(_not_utf8(settings.as_dict()))
+    problems = list(_unusable_values(settings.as_dict()))
     # One by one, as dynaconf's validate_all, but a value of a shape a check cannot take (a list where a table
     # goes, a string where a condition wants a table) is that key's problem, not a traceback naming no key.
     for validator in settings.validators:
@@ -179,27 +179,55 @@ def validate_settings(settings: Dynaconf, validators: Iterable[Validator]) -> No
             validator.validate(settings)
         except ValidationError as error:
             problems += [message for _validator, message in error.details] or [error.message]
-        except (TypeError, ValueError) as error:  # never its message: it may quote a secret
+        except (TypeError, ValueError, OverflowError) as error:  # never its message: it may quote a secret
             names = ", ".join(getattr(validator, "names", ()) or ("?",))
             problems.append(f"{names}: a value of a shape this setting cannot take ({type(error).__name__})")
+    problems += _booleans_for_numbers(settings, collected)
     if problems:
         raise SettingsError(problems)
 
 
-def _not_utf8(value: Any, key: str = "") -> Iterable[str]:
-    """A problem for each string in ``value`` that UTF-8 cannot encode: a lone surrogate, which Python gives for
-    the bytes of an environment variable that are not UTF-8, and which every later use of the string would raise on."""
+def _booleans_for_numbers(settings: Dynaconf, validators: Iterable[Validator]) -> Iterable[str]:
+    """A problem for each ``true``/``false`` given where a validator expects a number: ``is_type_of=int``
+    takes one (``bool`` is an ``int`` to Python), and ``failed_jobs = true`` would mean 1."""
+    for validator in validators:
+        expected = validator.operations.get("is_type_of")
+        types = expected if isinstance(expected, tuple) else (expected,)
+        if bool in types or not any(kind in (int, float) for kind in types):
+            continue
+        for name in validator.names:
+            try:
+                value = settings.get(name)
+            except (TypeError, ValueError):  # a section of the wrong shape: reported by the loop above
+                continue
+            if isinstance(value, bool):
+                yield f"{name}: expected a number, got {'true' if value else 'false'}"
+
+
+def _unusable_values(value: Any, key: str = "") -> Iterable[str]:
+    """A problem for each value in ``value`` that no setting can use, whatever its checks say.
+
+    A string UTF-8 cannot encode: a lone surrogate, which Python gives for
+    the bytes of an environment variable that are not UTF-8, and which every
+    later use of the string would raise on. An integer too large for a float
+    (``10**400``): every duration, rate and percentage is used as one.
+    """
     if isinstance(value, str):
         try:
             value.encode()
         except UnicodeEncodeError:
             yield f"{key}: expected UTF-8 text (an environment variable holding bytes that are not UTF-8?)"
+    elif isinstance(value, int) and not isinstance(value, bool):
+        try:
+            float(value)
+        except OverflowError:
+            yield f"{key}: expected a number of ordinary size, got an integer too large for a float"
     elif isinstance(value, Mapping):
         for name, item in value.items():
-            yield from _not_utf8(item, f"{key}.{name}".lower().lstrip("."))
+            yield from _unusable_values(item, f"{key}.{name}".lower().lstrip("."))
     elif isinstance(value, (list, tuple)):
         for index, item in enumerate(value):
-            yield from _not_utf8(item, f"{key}[{index}]")
+            yield from _unusable_values(item, f"{key}[{index}]")
 
 
 def _phrase_messages(validator: Validator) -> None:

@@ -133,6 +133,8 @@ class Migrations:
             await self._run(lambda config: move(config, revision))
         except (CommandError, RevisionError) as error:
             raise UnreachableRevision(direction, revision, str(error)) from error
+        except AssertionError as error:  # Alembic asserts, rather than raises, on some malformed idents ('@@@')
+            raise UnreachableRevision(direction, revision, "Alembic cannot read it as a revision") from error
 
     async def current(self) -> list[AppliedRevision]:
         """The revisions the database is at, one per plugin branch (empty before any upgrade)."""

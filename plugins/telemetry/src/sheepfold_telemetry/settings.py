@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 from typing import Any
+from urllib.parse import urlsplit
 
 from dynaconf import Validator
 
@@ -26,6 +27,20 @@ def known_exporters(value: str) -> bool:
     return all(name in BUILT_IN_EXPORTERS or name in installed for name in exporter_names(value))
 
 
+def is_collector_url(value: object) -> bool:
+    """Empty (the ``OTEL_*`` variables decide), or an http(s) URL with a host and a readable port."""
+    if value == "":
+        return True
+    if not isinstance(value, str):
+        return False
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018  # raises ValueError for a port out of range or not a number
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
+
+
 def validators() -> list[Validator]:
     return [
         Validator("telemetry.enabled", default=True, is_type_of=bool),
@@ -37,7 +52,13 @@ def validators() -> list[Validator]:
             condition=known_exporters,
             messages={"condition": "{name}: unknown exporter in {value!r}: use otlp, none, or an installed one"},
         ),
-        Validator("telemetry.endpoint", default="", is_type_of=str),
+        Validator(
+            "telemetry.endpoint",
+            default="",
+            is_type_of=str,
+            condition=is_collector_url,
+            messages={"condition": "{name}: expected the collector's base URL, http(s)://host:port, or empty"},
+        ),
         # No default: unset, OTEL_TRACES_SAMPLER and OTEL_TRACES_SAMPLER_ARG decide (the SDK's default: every trace).
         Validator("telemetry.sample_ratio", is_type_of=(int, float), gte=0, lte=1),
         Validator("telemetry.excluded_paths", default=[], is_type_of=list),
