@@ -8,7 +8,7 @@ from typing import Any
 
 from blacksheep import Request, Response
 from blacksheep.server.bindings import ServiceBinder
-from rodi import ActivationScope
+from rodi import ActivationScope, Services
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from sheepfold_database.routing import ReadOnlySession
@@ -16,6 +16,8 @@ from sheepfold_database.statements import StatementWatch
 
 Handler = Callable[[Request], Awaitable[Response]]
 logger = logging.getLogger("sheepfold.database")
+#: The provider ``ActivationScope()`` makes anew for each scope, empty: one serves every request's scope.
+_EMPTY_PROVIDER = Services()
 
 
 class RequestDatabaseContext:
@@ -50,7 +52,7 @@ class RequestDatabaseContext:
             scope: ActivationScope | None = getattr(request, "_di_scope", None)
             own_scope = scope is None
             if scope is None:
-                scope = ActivationScope()
+                scope = ActivationScope(_EMPTY_PROVIDER)
                 request._di_scope = scope  # type: ignore[attr-defined]  # BlackSheep's DI reads this undeclared attribute
             token = watch.begin(request) if watch is not None else None
             try:
