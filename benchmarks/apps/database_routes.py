@@ -158,7 +158,8 @@ def platform() -> Application:
             "pool_timeout": 30,
             "application_name": "sheepfold-bench",
             "pre_ping": os.environ.get("BENCH_PRE_PING", "true") == "true",
-            "monitor": {"interval": 0.5},
+            "monitor": {"interval": float(os.environ.get("BENCH_MONITOR_INTERVAL", "5"))},  # the default
+            "n_plus_one_threshold": int(os.environ.get("BENCH_N_PLUS_ONE", "10")),
         }
     }
     return create_app(settings, plugins=[database_plugin, SelectRoutes()], load_entry_points=False)

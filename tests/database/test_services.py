@@ -11,9 +11,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from sheepfold.database import Database
 from sheepfold_database import MEMORY_URL, SqlDatabase
+from sheepfold_database.middleware import RequestSessionBinder
 from tests.database import routes_for_tests
 from tests.database.conftest import running_app
 from tests.database.routes_for_tests import Author, create_library
+from tests.kernel.plugins_for_tests import plugin
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -40,6 +42,36 @@ async def test_a_handler_gets_a_session_on_the_apps_engine_and_the_connection_go
 async def test_the_session_is_scoped_to_the_request_one_instance_for_every_parameter():
     async with running_app({"url": MEMORY_URL}, routes_for_tests) as app:
         assert await (await TestClient(app).get("/db/two-sessions")).json() == {"same": True}
+
+
+class Shelf:
+    """A scoped service of a plugin's own that depends on the request's session (rodi builds it)."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+
+async def test_a_service_built_on_the_session_shares_the_handlers_session_and_it_is_closed():
+    seen: list[AsyncSession] = []
+
+    def configure(app, platform):
+        app.services.add_scoped(Shelf)
+
+    def routes(router, platform):
+        async def shelf_and_session(session: AsyncSession, shelf: Shelf) -> dict:
+            seen.append(session)
+            return {"same": shelf.session is session}
+
+        router.add_get("/db/shelf", shelf_and_session)
+
+    shelf_plugin = plugin("shelf", sheepfold_configure_app=configure, sheepfold_register_routes=routes)
+    async with running_app({"url": MEMORY_URL}, shelf_plugin) as app:
+        route = next(route for route in app.router if route.pattern == b"/db/shelf")
+        assert any(isinstance(binder, RequestSessionBinder) for binder in route.handler.binders)
+        client = TestClient(app)
+        assert [await (await client.get("/db/shelf")).json() for _ in range(2)] == [{"same": True}] * 2
+        assert seen[0] is not seen[1]
+        assert app.platform.require(SqlDatabase).figures().checked_out == 0
 
 
 async def test_each_concurrent_request_gets_its_own_session(database_settings):

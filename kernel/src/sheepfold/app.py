@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any, Protocol, cast, runtime_checkable
 
 from blacksheep import Application, Request, Router
-from blacksheep.middlewares import get_middlewares_chain
+from blacksheep.middlewares import middleware_partial
 from blacksheep.normalization import copy_special_attributes
 from dynaconf import Dynaconf
 from rodi import Container
@@ -37,11 +37,12 @@ class RouteScopedMiddleware(Protocol):
 
 @runtime_checkable
 class HandlerWrapper(Protocol):
-    """A middleware that, first in a route's chain, wraps the rest of the chain itself.
+    """A middleware that wraps the rest of a route's chain itself, wherever it stands in the chain.
 
     BlackSheep calls each middleware through a wrapper of its own: two
     coroutine frames per request. One that says how to wrap the next handler
-    costs one (the kernel's request observer).
+    costs one (the kernel's request observer, the database plugin's request
+    context). It stays callable as a middleware, ``await m(request, handler)``.
     """
 
     def wrap(self, handler: Callable[[Request], Awaitable[Any]]) -> Callable[[Request], Awaitable[Any]]: ...
@@ -49,15 +50,15 @@ class HandlerWrapper(Protocol):
 
 class PlatformApplication(Application):
     """A BlackSheep ``Application`` that knows its :class:`Platform`, leaves a
-    :class:`RouteScopedMiddleware` out of the routes it does not apply to, and lets a first
-    :class:`HandlerWrapper` wrap each chain itself."""
+    :class:`RouteScopedMiddleware` out of the routes it does not apply to, and lets each
+    :class:`HandlerWrapper` wrap its part of a chain itself."""
 
     platform: Platform
 
     def configure_middlewares(self) -> None:
         # BlackSheep wraps every route in every middleware (once, at start). The chains are built again:
         # without a middleware with nothing to do on most routes (the admin guard would still cost each of
-        # their requests two coroutine frames), and with the first middleware wrapping the chain itself.
+        # their requests two coroutine frames), and with each HandlerWrapper wrapping the rest itself.
         own_handlers = [(route, route.handler) for route in self.router]  # normalised, not yet chained
         Application.configure_middlewares(self)  # type: ignore[no-untyped-call]  # BlackSheep: unannotated
         middlewares = list(self.middlewares)
@@ -93,16 +94,20 @@ def _wrap_asgi(app: PlatformApplication, host: PluginHost, platform: Platform) -
 
 
 def _chain(middlewares: list[Any], handler: Callable[..., Any]) -> Any:
-    """BlackSheep's chain of ``middlewares`` around ``handler``, the first one wrapping it itself if it can."""
-    wraps = bool(middlewares) and isinstance(middlewares[0], HandlerWrapper)
-    inner: Callable[..., Any] = get_middlewares_chain(middlewares[1:] if wraps else middlewares, handler)  # type: ignore[no-untyped-call]  # unannotated
-    if not wraps:
-        return inner
-    chain = middlewares[0].wrap(inner)
-    # As BlackSheep marks a chain: the handler, unless it has a root of its own (a normalised handler's
-    # function, by which the OpenAPI docs know it).
-    chain.root_fn = handler
-    copy_special_attributes(inner, chain)
+    """BlackSheep's chain of ``middlewares`` around ``handler``; each :class:`HandlerWrapper` wraps its own part."""
+    chain = handler
+    for middleware in reversed(middlewares):
+        if not middleware:
+            continue  # as BlackSheep skips one
+        if isinstance(middleware, HandlerWrapper):
+            wrapped = middleware.wrap(chain)
+        else:
+            wrapped = middleware_partial(middleware, chain)  # type: ignore[no-untyped-call]  # unannotated
+        # As BlackSheep marks a chain: the handler, unless it has a root of its own (a normalised handler's
+        # function, by which the OpenAPI docs know it).
+        wrapped.root_fn = handler  # type: ignore[attr-defined]  # a function's attribute, as BlackSheep sets it
+        copy_special_attributes(chain, wrapped)
+        chain = wrapped
     return chain
 
 

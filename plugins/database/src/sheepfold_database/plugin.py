@@ -19,7 +19,7 @@ from sheepfold_database.adapter import SqlDatabase
 from sheepfold_database.capacity import ConnectionBudget, check_connection_budget
 from sheepfold_database.errors import install_error_handlers
 from sheepfold_database.health import database_health
-from sheepfold_database.middleware import request_database_context
+from sheepfold_database.middleware import RequestDatabaseContext
 from sheepfold_database.migrations import Migrations
 from sheepfold_database.monitor import PoolMonitor
 from sheepfold_database.query_cache import QueryCache
@@ -56,7 +56,7 @@ def sheepfold_configure_app(app: Application, platform: Platform) -> None:
             database.engine, app.router, platform.metrics.registry, threshold=settings.n_plus_one_threshold
         )
         platform.provide(StatementWatch, watch)
-    app.middlewares.append(request_database_context(watch), MiddlewareCategory.BUSINESS)
+    app.middlewares.append(RequestDatabaseContext(watch, database.sessions), MiddlewareCategory.BUSINESS)
     install_error_handlers(app, settings, platform.metrics.registry)
     QueryCache.install(platform, database.sessions)  # `queries: QueryCache`; commits invalidate what they wrote
     _configure_reads(app, platform, database, watch)

@@ -83,7 +83,7 @@ class ReadRouter:
     async def session_for(self, request: Request) -> ReadOnlySession:
         """The request's read-only session (one per request), closed after the handler as its ``AsyncSession`` is.
 
-        It is kept in the request's DI scope, which ``request_database_context``
+        It is kept in the request's DI scope, which ``RequestDatabaseContext``
         set up and empties after the handler, closing the sessions it holds.
         """
         # BlackSheep's private per-request DI scope, as middleware.py uses it (pinned: pyproject.toml).
