@@ -19,7 +19,7 @@ from sheepfold import Platform, hookimpl
 from sheepfold.types import ASGIApp
 from sheepfold_telemetry import settings as telemetry_settings
 from sheepfold_telemetry.provider import process_tracer_provider
-from sheepfold_telemetry.settings import TelemetrySettings
+from sheepfold_telemetry.settings import TelemetrySettings, is_collector_url
 from sheepfold_telemetry.tracing import Tracing
 
 logger = logging.getLogger("sheepfold.telemetry")
@@ -55,8 +55,8 @@ def sheepfold_settings_validators() -> list[Validator]:
 def sheepfold_configure_app(platform: Platform) -> None:
     settings = TelemetrySettings.from_settings(platform.settings)
     platform.provide(TelemetrySettings, settings)
-    if not settings.enabled:
-        return
+    if not settings.enabled or not is_collector_url(settings.endpoint):
+        return  # a bad endpoint is a settings problem already: no process-wide provider may keep it
     if not settings.exports(os.environ) and not isinstance(trace.get_tracer_provider(), TracerProvider):
         # Nowhere to send traces: tracing would only cost every request (as a default `make run` or fleet would).
         logger.info("telemetry: no trace exporter named (telemetry.exporter, OTEL_TRACES_EXPORTER, ...): not tracing")
