@@ -92,8 +92,8 @@ class RequestSessionBinder(ServiceBinder):
     a resolution through the container on every request.
     """
 
-    # BlackSheep registers a binder class by its `handle`: this one stands in for ServiceBinder, handling nothing new.
-    handle = None  # type: ignore[assignment]
+    # BlackSheep registers a binder class by its `handle` (a second FromServices would raise).
+    handle = None  # type: ignore[assignment]  # no handle: it stands in for ServiceBinder, handling nothing new
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession], name: str) -> None:
         super().__init__(AsyncSession, name, implicit=True)
