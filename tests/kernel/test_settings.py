@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from dynaconf import Validator
 
-from sheepfold import SettingsError, create_app
+from sheepfold import SettingsError, create_app, url_parts
 from sheepfold.settings import is_secret, load_settings
 from tests.kernel.plugins_for_tests import plugin
 from tests.support.plugins import needs
@@ -134,3 +134,20 @@ def test_a_setting_of_a_shape_no_check_expected_stops_start_up_naming_its_key(se
     with pytest.raises(SettingsError) as caught:
         create_app(settings)
     assert named in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("value", "scheme"),
+    [
+        ("redis://127.0.0.1:6379/0", "redis"),
+        ("https://collector", "https"),
+        ("redis://:pw@[::1/0", None),  # urlsplit raises on it
+        ("http://host:99999", None),  # a port out of range: .port raises
+        ("http://host:port", None),
+        (5, None),
+        (None, None),
+    ],
+)
+def test_url_parts_reads_what_urlsplit_reads_and_never_raises(value, scheme):
+    parts = url_parts(value)
+    assert (parts.scheme if parts is not None else None) == scheme

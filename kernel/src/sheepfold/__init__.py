@@ -23,7 +23,7 @@ from sheepfold.pubsub import PubSub
 from sheepfold.ratelimit import RateLimiter
 from sheepfold.recovery import Recovery, RecoveryResult, RecoveryStep
 from sheepfold.sessions import SessionRecords
-from sheepfold.settings import NameSetting
+from sheepfold.settings import NameSetting, url_parts
 from sheepfold.state import State
 from sheepfold.tasks import BackgroundTasks
 
@@ -75,4 +75,5 @@ __all__ = [
     "read_json",
     "route_docs",
     "standing_interest",
+    "url_parts",
 ]

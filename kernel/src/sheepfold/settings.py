@@ -7,6 +7,7 @@ import re
 from collections.abc import Iterable, Mapping, MutableMapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import SplitResult, urlsplit
 
 from dynaconf import Dynaconf, ValidationError, Validator
 
@@ -53,6 +54,24 @@ def redact_secrets(value: Any) -> Any:
 def is_development(settings: Any) -> bool:
     """True when ``settings`` are those of the ``development`` environment (``SHEEPFOLD_ENV``)."""
     return str(getattr(settings, "current_env", "") or "").lower() == DEVELOPMENT
+
+
+def url_parts(value: object) -> SplitResult | None:
+    """The parts of a URL setting, or None when ``value`` is not text ``urlsplit`` reads with a valid port.
+
+    Never raises, so a validator's ``condition`` can call it on anything a
+    settings file or an environment variable gives: ``urlsplit`` raises on
+    ``redis://:pw@[::1/0``, and reading ``.port`` on a port that is no number
+    in 0-65535. The caller judges the scheme and host.
+    """
+    if not isinstance(value, str):
+        return None
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018  # raises ValueError for a port that is no number in 0-65535
+    except ValueError:
+        return None
+    return parts
 
 
 class NameSetting(Validator):  # type: ignore[misc]  # dynaconf is untyped

@@ -4,24 +4,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 from dynaconf import Validator
 
+from sheepfold import url_parts
 from sheepfold.errors import SettingsError
 
 URL_SCHEMES = ("redis", "rediss", "unix")
 
 
 def _is_url(value: object) -> bool:
-    if not isinstance(value, str):
-        return False
-    try:
-        parts = urlsplit(value)
-        parts.port  # noqa: B018  # raises ValueError for a port that is no number in 0-65535
-    except ValueError:  # "redis://:pw@[::1/0" too: the validator must say which key, not raise
-        return False
-    return parts.scheme in URL_SCHEMES
+    parts = url_parts(value)
+    return parts is not None and parts.scheme in URL_SCHEMES
 
 
 def _is_host_list(value: object) -> bool:

@@ -6,9 +6,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 from typing import Any
-from urllib.parse import urlsplit
 
 from dynaconf import Validator
+
+from sheepfold import url_parts
 
 #: The exporter names known without an entry point: ``otlp`` is OTLP over HTTP/protobuf, ``none`` exports nothing.
 BUILT_IN_EXPORTERS = ("otlp", "none")
@@ -28,17 +29,11 @@ def known_exporters(value: str) -> bool:
 
 
 def is_collector_url(value: object) -> bool:
-    """Empty (the ``OTEL_*`` variables decide), or an http(s) URL with a host and a readable port."""
+    """Empty (the ``OTEL_*`` variables decide), or an http(s) URL with a host and a valid port."""
     if value == "":
         return True
-    if not isinstance(value, str):
-        return False
-    try:
-        parts = urlsplit(value)
-        parts.port  # noqa: B018  # raises ValueError for a port out of range or not a number
-    except ValueError:
-        return False
-    return parts.scheme in ("http", "https") and bool(parts.hostname)
+    parts = url_parts(value)
+    return parts is not None and parts.scheme in ("http", "https") and bool(parts.hostname)
 
 
 def validators() -> list[Validator]:
