@@ -148,7 +148,7 @@ class SelectRoutes:
 def platform() -> Application:
     """sheepfold with only its built-in plugins and sheepfold-database, pool of ``POOL_SIZE``, no overflow.
 
-    The N+1 watch and the statement timeout at their defaults (on).
+    The N+1 watch, the statement timeout and the pool monitor at their defaults, as deployed.
     """
     settings = {
         "database": {
@@ -158,8 +158,6 @@ def platform() -> Application:
             "pool_timeout": 30,
             "application_name": "sheepfold-bench",
             "pre_ping": os.environ.get("BENCH_PRE_PING", "true") == "true",
-            "monitor": {"interval": float(os.environ.get("BENCH_MONITOR_INTERVAL", "5"))},  # the default
-            "n_plus_one_threshold": int(os.environ.get("BENCH_N_PLUS_ONE", "10")),
         }
     }
     return create_app(settings, plugins=[database_plugin, SelectRoutes()], load_entry_points=False)
